@@ -1,0 +1,2 @@
+// Assembly-level attributes of Microsoft.ML.Svae.
+[assembly: System.CLSCompliant(false)]
