@@ -1,0 +1,80 @@
+using Microsoft.ML.Svae.Onnx.Proto;
+using DataType = Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType;
+
+namespace Microsoft.ML.Svae.Onnx;
+
+/// <summary>
+/// The ONNX building blocks every recommendation graph shares: the history input (unknown keys
+/// dropped inside the graph) and the ranking head (seen items masked, top-K).
+/// </summary>
+/// <remarks>
+/// *** Graph format, version 1 ***
+/// Input: the history column, <c>uint32 [1, history_length]</c> item keys (1..N; 0 and keys above N
+/// are dropped). Outputs: <see cref="TopItemValuesOutput"/> <c>int64 [1, K]</c> (the item values of
+/// the top-K items: raw item ids when known, otherwise keys), <see cref="TopScoresOutput"/>
+/// <c>float [1, K]</c>, and optionally <see cref="ScoresOutput"/> <c>float [1, N]</c> with seen items
+/// at negative infinity. Metadata <c>mlnet.svae.format</c> holds the format version.
+/// </remarks>
+internal static class RecommendationGraph
+{
+    public const string FormatVersion = "1";
+    public const string TopItemValuesOutput = "TopItemValues";
+    public const string TopScoresOutput = SequenceColumns.TopScores;
+    public const string ScoresOutput = SequenceColumns.Scores;
+
+    /// <summary>
+    /// Declares the history input and returns the 0-based indices of its known items, shape <c>[L]</c>
+    /// (possibly empty), in history order.
+    /// </summary>
+    public static string HistoryIndices(OnnxGraphBuilder g, string inputName, int itemCount)
+    {
+        g.Input(inputName, DataType.Uint32, 1, "history_length");
+        string keys = g.Node("Reshape", new[] { g.Node("Cast", new[] { inputName }, ("to", (long)DataType.Int64)), g.Int64s(-1) });
+        string known = g.Node("And", new[]
+        {
+            g.Node("Greater", new[] { keys, g.Scalar(0L) }),
+            g.Node("LessOrEqual", new[] { keys, g.Scalar((long)itemCount) }),
+        });
+        string knownKeys = g.Node("Compress", new[] { keys, known }, ("axis", 0L));
+        return g.Node("Sub", new[] { knownKeys, g.Scalar(1L) });
+    }
+
+    /// <summary>The number of known items in the history, as a boolean scalar "is non-empty".</summary>
+    public static string IsNonEmpty(OnnxGraphBuilder g, string indices)
+    {
+        string length = g.Node("Size", new[] { indices });
+        return g.Node("Greater", new[] { length, g.Scalar(0L) });
+    }
+
+    /// <summary>
+    /// Masks the seen items of <paramref name="logits"/> (<c>float [1, N]</c>) to negative infinity and
+    /// writes the top-K outputs.
+    /// </summary>
+    public static void RankingHead(OnnxGraphBuilder g, string logits, string seenIndices, int itemCount, int topK,
+        ReadOnlySpan<long> itemValues, bool includeScores)
+    {
+        int k = Math.Min(topK, itemCount);
+        string indices = g.Node("Unsqueeze", new[] { seenIndices, g.Int64s(0) });
+        string minusInfinity = g.Node("Expand", new[] { g.Scalar(float.NegativeInfinity), g.Node("Shape", new[] { indices }) });
+        string masked = g.Node("ScatterElements", new[] { logits, indices, minusInfinity }, ("axis", 1L));
+        string[] top = g.Nodes("TopK", new[] { masked, g.Int64s(k) }, 2, ("axis", 1L), ("largest", 1L), ("sorted", 1L));
+        g.AddNode("Identity", new[] { top[0] }, new[] { TopScoresOutput });
+        string values = g.Constant("item_values", itemValues, itemValues.Length);
+        g.AddNode("Gather", new[] { values, top[1] }, new[] { TopItemValuesOutput }, ("axis", 0L));
+        g.Output(TopScoresOutput, DataType.Float, 1, k);
+        g.Output(TopItemValuesOutput, DataType.Int64, 1, k);
+        if (includeScores)
+        {
+            g.AddNode("Identity", new[] { masked }, new[] { ScoresOutput });
+            g.Output(ScoresOutput, DataType.Float, 1, itemCount);
+        }
+    }
+
+    /// <summary>Model metadata: the format version and the model's name.</summary>
+    public static Dictionary<string, string> Metadata(string modelName, int itemCount) => new()
+    {
+        ["mlnet.svae.format"] = FormatVersion,
+        ["mlnet.svae.model"] = modelName,
+        ["mlnet.svae.items"] = itemCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+}
