@@ -54,3 +54,32 @@ public class PopularityTests
         Assert.Contains("no events", error.Message);
     }
 }
+
+public class PopularityServingTests
+{
+    [Fact]
+    public void SavedModelScoresIdenticallyInAProcessWithoutThisLibrary()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = SequenceTestData.Histories(ml, 6, new[] { new uint[] { 1, 2, 3 }, new uint[] { 2, 3 }, new uint[] { 3, 4 } });
+        // Inside a larger pipeline: the recommender is one step of an ML.NET chain.
+        var pipeline = ml.Transforms.CopyColumns("HistoryCopy", SequenceColumns.History)
+            .Append(ml.Recommendation().Trainers.Popularity(topK: 3));
+        var model = pipeline.Fit(train);
+        var histories = new[] { new uint[] { 3 }, Array.Empty<uint>(), new uint[] { 1, 2 } };
+        var expected = model.Transform(SequenceTestData.Histories(ml, 6, histories));
+        string path = Path.Combine(Path.GetTempPath(), $"svae-pop-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(model, train.Schema, path);
+            var served = ServingApp.Score(path, histories);
+            Assert.Equal(SequenceTestData.KeyColumn(expected, SequenceColumns.TopItems), served.Select(s => s.Items).ToList());
+            Assert.Equal(SequenceTestData.FloatColumn(expected, SequenceColumns.TopScores), served.Select(s => s.Scores).ToList());
+        }
+        finally
+        {
+            File.Delete(path);
+            foreach (var t in model) (t as IDisposable)?.Dispose();
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+
+namespace Microsoft.ML.Svae.Tests;
+
+/// <summary>Runs examples/Svae.Serving (public ML.NET only) in a separate process.</summary>
+internal static class ServingApp
+{
+    public static string Path => typeof(ServingApp).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "ServingAppPath").Value!;
+
+    /// <summary>Scores <paramref name="histories"/> with the model zip; returns (keys, scores) per history.</summary>
+    public static List<(uint[] Items, float[] Scores)> Score(string modelPath, IEnumerable<uint[]> histories)
+    {
+        string input = System.IO.Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(input, histories.Select(h => string.Join(',', h)));
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.ArgumentList.Add(Path);
+            start.ArgumentList.Add(modelPath);
+            start.ArgumentList.Add("--input");
+            start.ArgumentList.Add(input);
+            using var process = Process.Start(start)!;
+            string stdout = process.StandardOutput.ReadToEnd();
+            string stderr = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, $"Serving app failed ({process.ExitCode}): {stderr}");
+            return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
+            {
+                var pairs = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split(':')).ToArray();
+                return (pairs.Select(p => uint.Parse(p[0], CultureInfo.InvariantCulture)).ToArray(),
+                        pairs.Select(p => float.Parse(p[1], CultureInfo.InvariantCulture)).ToArray());
+            }).ToList();
+        }
+        finally
+        {
+            File.Delete(input);
+        }
+    }
+}
