@@ -11,7 +11,8 @@ namespace Microsoft.ML.Svae.Onnx;
 /// *** Graph format, version 1 ***
 /// Input: the history column, <c>uint32 [1, history_length]</c> item keys (1..N; 0 and keys above N
 /// are dropped). Outputs: <see cref="TopItemValuesOutput"/> <c>int64 [1, K]</c> (the item values of
-/// the top-K items: raw item ids when known, otherwise keys), <see cref="TopScoresOutput"/>
+/// the top-K items: raw item ids when known, otherwise keys; −1 where fewer than K items are unseen),
+/// <see cref="TopScoresOutput"/>
 /// <c>float [1, K]</c>, and optionally <see cref="ScoresOutput"/> <c>float [1, N]</c> with seen items
 /// at negative infinity. Metadata <c>mlnet.svae.format</c> holds the format version.
 /// </remarks>
@@ -60,7 +61,11 @@ internal static class RecommendationGraph
         string[] top = g.Nodes("TopK", new[] { masked, g.Int64s(k) }, 2, ("axis", 1L), ("largest", 1L), ("sorted", 1L));
         g.AddNode("Identity", new[] { top[0] }, new[] { TopScoresOutput });
         string values = g.Constant("item_values", itemValues, itemValues.Length);
-        g.AddNode("Gather", new[] { values, top[1] }, new[] { TopItemValuesOutput }, ("axis", 0L));
+        string topValues = g.Node("Gather", new[] { values, top[1] }, ("axis", 0L));
+        // When fewer than K items are unseen, the remaining places hold seen items at -inf: they become
+        // the value -1, which is no item's value, so the key mapping turns them into the missing key 0.
+        string seenPlace = g.Node("IsInf", new[] { top[0] }, ("detect_positive", 0L));
+        g.AddNode("Where", new[] { seenPlace, g.Scalar(-1L), topValues }, new[] { TopItemValuesOutput });
         g.Output(TopScoresOutput, DataType.Float, 1, k);
         g.Output(TopItemValuesOutput, DataType.Int64, 1, k);
         if (includeScores)

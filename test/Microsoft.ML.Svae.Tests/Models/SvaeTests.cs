@@ -1,0 +1,162 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae.Tests;
+
+public class SvaeTests
+{
+    private const int Items = 30;
+
+    private static SvaeTrainer.Options SmallOptions(int epochs = 12, int seed = 7) => new()
+    {
+        EmbeddingSize = 16,
+        HiddenSize = 24,
+        EncoderSize = 16,
+        LatentSize = 8,
+        DecoderSize = 16,
+        NextK = 2,
+        NumberOfEpochs = epochs,
+        BatchSize = 16,
+        LearningRate = 1e-2,
+        Seed = seed,
+        TopK = 10,
+        EarlyStoppingPatience = 0,
+    };
+
+    private static (IDataView Train, IDataView Validation) CycleViews(MLContext ml)
+    {
+        var train = SequenceTestData.Histories(ml, Items, CycleData.Walks(120, Items, 6, 14, seed: 1));
+        var (foldIn, foldOut) = CycleData.Split(CycleData.Walks(40, Items, 6, 14, seed: 2), 2);
+        return (train, SequenceTestData.Histories(ml, Items, foldIn, foldOut));
+    }
+
+    [Fact]
+    public void LearnsTheOrderAndBeatsPopularity()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = CycleViews(ml);
+        using var svae = ml.Recommendation().Trainers.Svae(SmallOptions()).Fit(train);
+        using var pop = ml.Recommendation().Trainers.Popularity(topK: 10).Fit(train);
+        var svaeMetrics = ml.Recommendation().Evaluate(svae.Transform(validation), cutoffs: new[] { 1, 10 });
+        var popMetrics = ml.Recommendation().Evaluate(pop.Transform(validation), cutoffs: new[] { 1, 10 });
+
+        Assert.True(svaeMetrics.Ndcg(10) > popMetrics.Ndcg(10) + 0.3,
+            $"SVAE NDCG@10 {svaeMetrics.Ndcg(10):F3} should clearly beat POP {popMetrics.Ndcg(10):F3} on cyclic sequences.");
+        var losses = svae.TrainingHistory.Select(e => e.TrainingLoss).ToList();
+        Assert.True(losses[^1] < losses[0], $"The training loss should decrease: {string.Join(", ", losses)}");
+    }
+
+    [Fact]
+    public void OnnxGraphMatchesTheTorchSharpForwardPass()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = UserSequences.Read(SequenceTestData.Histories(ml, Items, CycleData.Walks(60, Items, 6, 14, seed: 3)), SequenceColumns.History, "history");
+        var options = SmallOptions(epochs: 2);
+        options.OutputScores = true;
+        var result = SvaeTraining.Train(ml, train, null, null, options);
+        using var network = result.Network;
+        var description = new RecommendationModelDescription("SVAE", SequenceColumns.History, Items, options.TopK, true,
+            Enumerable.Range(1, Items).Select(i => (long)i).ToArray());
+        using var model = SvaeTrainer.CreateTransformer(ml, description, network, result.ItemCounts, result.History, result.BestEpoch);
+
+        var known = new List<uint[]>
+        {
+            new uint[] { 5 },
+            new uint[] { 3, 4, 5, 6, 9 },
+            Enumerable.Range(0, 300).Select(i => (uint)(i % Items + 1)).ToArray(),
+            new uint[] { 0, 7, 0, 8 }, // unknown keys (0) are dropped inside the graph
+        };
+        var histories = known.Concat(new[] { new uint[] { 0, 0 }, Array.Empty<uint>() }).ToList();
+        var output = model.Transform(SequenceTestData.Histories(ml, Items, histories));
+        var scores = SequenceTestData.FloatColumn(output, SequenceColumns.Scores);
+        var top = SequenceTestData.KeyColumn(output, SequenceColumns.TopItems);
+
+        for (int u = 0; u < known.Count; u++)
+        {
+            var items = known[u].Where(k => k > 0).Select(k => (long)k - 1).ToArray();
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var logits = network.ScoreLast(tensor(items).unsqueeze(0), tensor(new long[] { items.Length })).squeeze(0).data<float>().ToArray();
+            for (int i = 0; i < Items; i++)
+            {
+                if (items.Contains(i))
+                    Assert.Equal(float.NegativeInfinity, scores[u][i]);
+                else
+                    Assert.True(Math.Abs(logits[i] - scores[u][i]) < 1e-4, $"history {u}, item {i}: torch {logits[i]} vs onnx {scores[u][i]}");
+            }
+            var expectedTop = Enumerable.Range(0, Items).Where(i => !items.Contains(i))
+                .OrderByDescending(i => logits[i]).ThenBy(i => i).Take(options.TopK).Select(i => (uint)(i + 1)).ToList();
+            // Fewer unseen items than K (the long history has seen them all): the rest is the missing key 0.
+            while (expectedTop.Count < options.TopK) expectedTop.Add(0);
+            Assert.Equal(expectedTop, top[u]);
+        }
+
+        // No known item: the graph skips the GRU (ONNX Runtime aborts on empty sequences) and ranks by popularity.
+        var popular = Enumerable.Range(0, Items).OrderByDescending(i => result.ItemCounts[i]).ThenBy(i => i)
+            .Take(options.TopK).Select(i => (uint)(i + 1)).ToArray();
+        Assert.Equal(popular, top[^2]);
+        Assert.Equal(popular, top[^1]);
+    }
+
+    [Fact]
+    public void SavedModelScoresIdenticallyInAProcessWithoutThisLibrary()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, _) = CycleViews(ml);
+        var options = SmallOptions(epochs: 2);
+        options.TopK = 5;
+        EstimatorChecks.Run(ml, ml.Recommendation().Trainers.Svae(options), train, train);
+
+        using var model = ml.Recommendation().Trainers.Svae(options).Fit(train);
+        var histories = new[] { new uint[] { 3, 4, 5 }, Array.Empty<uint>(), new uint[] { 30 } };
+        var expected = model.Transform(SequenceTestData.Histories(ml, Items, histories));
+        string path = Path.Combine(Path.GetTempPath(), $"svae-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(model, train.Schema, path);
+            var served = ServingApp.Score(path, histories);
+            Assert.Equal(SequenceTestData.KeyColumn(expected, SequenceColumns.TopItems), served.Select(s => s.Items).ToList());
+            Assert.Equal(SequenceTestData.FloatColumn(expected, SequenceColumns.TopScores), served.Select(s => s.Scores).ToList());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void SameSeedGivesTheSameModel()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = CycleViews(ml);
+        List<float[]> Scores(int seed)
+        {
+            using var model = ml.Recommendation().Trainers.Svae(SmallOptions(epochs: 2, seed: seed)).Fit(train);
+            return SequenceTestData.FloatColumn(model.Transform(validation), SequenceColumns.TopScores);
+        }
+        Assert.Equal(Scores(11), Scores(11));
+        Assert.NotEqual(Scores(11), Scores(12));
+    }
+
+    [Theory]
+    [InlineData(nameof(SvaeTrainer.Options.NextK), 0)]
+    [InlineData(nameof(SvaeTrainer.Options.LatentSize), 0)]
+    [InlineData(nameof(SvaeTrainer.Options.NumberOfEpochs), 0)]
+    [InlineData(nameof(SvaeTrainer.Options.BatchSize), -1)]
+    public void BadOptionsFailWithTheOptionsName(string option, int value)
+    {
+        var options = SmallOptions();
+        typeof(SvaeTrainer.Options).GetProperty(option)!.SetValue(options, value);
+        var error = Assert.ThrowsAny<ArgumentException>(() => new MLContext().Recommendation().Trainers.Svae(options));
+        Assert.Contains(option, error.Message);
+    }
+
+    [Fact]
+    public void ValidationDataWithAnotherVocabularyFails()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, _) = CycleViews(ml);
+        var other = SequenceTestData.Histories(ml, Items + 5, new[] { new uint[] { 1, 2 } }, new[] { new uint[] { 3 } });
+        var error = Assert.ThrowsAny<ArgumentException>(() => ml.Recommendation().Trainers.Svae(SmallOptions(epochs: 1)).Fit(train, other));
+        Assert.Contains("vocabulary", error.Message);
+    }
+}
