@@ -40,6 +40,26 @@ internal static class RecommendationGraph
         return g.Node("Sub", new[] { knownKeys, g.Scalar(1L) });
     }
 
+    /// <summary>
+    /// Declares the user key input (<c>uint32 [1]</c>, keys 1..<paramref name="userCount"/>) and returns
+    /// <c>(index, known)</c>: the 0-based user index <c>int64 [1]</c> (0 for an unknown user, so it can
+    /// always be gathered) and <c>float [1, 1]</c>, 1 for a known user and 0 otherwise, to zero out an
+    /// unknown user's parameters.
+    /// </summary>
+    public static (string Index, string Known) UserIndex(OnnxGraphBuilder g, string inputName, int userCount)
+    {
+        g.Input(inputName, DataType.Uint32, 1);
+        string key = g.Node("Cast", new[] { inputName }, ("to", (long)DataType.Int64));
+        string known = g.Node("And", new[]
+        {
+            g.Node("Greater", new[] { key, g.Scalar(0L) }),
+            g.Node("LessOrEqual", new[] { key, g.Scalar((long)userCount) }),
+        });
+        string index = g.Node("Where", new[] { known, g.Node("Sub", new[] { key, g.Scalar(1L) }), g.Scalar(0L) });
+        string knownFloat = g.Node("Reshape", new[] { g.Node("Cast", new[] { known }, ("to", (long)DataType.Float)), g.Int64s(1, 1) });
+        return (index, knownFloat);
+    }
+
     /// <summary>The number of known items in the history, as a boolean scalar "is non-empty".</summary>
     public static string IsNonEmpty(OnnxGraphBuilder g, string indices)
     {

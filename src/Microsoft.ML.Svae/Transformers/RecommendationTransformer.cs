@@ -103,12 +103,19 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
             throw new ArgumentOutOfRangeException(Description.HistoryColumnName,
                 $"The history column '{Description.HistoryColumnName}' has {items} item keys, but the model was trained on {Description.ItemCount} items. " +
                 "Map item ids with the same vocabulary (key type) as the training data.");
+        if (Description.UserIdColumnName is string user)
+        {
+            var column = SchemaChecks.Column(schema, user, "user id");
+            if (column.Type is not KeyDataViewType key || key.RawType != typeof(uint))
+                throw new ArgumentOutOfRangeException(user,
+                    $"The user id column '{user}' must be a Key<UInt32> (the user keys of the training data), but its type is {SchemaChecks.Describe(column.Type)}.");
+        }
     }
 
     private static TransformerChain<ITransformer> BuildChain(IHostEnvironment env, RecommendationModelDescription d, string onnxPath)
     {
         var mlContext = env as MLContext ?? new MLContext();
-        var fitted = BuildEstimator(mlContext, d, onnxPath).Fit(EmptyHistoryView(mlContext, d.HistoryColumnName, d.ItemCount));
+        var fitted = BuildEstimator(mlContext, d, onnxPath).Fit(EmptyInputView(mlContext, d));
         return new TransformerChain<ITransformer>(fitted.Select(t => (ITransformer)t).ToArray());
     }
 
@@ -119,7 +126,7 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
         var onnxOptions = new OnnxOptions
         {
             ModelFile = onnxPath,
-            InputColumns = new[] { d.HistoryColumnName },
+            InputColumns = d.UserIdColumnName is null ? new[] { d.HistoryColumnName } : new[] { d.HistoryColumnName, d.UserIdColumnName },
             OutputColumns = outputs.ToArray(),
             GpuDeviceId = null,
             FallbackToCpu = true,
@@ -164,12 +171,30 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
         public uint[] History { get; set; } = Array.Empty<uint>();
     }
 
-    private static IDataView EmptyHistoryView(MLContext mlContext, string column, int itemCount)
+    private sealed class UserHistoryRow
     {
-        var definition = SchemaDefinition.Create(typeof(HistoryRow));
-        definition[nameof(HistoryRow.History)].ColumnName = column;
-        definition[nameof(HistoryRow.History)].ColumnType = new VectorDataViewType(new KeyDataViewType(typeof(uint), itemCount));
-        return mlContext.Data.LoadFromEnumerable(Array.Empty<HistoryRow>(), definition);
+        public uint[] History { get; set; } = Array.Empty<uint>();
+
+        public uint User { get; set; }
+    }
+
+    /// <summary>An empty view with the model's input columns, to fit the chain (no estimator in it reads rows).</summary>
+    private static IDataView EmptyInputView(MLContext mlContext, RecommendationModelDescription d)
+    {
+        var historyType = new VectorDataViewType(new KeyDataViewType(typeof(uint), d.ItemCount));
+        if (d.UserIdColumnName is null)
+        {
+            var definition = SchemaDefinition.Create(typeof(HistoryRow));
+            definition[nameof(HistoryRow.History)].ColumnName = d.HistoryColumnName;
+            definition[nameof(HistoryRow.History)].ColumnType = historyType;
+            return mlContext.Data.LoadFromEnumerable(Array.Empty<HistoryRow>(), definition);
+        }
+        var withUser = SchemaDefinition.Create(typeof(UserHistoryRow));
+        withUser[nameof(UserHistoryRow.History)].ColumnName = d.HistoryColumnName;
+        withUser[nameof(UserHistoryRow.History)].ColumnType = historyType;
+        withUser[nameof(UserHistoryRow.User)].ColumnName = d.UserIdColumnName;
+        withUser[nameof(UserHistoryRow.User)].ColumnType = new KeyDataViewType(typeof(uint), d.UserCount);
+        return mlContext.Data.LoadFromEnumerable(Array.Empty<UserHistoryRow>(), withUser);
     }
 
     /// <summary>Releases the ONNX session and deletes the temporary graph file.</summary>
@@ -192,10 +217,22 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
 }
 
 /// <summary>What a fitted recommender reads and writes; shared by every model's transformer.</summary>
+/// <remarks>
+/// Models with per-user parameters (BPR, FPMC, Caser) also read a user column: <see cref="UserIdColumnName"/>
+/// (a scalar <c>Key&lt;UInt32&gt;</c> with <see cref="UserCount"/> keys), fed to the graph as a second input
+/// <c>uint32 [1]</c>; a user key of 0 or above <see cref="UserCount"/> is an unknown user.
+/// </remarks>
 internal sealed record RecommendationModelDescription(
     string ModelName,
     string HistoryColumnName,
     int ItemCount,
     int TopK,
     bool IncludeScores,
-    long[] ItemValues);
+    long[] ItemValues)
+{
+    /// <summary>The user key column, for models with per-user parameters; <see langword="null"/> otherwise.</summary>
+    public string? UserIdColumnName { get; init; }
+
+    /// <summary>The number of user keys of <see cref="UserIdColumnName"/>.</summary>
+    public int UserCount { get; init; }
+}
