@@ -1,0 +1,266 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Svae.Protocol;
+
+/// <summary>
+/// Reads the id, rating and time columns of an interaction <see cref="IDataView"/> into arrays, converting
+/// the supported column types and naming the column, row and value of anything that cannot be converted.
+/// </summary>
+internal static class InteractionViewReader
+{
+    /// <summary>
+    /// Reads the columns. Ids: UInt32, any other integer type or integral Single/Double (0 ≤ id ≤ 4294967295), or
+    /// Key&lt;UInt32&gt; (the key value is used as the id; missing keys are an error). Ratings: any numeric type.
+    /// Times: Int64 and other integer types or Single/Double (Unix seconds, truncated toward negative infinity),
+    /// DateTime (taken as UTC) or DateTimeOffset. A null rating column gives ratings of 1; a null time column
+    /// gives the 0-based row index.
+    /// </summary>
+    public static InteractionTable Read(IDataView data, string userColumn, string itemColumn, string? ratingColumn, string? timestampColumn)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var schema = data.Schema;
+        var user = SchemaChecks.Column(schema, userColumn, "user id");
+        var item = SchemaChecks.Column(schema, itemColumn, "item id");
+        DataViewSchema.Column? rating = ratingColumn is null ? null : SchemaChecks.Column(schema, ratingColumn, "rating");
+        DataViewSchema.Column? time = timestampColumn is null ? null : SchemaChecks.Column(schema, timestampColumn, "timestamp");
+        CheckIdType(user, "user id");
+        CheckIdType(item, "item id");
+        if (rating is { } r && !IsNumeric(r.Type))
+            throw new ArgumentOutOfRangeException(r.Name, $"The rating column '{r.Name}' must be numeric (Single, Double or an integer type), but its type is {SchemaChecks.Describe(r.Type)}.");
+        if (time is { } t && !IsTime(t.Type))
+            throw new ArgumentOutOfRangeException(t.Name, $"The timestamp column '{t.Name}' must hold Unix seconds (Int64 or another numeric type) or DateTime/DateTimeOffset values, but its type is {SchemaChecks.Describe(t.Type)}.");
+
+        if (TryReadArrays(data, user, item, rating, time, out var direct))
+            return direct;
+
+        long? knownRows = data.GetRowCount();
+        var builder = new InteractionTableBuilder(knownRows is long k ? (int)Math.Min(k, Array.MaxLength) : 1024);
+        var columns = new List<DataViewSchema.Column> { user, item };
+        if (rating is { } rc) columns.Add(rc);
+        if (time is { } tc) columns.Add(tc);
+        using var cursor = data.GetRowCursor(columns.Distinct());
+        long row = -1;
+        var userGetter = IdGetter(cursor, user, "user id", () => row);
+        var itemGetter = IdGetter(cursor, item, "item id", () => row);
+        var ratingGetter = rating is { } rg ? NumberGetter(cursor, rg) : null;
+        var timeGetter = time is { } tg ? TimeGetter(cursor, tg, () => row) : null;
+        while (cursor.MoveNext())
+        {
+            row++;
+            uint u = userGetter();
+            uint i = itemGetter();
+            float value = ratingGetter is null ? 1f : ratingGetter();
+            long seconds = timeGetter is null ? row : timeGetter();
+            builder.Add(u, i, value, seconds);
+        }
+        return builder.Build();
+    }
+
+    /// <summary>Counts the rows (uses the row count the view knows, else cursors through it).</summary>
+    public static long CountRows(IDataView data)
+    {
+        if (data.GetRowCount() is long known)
+            return known;
+        long count = 0;
+        using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
+        while (cursor.MoveNext())
+            count++;
+        return count;
+    }
+
+    /// <summary>Reads the user column only (same conversions as <see cref="Read"/>).</summary>
+    public static uint[] ReadIds(IDataView data, string column, string role)
+    {
+        var col = SchemaChecks.Column(data.Schema, column, role);
+        CheckIdType(col, role);
+        var ids = new List<uint>(data.GetRowCount() is long k ? (int)Math.Min(k, Array.MaxLength) : 1024);
+        using var cursor = data.GetRowCursor(new[] { col });
+        long row = -1;
+        var getter = IdGetter(cursor, col, role, () => row);
+        while (cursor.MoveNext())
+        {
+            row++;
+            ids.Add(getter());
+        }
+        return ids.ToArray();
+    }
+
+    // Fast path: the readers' own array view, read without cursoring.
+    private static bool TryReadArrays(IDataView data, DataViewSchema.Column user, DataViewSchema.Column item,
+        DataViewSchema.Column? rating, DataViewSchema.Column? time, out InteractionTable table)
+    {
+        table = null!;
+        if (data is not ArrayDataView view)
+            return false;
+        if (view.FindColumn(user.Name) is not ScalarArrayColumn<uint> { Type: NumberDataViewType } users ||
+            view.FindColumn(item.Name) is not ScalarArrayColumn<uint> { Type: NumberDataViewType } items)
+            return false;
+        float[] ratings;
+        if (rating is { } r)
+        {
+            if (view.FindColumn(r.Name) is not ScalarArrayColumn<float> ratingColumn)
+                return false;
+            ratings = ratingColumn.Values;
+        }
+        else
+        {
+            ratings = new float[view.RowCount];
+            Array.Fill(ratings, 1f);
+        }
+        long[] times;
+        if (time is { } t)
+        {
+            if (view.FindColumn(t.Name) is not ScalarArrayColumn<long> timeColumn)
+                return false;
+            times = timeColumn.Values;
+        }
+        else
+        {
+            times = new long[view.RowCount];
+            for (int i = 0; i < times.Length; i++)
+                times[i] = i;
+        }
+        table = new InteractionTable(view.RowCount, users.Values, items.Values, ratings, times);
+        return true;
+    }
+
+    private static void CheckIdType(DataViewSchema.Column column, string role)
+    {
+        var type = column.Type;
+        if (type is KeyDataViewType key && key.RawType == typeof(uint))
+            return;
+        if (type is NumberDataViewType)
+            return;
+        string hint = type.RawType == typeof(ReadOnlyMemory<char>)
+            ? " Text ids are not supported: map them to keys first with mlContext.Transforms.Conversion.MapValueToKey (the key is then used as the id)."
+            : "";
+        throw new ArgumentOutOfRangeException(column.Name,
+            $"The {role} column '{column.Name}' must hold unsigned integer ids (UInt32, another integer type or Key<UInt32>), but its type is {SchemaChecks.Describe(type)}.{hint}");
+    }
+
+    private static bool IsNumeric(DataViewType type) => type is NumberDataViewType;
+
+    private static bool IsTime(DataViewType type) => type is NumberDataViewType || type is DateTimeDataViewType || type is DateTimeOffsetDataViewType;
+
+    private static Exception BadValue(string role, DataViewSchema.Column column, long row, object value, string expected)
+        => new InvalidDataException($"Row {row} (0-based) of the {role} column '{column.Name}' has the value {value}, which is not {expected}.");
+
+    private static Func<uint> IdGetter(DataViewRowCursor cursor, DataViewSchema.Column column, string role, Func<long> row)
+    {
+        const string expected = "a valid id (an integer between 0 and 4294967295)";
+        var type = column.Type;
+        if (type is KeyDataViewType)
+        {
+            var g = cursor.GetGetter<uint>(column);
+            uint v = 0;
+            return () =>
+            {
+                g(ref v);
+                if (v == 0)
+                    throw new InvalidDataException($"Row {row()} (0-based) of the {role} column '{column.Name}' is a missing key (0); filter missing values first.");
+                return v;
+            };
+        }
+        if (type.RawType == typeof(uint))
+        {
+            var g = cursor.GetGetter<uint>(column);
+            uint v = 0;
+            return () => { g(ref v); return v; };
+        }
+        if (type.RawType == typeof(double) || type.RawType == typeof(float))
+        {
+            var g = DoubleGetter(cursor, column);
+            return () =>
+            {
+                double d = g();
+                if (!(d >= 0 && d <= uint.MaxValue && Math.Floor(d) == d))
+                    throw BadValue(role, column, row(), d, expected);
+                return (uint)d;
+            };
+        }
+        var integer = IntegerGetter(cursor, column);
+        return () =>
+        {
+            var (isNegative, magnitude) = integer();
+            if (isNegative || magnitude > uint.MaxValue)
+                throw BadValue(role, column, row(), isNegative ? "-" + magnitude : magnitude, expected);
+            return (uint)magnitude;
+        };
+    }
+
+    private static Func<long> TimeGetter(DataViewRowCursor cursor, DataViewSchema.Column column, Func<long> row)
+    {
+        var type = column.Type;
+        if (type is DateTimeDataViewType)
+        {
+            var g = cursor.GetGetter<DateTime>(column);
+            DateTime v = default;
+            return () =>
+            {
+                g(ref v);
+                return new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Utc)).ToUnixTimeSeconds();
+            };
+        }
+        if (type is DateTimeOffsetDataViewType)
+        {
+            var g = cursor.GetGetter<DateTimeOffset>(column);
+            DateTimeOffset v = default;
+            return () => { g(ref v); return v.ToUnixTimeSeconds(); };
+        }
+        if (type.RawType == typeof(double) || type.RawType == typeof(float))
+        {
+            var g = DoubleGetter(cursor, column);
+            return () =>
+            {
+                double d = Math.Floor(g());
+                if (!(d >= long.MinValue && d < long.MaxValue))
+                    throw BadValue("timestamp", column, row(), d, "a finite number of seconds");
+                return (long)d;
+            };
+        }
+        var integer = IntegerGetter(cursor, column);
+        return () =>
+        {
+            var (isNegative, magnitude) = integer();
+            if (magnitude > long.MaxValue)
+                throw BadValue("timestamp", column, row(), magnitude, "at most Int64.MaxValue seconds");
+            return isNegative ? -(long)magnitude : (long)magnitude;
+        };
+    }
+
+    /// <summary>A Single or Double column as Double.</summary>
+    private static Func<double> DoubleGetter(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        if (column.Type.RawType == typeof(double)) { var g = cursor.GetGetter<double>(column); double v = 0; return () => { g(ref v); return v; }; }
+        var f = cursor.GetGetter<float>(column);
+        float x = 0;
+        return () => { f(ref x); return x; };
+    }
+
+    /// <summary>A numeric column as Single.</summary>
+    private static Func<float> NumberGetter(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        var raw = column.Type.RawType;
+        if (raw == typeof(float)) { var g = cursor.GetGetter<float>(column); float v = 0; return () => { g(ref v); return v; }; }
+        if (raw == typeof(double)) { var g = cursor.GetGetter<double>(column); double v = 0; return () => { g(ref v); return (float)v; }; }
+        var integer = IntegerGetter(cursor, column);
+        return () => { var (neg, mag) = integer(); return neg ? -(float)mag : mag; };
+    }
+
+    /// <summary>An integer column as (sign, magnitude).</summary>
+    private static Func<(bool Negative, ulong Magnitude)> IntegerGetter(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        var raw = column.Type.RawType;
+        if (raw == typeof(sbyte)) { var g = cursor.GetGetter<sbyte>(column); sbyte v = 0; return () => { g(ref v); return Signed(v); }; }
+        if (raw == typeof(short)) { var g = cursor.GetGetter<short>(column); short v = 0; return () => { g(ref v); return Signed(v); }; }
+        if (raw == typeof(int)) { var g = cursor.GetGetter<int>(column); int v = 0; return () => { g(ref v); return Signed(v); }; }
+        if (raw == typeof(long)) { var g = cursor.GetGetter<long>(column); long v = 0; return () => { g(ref v); return Signed(v); }; }
+        if (raw == typeof(byte)) { var g = cursor.GetGetter<byte>(column); byte v = 0; return () => { g(ref v); return (false, v); }; }
+        if (raw == typeof(ushort)) { var g = cursor.GetGetter<ushort>(column); ushort v = 0; return () => { g(ref v); return (false, v); }; }
+        if (raw == typeof(uint)) { var g = cursor.GetGetter<uint>(column); uint v = 0; return () => { g(ref v); return (false, v); }; }
+        if (raw == typeof(ulong)) { var g = cursor.GetGetter<ulong>(column); ulong v = 0; return () => { g(ref v); return (false, v); }; }
+        throw new ArgumentOutOfRangeException(column.Name, $"Column '{column.Name}' has the unsupported type {SchemaChecks.Describe(column.Type)}.");
+    }
+
+    private static (bool, ulong) Signed(long v) => v < 0 ? (true, (ulong)(-(v + 1)) + 1) : (false, (ulong)v);
+}

@@ -1,0 +1,136 @@
+namespace Microsoft.ML.Svae;
+
+/// <summary>How a held-out user's history is divided into fold-in and fold-out (section 5.2).</summary>
+public enum FoldSplit
+{
+    /// <summary>
+    /// The fold-in is the first part of the time-sorted history and the fold-out the last part (the paper's protocol:
+    /// every fold-in event precedes or ties with every fold-out event).
+    /// </summary>
+    Temporal = 0,
+
+    /// <summary>
+    /// The fold-out events are drawn uniformly at random (seeded) from the history, as in Liang et al. and the
+    /// paper's MVAE* row. Both parts stay in time order.
+    /// </summary>
+    Random = 1,
+}
+
+/// <summary>
+/// Options of <see cref="RecommendationDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/>:
+/// the data protocol of section 5 of Sachdeva et al. (WSDM 2019). The defaults do not binarize; use
+/// <see cref="MovieLens1M"/> for the paper's MovieLens-1M setting.
+/// </summary>
+public sealed class SequenceProtocolOptions
+{
+    /// <summary>The user id column (UInt32, another integer type, or Key&lt;UInt32&gt; whose key value is taken as the id).</summary>
+    public string UserIdColumnName { get; set; } = InteractionColumns.UserId;
+
+    /// <summary>The item id column (same types as <see cref="UserIdColumnName"/>).</summary>
+    public string ItemIdColumnName { get; set; } = InteractionColumns.ItemId;
+
+    /// <summary>The rating column; only read when <see cref="RatingThreshold"/> is set.</summary>
+    public string RatingColumnName { get; set; } = InteractionColumns.Rating;
+
+    /// <summary>
+    /// The time column (Unix seconds as Int64 or another numeric type, or DateTime/DateTimeOffset). Null: the row
+    /// order of the input is the time order (the row index is used as the timestamp).
+    /// </summary>
+    public string? TimestampColumnName { get; set; } = InteractionColumns.Timestamp;
+
+    /// <summary>
+    /// If set, only interactions whose rating is strictly greater than this value are kept: the paper's
+    /// binarization, 3 by default on MovieLens' and Netflix's 1–5 scale. Set it to <see langword="null"/> for
+    /// implicit-feedback logs, where every interaction is a positive event.
+    /// </summary>
+    public float? RatingThreshold { get; set; } = 3;
+
+    /// <summary>Users with fewer events than this (after binarization) are dropped. Default 5, as in the paper.</summary>
+    public int MinItemsPerUser { get; set; } = 5;
+
+    /// <summary>
+    /// If set, each user keeps only their most recent <c>MaxHistoryLength</c> events (applied after the minimum
+    /// filter and before the user split). Null (the default): no limit.
+    /// </summary>
+    public int? MaxHistoryLength { get; set; }
+
+    /// <summary>Number of validation users. Null (the default): <see cref="ValidationFraction"/> of the users.</summary>
+    public int? ValidationUsers { get; set; }
+
+    /// <summary>Number of test users. Null (the default): <see cref="TestFraction"/> of the users.</summary>
+    public int? TestUsers { get; set; }
+
+    /// <summary>
+    /// Share of the users held out for validation when <see cref="ValidationUsers"/> is null: the count is
+    /// round(fraction × users), rounding halves away from zero. Default 0.1.
+    /// </summary>
+    public double ValidationFraction { get; set; } = 0.1;
+
+    /// <summary>Share of the users held out for test when <see cref="TestUsers"/> is null (rounded as <see cref="ValidationFraction"/>). Default 0.1.</summary>
+    public double TestFraction { get; set; } = 0.1;
+
+    /// <summary>
+    /// Share of a held-out user's history that forms the fold-out, default 0.2 (fold-in = first 80%). For a
+    /// history of n events (after dropping unknown items) the fold-in has
+    /// <c>clamp(floor((1 − FoldOutFraction)·n), 1, n − 1)</c> events and the fold-out the remaining ones, as in the
+    /// authors' code (<c>int(0.8 · n)</c>): n = 5 → 4 + 1, n = 10 → 8 + 2, n = 12 → 9 + 3.
+    /// </summary>
+    public double FoldOutFraction { get; set; } = 0.2;
+
+    /// <summary>Temporal (default, the paper's protocol) or random fold-in/fold-out split.</summary>
+    public FoldSplit FoldSplit { get; set; } = FoldSplit.Temporal;
+
+    /// <summary>Seed of the user split and of the random fold split. Default 98765 (the seed of Liang et al.'s preprocessing).</summary>
+    public int Seed { get; set; } = 98765;
+
+    /// <summary>
+    /// The paper's MovieLens-1M setting: ratings strictly greater than 3, users with at least 5 positive events,
+    /// 750 validation and 750 test users, temporal 80/20 fold split.
+    /// </summary>
+    public static SequenceProtocolOptions MovieLens1M() => new()
+    {
+        RatingThreshold = 3,
+        MinItemsPerUser = 5,
+        ValidationUsers = 750,
+        TestUsers = 750,
+    };
+
+    internal SequenceProtocolOptions Clone() => (SequenceProtocolOptions)MemberwiseClone();
+
+    internal void Validate()
+    {
+        ArgumentException.ThrowIfNullOrEmpty(UserIdColumnName, nameof(UserIdColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(ItemIdColumnName, nameof(ItemIdColumnName));
+        if (RatingThreshold is float t)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(RatingColumnName, nameof(RatingColumnName));
+            if (!float.IsFinite(t))
+                throw new ArgumentOutOfRangeException(nameof(RatingThreshold), $"RatingThreshold must be a finite number (got {t}).");
+        }
+        if (TimestampColumnName is { Length: 0 })
+            throw new ArgumentException("TimestampColumnName must be null (row order is time order) or a column name, not empty.", nameof(TimestampColumnName));
+        if (MinItemsPerUser < 1)
+            throw new ArgumentOutOfRangeException(nameof(MinItemsPerUser), $"MinItemsPerUser must be at least 1 (got {MinItemsPerUser}).");
+        if (MaxHistoryLength is int max && max < 2)
+            throw new ArgumentOutOfRangeException(nameof(MaxHistoryLength), $"MaxHistoryLength must be at least 2 so that held-out users can be split (got {max}).");
+        if (ValidationUsers is < 0)
+            throw new ArgumentOutOfRangeException(nameof(ValidationUsers), $"ValidationUsers must not be negative (got {ValidationUsers}).");
+        if (TestUsers is < 0)
+            throw new ArgumentOutOfRangeException(nameof(TestUsers), $"TestUsers must not be negative (got {TestUsers}).");
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), $"ValidationFraction must be in [0, 1) (got {ValidationFraction}).");
+        if (!(TestFraction >= 0 && TestFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(TestFraction), $"TestFraction must be in [0, 1) (got {TestFraction}).");
+        if (!(FoldOutFraction > 0 && FoldOutFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(FoldOutFraction), $"FoldOutFraction must be strictly between 0 and 1 (got {FoldOutFraction}).");
+        if (!Enum.IsDefined(FoldSplit))
+            throw new ArgumentOutOfRangeException(nameof(FoldSplit), $"Unknown FoldSplit {FoldSplit}.");
+    }
+
+    /// <summary>The fold-in size for a history of <paramref name="n"/> ≥ 2 events.</summary>
+    internal int FoldInCount(int n)
+    {
+        int foldIn = (int)Math.Floor((1 - FoldOutFraction) * n + 1e-9);
+        return Math.Clamp(foldIn, 1, n - 1);
+    }
+}
