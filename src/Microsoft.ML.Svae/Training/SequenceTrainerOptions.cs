@@ -1,0 +1,130 @@
+using Microsoft.ML.SearchSpace;
+
+namespace Microsoft.ML.Svae;
+
+/// <summary>
+/// Options shared by every neural sequence recommender trained with the shared loop (SVAE, and later MVAE,
+/// RVAE, BPR, FPMC, Caser): batching, optimizer, epochs, validation, early stopping, device and seed.
+/// </summary>
+/// <remarks>
+/// All options are properties so that AutoML can bind them through System.Text.Json; hyperparameters carry
+/// <see cref="RangeAttribute"/>, <see cref="BooleanChoiceAttribute"/> or <see cref="ChoiceAttribute"/> sweep ranges.
+/// <see cref="Validate"/> checks them at the start of training.
+/// </remarks>
+public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
+{
+    /// <summary>
+    /// The fold-out column of the validation data (held-out users' items after their fold-in), the relevant set
+    /// of the validation metrics. Only read from the validation data.
+    /// </summary>
+    public string FoldOutColumnName { get; set; } = SequenceColumns.FoldOut;
+
+    /// <summary>The maximum number of passes over the training users (fewer when early stopping triggers).</summary>
+    [Range(1, 200, 25, true)]
+    public int NumberOfEpochs { get; set; } = 25;
+
+    /// <summary>
+    /// The maximum number of users per optimization step. Batches of long histories may hold fewer users to
+    /// respect <see cref="MaxPositionsPerBatch"/>.
+    /// </summary>
+    [Range(1, 1024, 32, true)]
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>Adam's learning rate.</summary>
+    [Range(1e-5, 1e-1, 1e-3, true)]
+    public double LearningRate { get; set; } = 1e-3;
+
+    /// <summary>
+    /// Weight decay of every parameter. With <see cref="DecoupledWeightDecay"/> off (the default) it is the
+    /// coupled L2 penalty of <c>torch.optim.Adam(weight_decay)</c>, as in the SVAE authors' code: the term
+    /// <c>WeightDecay · θ</c> is added to the gradient before Adam's moment estimates.
+    /// </summary>
+    [Range(0.0, 0.1, 0.0)]
+    public double WeightDecay { get; set; }
+
+    /// <summary>
+    /// Use AdamW's decoupled weight decay (<c>θ ← θ − lr · WeightDecay · θ</c>, outside Adam's moments)
+    /// instead of Adam's coupled L2 penalty. A deviation from the authors' code; off by default.
+    /// </summary>
+    [BooleanChoice(false)]
+    public bool DecoupledWeightDecay { get; set; }
+
+    /// <summary>
+    /// The seed of parameter initialization, batch shuffling and sampling noise. Training with the same seed,
+    /// data, options and device gives bitwise-identical weights on the CPU.
+    /// </summary>
+    public int Seed { get; set; } = 42;
+
+    /// <summary>
+    /// Stop after this many epochs without an improvement of the validation <c>NDCG@</c><see cref="ValidationCutoff"/>;
+    /// 0 disables early stopping. Used only when validation data is given. Whatever the patience, the returned
+    /// weights are those of the best validation epoch.
+    /// </summary>
+    [Range(0, 50, 5)]
+    public int EarlyStoppingPatience { get; set; } = 5;
+
+    /// <summary>The cutoff n of the validation <c>NDCG@n</c> that selects the best epoch (the paper reports 10 and 100).</summary>
+    public int ValidationCutoff { get; set; } = 100;
+
+    /// <summary>
+    /// Keep only the most recent events of each training history (<see langword="null"/>: all). Bounds the
+    /// memory and time of very long histories. Scoring (validation and the fitted model) always reads the whole
+    /// history.
+    /// </summary>
+    public int? MaxHistoryLength { get; set; }
+
+    /// <summary>
+    /// The most sequence positions (users × padded length) in one training batch; 0 chooses
+    /// <c>2^26 / N</c> for N items, so that a batch's <c>[positions × N]</c> logits stay near 256 MB
+    /// (about 19,000 positions for N = 3,500). A single history longer than the budget forms a batch on its own.
+    /// </summary>
+    public int MaxPositionsPerBatch { get; set; }
+
+    /// <summary>
+    /// The CUDA device to train on; <see langword="null"/> uses <c>MLContext.GpuDeviceId</c> (CPU when that is
+    /// also <see langword="null"/>).
+    /// </summary>
+    public int? GpuDeviceId { get; set; }
+
+    /// <summary>
+    /// When a GPU is requested through <see cref="GpuDeviceId"/> but CUDA is not available, train on the CPU
+    /// instead of failing. When <see cref="GpuDeviceId"/> is <see langword="null"/> the setting of the
+    /// <c>MLContext</c> applies.
+    /// </summary>
+    public bool FallbackToCpu { get; set; } = true;
+
+    /// <summary>Checks the options; throws <see cref="ArgumentOutOfRangeException"/> naming the bad option and its valid range.</summary>
+    public override void Validate()
+    {
+        base.Validate();
+        if (string.IsNullOrWhiteSpace(FoldOutColumnName))
+            throw new ArgumentOutOfRangeException(nameof(FoldOutColumnName), "FoldOutColumnName must name the validation data's fold-out column.");
+        CheckAtLeast(nameof(NumberOfEpochs), NumberOfEpochs, 1);
+        CheckAtLeast(nameof(BatchSize), BatchSize, 1);
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a finite number greater than 0 (e.g. 1e-3).");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
+            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be a finite number of at least 0.");
+        CheckAtLeast(nameof(EarlyStoppingPatience), EarlyStoppingPatience, 0);
+        CheckAtLeast(nameof(ValidationCutoff), ValidationCutoff, 1);
+        if (MaxHistoryLength is int max && max < 2)
+            throw new ArgumentOutOfRangeException(nameof(MaxHistoryLength), max, "MaxHistoryLength must be at least 2 (a step needs an item and a next item), or null to keep whole histories.");
+        CheckAtLeast(nameof(MaxPositionsPerBatch), MaxPositionsPerBatch, 0);
+        if (GpuDeviceId is int gpu && gpu < 0)
+            throw new ArgumentOutOfRangeException(nameof(GpuDeviceId), gpu, "GpuDeviceId must be at least 0, or null to follow MLContext.GpuDeviceId.");
+    }
+
+    /// <summary>Throws when <paramref name="value"/> is below <paramref name="min"/>.</summary>
+    private protected static void CheckAtLeast(string name, int value, int min)
+    {
+        if (value < min)
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least {min}.");
+    }
+
+    /// <summary>Throws when <paramref name="value"/> is outside [<paramref name="min"/>, <paramref name="max"/>] or not finite.</summary>
+    private protected static void CheckInRange(string name, double value, double min, double max)
+    {
+        if (!(value >= min && value <= max))
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be between {min} and {max}.");
+    }
+}

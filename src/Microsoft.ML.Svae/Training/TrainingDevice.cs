@@ -1,0 +1,64 @@
+using System.Reflection;
+using TorchSharp;
+
+namespace Microsoft.ML.Svae;
+
+/// <summary>Chooses the TorchSharp device as ML.NET's TorchSharp trainers do.</summary>
+internal static class TrainingDevice
+{
+    /// <summary>
+    /// CUDA when a GPU id is set (the option's, else the <c>MLContext</c>'s) and CUDA is available; the CPU
+    /// when no GPU id is set; when one is set but CUDA is not available, the CPU if falling back is allowed,
+    /// else an <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public static torch.Device Resolve(IHostEnvironment env, SequenceTrainerOptions options)
+    {
+        int? gpu = options.GpuDeviceId;
+        bool fallback = options.FallbackToCpu;
+        if (gpu is null && ContextSettings(env) is var (contextGpu, contextFallback))
+        {
+            gpu = contextGpu;
+            fallback = contextFallback;
+        }
+        return Resolve(gpu, fallback, torch.cuda.is_available());
+    }
+
+    /// <summary>The decision itself, for given settings and CUDA availability.</summary>
+    internal static torch.Device Resolve(int? gpuDeviceId, bool fallbackToCpu, bool cudaAvailable)
+    {
+        if (gpuDeviceId is null)
+            return torch.CPU;
+        if (cudaAvailable)
+            return new torch.Device(DeviceType.CUDA, gpuDeviceId.Value);
+        if (fallbackToCpu)
+            return torch.CPU;
+        throw new InvalidOperationException(
+            $"GPU device {gpuDeviceId} was requested (GpuDeviceId) but CUDA is not available to TorchSharp " +
+            "(no CUDA device, or the application bundles the TorchSharp-cpu backend instead of TorchSharp-cuda-*). " +
+            "Set FallbackToCpu = true to train on the CPU instead, or GpuDeviceId = null.");
+    }
+
+    /// <summary>
+    /// The GPU settings of the <c>MLContext</c> behind <paramref name="env"/>: read from <see cref="MLContext"/>
+    /// directly, or through ML.NET's internal host-environment interface (which hosts registered from an
+    /// <c>MLContext</c> implement and forward) by reflection; <see langword="null"/> when neither is available.
+    /// </summary>
+    private static (int? GpuDeviceId, bool FallbackToCpu)? ContextSettings(IHostEnvironment env)
+    {
+        if (env is MLContext context)
+            return (context.GpuDeviceId, context.FallbackToCpu);
+        var internalInterface = env.GetType().GetInterfaces().FirstOrDefault(i => i.FullName == "Microsoft.ML.Runtime.IHostEnvironmentInternal");
+        if (internalInterface is null)
+            return null;
+        try
+        {
+            var gpu = internalInterface.GetProperty("GpuDeviceId")?.GetValue(env) as int?;
+            var fallback = internalInterface.GetProperty("FallbackToCpu")?.GetValue(env) as bool?;
+            return (gpu, fallback ?? true);
+        }
+        catch (TargetInvocationException)
+        {
+            return null;
+        }
+    }
+}

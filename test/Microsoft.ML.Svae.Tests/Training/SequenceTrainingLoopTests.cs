@@ -1,0 +1,204 @@
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae.Tests.Training;
+
+public class SequenceTrainingLoopTests
+{
+    private const int Items = 12;
+    private const int Good = 3;
+    private const int Bad = 7;
+
+    /// <summary>
+    /// A non-variational model with one score per item, the same for every user. Its loss (one unit per user)
+    /// raises the score of <see cref="Bad"/> by about the learning rate per Adam step, so that it overtakes
+    /// <see cref="Good"/> (the validation users' relevant item) after a known number of epochs.
+    /// </summary>
+    private sealed class ItemBiasModel : ISequenceModel
+    {
+        private readonly BiasModule _module = new();
+
+        private sealed class BiasModule : nn.Module
+        {
+#pragma warning disable IDE1006
+            public readonly Parameter scores;
+#pragma warning restore IDE1006
+
+            public BiasModule() : base(nameof(BiasModule))
+            {
+                var initial = new float[Items];
+                initial[Good] = 0.45f;
+                scores = nn.Parameter(tensor(initial));
+                RegisterComponents();
+            }
+        }
+
+        public nn.Module Module => _module;
+
+        public float BadScore => _module.scores[Bad].item<float>();
+
+        public double LastKlWeight { get; private set; } = double.NaN;
+
+        public long LossUnits(int length) => length >= 1 ? 1 : 0;
+
+        public Tensor Loss(SequenceBatch batch, double klWeight)
+        {
+            LastKlWeight = klWeight;
+            return -_module.scores[Bad] * batch.Count;
+        }
+
+        public Tensor ScoreUsers(SequenceBatch batch) => _module.scores.unsqueeze(0).expand(batch.Count, Items).clone();
+
+        public void Dispose() => _module.Dispose();
+    }
+
+    private static readonly UserSequences s_train = TinySequences.FromArrays(Items, [0, 1], [2, 4, 5], [6]);
+    private static readonly UserSequences s_foldIn = TinySequences.FromArrays(Items, [0], [1, 2], [5]);
+    private static readonly UserSequences s_foldOut = TinySequences.FromArrays(Items, [Good], [Good], [Good]);
+
+    private sealed class LoopOptions : SequenceTrainerOptions
+    {
+    }
+
+    private static LoopOptions Options(int epochs, int patience) => new()
+    {
+        NumberOfEpochs = epochs,
+        EarlyStoppingPatience = patience,
+        BatchSize = 16, // one update per epoch
+        LearningRate = 0.1,
+        ValidationCutoff = 10,
+    };
+
+    private static IHost Host() => ((IHostEnvironment)new MLContext(1)).Register("test");
+
+    [Fact]
+    public void EarlyStoppingRestoresTheBestEpochsWeights()
+    {
+        using var model = new ItemBiasModel();
+        // Bad's score after epoch e is ≈ 0.1·e: Good ranks first through epoch 4 (NDCG 1), second from epoch 5.
+        // The best epoch is the first with NDCG 1; patience 5 stops after epoch 6.
+        var result = SequenceTrainingLoop.Train(Host(), model, s_train, s_foldIn, s_foldOut, Options(20, 5), KlAnnealingSchedule.None, CPU, "test");
+
+        Assert.Equal(6, result.History.Count);
+        Assert.True(result.StoppedEarly);
+        Assert.Equal(1, result.BestEpoch);
+        Assert.Equal([1.0, 1.0, 1.0, 1.0], result.History.Take(4).Select(e => e.ValidationNdcg!.Value));
+        Assert.True(result.History[4].ValidationNdcg < 1);
+        Assert.Equal(0.1f, model.BadScore, 1e-4f);
+        Assert.False(model.Module.training);
+
+        var top = SequenceScoring.TopItems(model, s_foldIn, 10, CPU);
+        var metrics = RecommendationEvaluator.Compute(top, 10, s_foldIn, s_foldOut, [10]);
+        Assert.Equal(result.History[result.BestEpoch - 1].ValidationNdcg!.Value, metrics.Ndcg(10));
+        Assert.Equal(["NDCG@10", "Recall@10", "Precision@10"], result.History[0].ValidationMetrics.Keys);
+    }
+
+    [Fact]
+    public void WithoutPatienceAllEpochsRunAndTheBestIsStillRestored()
+    {
+        using var model = new ItemBiasModel();
+        var result = SequenceTrainingLoop.Train(Host(), model, s_train, s_foldIn, s_foldOut, Options(7, 0), KlAnnealingSchedule.None, CPU, "test");
+        Assert.Equal(7, result.History.Count);
+        Assert.False(result.StoppedEarly);
+        Assert.Equal(1, result.BestEpoch);
+        Assert.Equal(0.1f, model.BadScore, 1e-4f);
+        Assert.Equal(Enumerable.Range(1, 7).Select(e => (long)e), result.History.Select(e => e.Updates));
+    }
+
+    [Fact]
+    public void WithoutValidationTheLastWeightsAreKeptAndTheLossIsTheMeanPerUnit()
+    {
+        using var model = new ItemBiasModel();
+        var result = SequenceTrainingLoop.Train(Host(), model, s_train, null, null, Options(3, 2), KlAnnealingSchedule.None, CPU, "test");
+        Assert.Equal(3, result.History.Count);
+        Assert.Equal(3, result.BestEpoch);
+        Assert.Equal(0.3f, model.BadScore, 1e-4f);
+        // The loss per unit is −(Bad's score before the epoch's update).
+        Assert.Equal(0.0, result.History[0].TrainingLoss, 1e-6);
+        Assert.Equal(-0.1, result.History[1].TrainingLoss, 1e-4);
+        Assert.Equal(-0.2, result.History[2].TrainingLoss, 1e-4);
+    }
+
+    [Fact]
+    public void KlWeightFollowsTheSchedule()
+    {
+        using var model = new ItemBiasModel();
+        var schedule = new KlAnnealingSchedule(cap: 0.5, steps: 10, resetsEachEpoch: false);
+        var result = SequenceTrainingLoop.Train(Host(), model, s_train, null, null, Options(4, 0), schedule, CPU, "test");
+        Assert.Equal([0.0, 0.1, 0.2, 0.3], result.History.Select(e => e.KlWeight).ToArray(), new ToleranceComparer(1e-12));
+        Assert.Equal(0.3, model.LastKlWeight, 12);
+    }
+
+    [Fact]
+    public void KlAnnealingScheduleIsLinearAndCapped()
+    {
+        var running = new KlAnnealingSchedule(0.2, 100, resetsEachEpoch: false);
+        Assert.Equal(0, running.Weight(0, 0));
+        Assert.Equal(0.1, running.Weight(10, 3), 12);
+        Assert.Equal(0.2, running.Weight(50, 3), 12);
+        var resetting = new KlAnnealingSchedule(0.2, 100, resetsEachEpoch: true);
+        Assert.Equal(0.03, resetting.Weight(50, 3), 12);
+        Assert.Equal(0, KlAnnealingSchedule.None.Weight(1000, 1000));
+    }
+
+    [Fact]
+    public void TopItemsMaskSeenItemsAndPadWithMinusOne()
+    {
+        using var model = new ItemBiasModel();
+        using (no_grad())
+        {
+            var values = new float[Items];
+            for (int i = 0; i < Items; i++)
+                values[i] = Items - i; // item 0 best
+            model.Module.parameters().Single().copy_(tensor(values));
+        }
+        var everything = Enumerable.Range(0, Items).ToArray();
+        var histories = TinySequences.FromArrays(Items, [0, 2], [], everything, [11, 0, 0]);
+        var top = SequenceScoring.TopItems(model, histories, 4, CPU);
+        Assert.Equal([1, 3, 4, 5], top[0..4]);
+        Assert.Equal([0, 1, 2, 3], top[4..8]);
+        Assert.Equal([-1, -1, -1, -1], top[8..12]);
+        Assert.Equal([1, 2, 3, 4], top[12..16]);
+
+        var longList = SequenceScoring.TopItems(model, histories, 20, CPU);
+        Assert.Equal(Enumerable.Range(0, Items).Concat(Enumerable.Repeat(-1, 20 - Items)), longList[20..40]);
+    }
+
+    [Fact]
+    public void DeviceFollowsMLNetRules()
+    {
+        Assert.Equal(DeviceType.CPU, TrainingDevice.Resolve(null, fallbackToCpu: false, cudaAvailable: false).type);
+        Assert.Equal(DeviceType.CPU, TrainingDevice.Resolve(null, fallbackToCpu: false, cudaAvailable: true).type);
+        Assert.Equal(DeviceType.CPU, TrainingDevice.Resolve(0, fallbackToCpu: true, cudaAvailable: false).type);
+        var cuda = TrainingDevice.Resolve(1, fallbackToCpu: false, cudaAvailable: true);
+        Assert.Equal((DeviceType.CUDA, 1), (cuda.type, cuda.index));
+        var error = Assert.Throws<InvalidOperationException>(() => TrainingDevice.Resolve(0, fallbackToCpu: false, cudaAvailable: false));
+        Assert.Contains("FallbackToCpu", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DeviceDefaultsToTheMLContextsSettings()
+    {
+        if (cuda.is_available())
+            return;
+        var context = new MLContext(1) { GpuDeviceId = 0, FallbackToCpu = false };
+        var options = new LoopOptions();
+        Assert.Throws<InvalidOperationException>(() => TrainingDevice.Resolve(context, options));
+        Assert.Throws<InvalidOperationException>(() => TrainingDevice.Resolve(((IHostEnvironment)context).Register("child"), options));
+        options.FallbackToCpu = true;
+        Assert.Throws<InvalidOperationException>(() => TrainingDevice.Resolve(context, options)); // the context's setting applies
+        options.GpuDeviceId = 0;
+        Assert.Equal(DeviceType.CPU, TrainingDevice.Resolve(context, options).type); // the option's own setting applies
+        context.FallbackToCpu = true;
+        options.GpuDeviceId = null;
+        Assert.Equal(DeviceType.CPU, TrainingDevice.Resolve(context, options).type);
+    }
+
+    private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= tolerance;
+        public int GetHashCode(double obj) => 0;
+    }
+}

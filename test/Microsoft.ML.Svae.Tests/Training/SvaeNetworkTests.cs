@@ -1,0 +1,157 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae.Tests.Training;
+
+public class SvaeNetworkTests
+{
+    private static SvaeNetwork Network(int items = 12, long seed = 3) => new(items, 8, 10, 9, 4, 7, seed);
+
+    [Fact]
+    public void ForwardShapesAndFieldNames()
+    {
+        using var network = Network();
+        network.eval();
+        using var scope = NewDisposeScope();
+        var (logits, mean, logVariance) = network.call(tensor(new long[] { 1, 2, 3, 4, 5, 6 }, new long[] { 2, 3 }));
+        Assert.Equal(new long[] { 2, 3, 12 }, logits.shape);
+        Assert.Equal(new long[] { 2, 3, 4 }, mean.shape);
+        Assert.Equal(new long[] { 2, 3, 4 }, logVariance.shape);
+
+        var names = network.state_dict().Keys.ToHashSet();
+        foreach (var name in new[]
+        {
+            "itemEmbedding.weight", "gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0",
+            "encoderHidden.weight", "encoderHidden.bias", "encoderOut.weight", "encoderOut.bias",
+            "decoderHidden.weight", "decoderHidden.bias", "decoderOut.weight", "decoderOut.bias",
+        })
+            Assert.Contains(name, names);
+        Assert.Equal(new long[] { 8, 9 }, network.encoderOut.weight!.shape); // 2K × encoder size
+    }
+
+    [Fact]
+    public void ScoreLastIgnoresPaddingAndMatchesTheUnpaddedLastPosition()
+    {
+        using var network = Network();
+        network.eval();
+        using var scope = NewDisposeScope();
+        long[] shortUser = [3, 7, 1];
+        long[] longUser = [2, 2, 5, 11, 0];
+        var padded = tensor(new long[] { 3, 7, 1, 0, 0, 2, 2, 5, 11, 0 }, new long[] { 2, 5 });
+        var scores = network.ScoreLast(padded, tensor(new long[] { 3, 5 }));
+
+        var alone = network.call(tensor(shortUser, new long[] { 1, 3 })).logits.select(1, 2);
+        var aloneLong = network.call(tensor(longUser, new long[] { 1, 5 })).logits.select(1, 4);
+        AssertClose(alone.squeeze(0), scores[0]);
+        AssertClose(aloneLong.squeeze(0), scores[1]);
+    }
+
+    [Fact]
+    public void ScoreLastOfAnEmptyHistoryUsesTheZeroState()
+    {
+        using var network = Network();
+        network.eval();
+        using var scope = NewDisposeScope();
+        var scores = network.ScoreLast(tensor(new long[] { 0, 4 }, new long[] { 2, 1 }), tensor(new long[] { 0, 1 }));
+        var (mean, _) = network.Encode(zeros(1, 10));
+        AssertClose(network.Decode(mean).squeeze(0), scores[0]);
+    }
+
+    [Fact]
+    public void SameSeedSameInitializationDifferentSeedDifferent()
+    {
+        using var a = Network(seed: 1);
+        using var b = Network(seed: 1);
+        using var c = Network(seed: 2);
+        foreach (var (name, value) in a.state_dict())
+        {
+            Assert.Equal(value.data<float>().ToArray(), b.state_dict()[name].data<float>().ToArray());
+            if (!name.EndsWith(".bias", StringComparison.Ordinal) || name.StartsWith("gru", StringComparison.Ordinal))
+                Assert.NotEqual(value.data<float>().ToArray(), c.state_dict()[name].data<float>().ToArray());
+        }
+    }
+
+    [Theory]
+    [InlineData(NextKLikelihood.MultiSet, 1)]
+    [InlineData(NextKLikelihood.MultiSet, 3)]
+    [InlineData(NextKLikelihood.Mixture, 1)]
+    [InlineData(NextKLikelihood.Mixture, 3)]
+    public void LossMatchesANaiveComputation(NextKLikelihood likelihood, int k)
+    {
+        const int items = 12;
+        const double beta = 0.3;
+        int[][] users = [[3, 7, 1, 9, 9, 2], [4], [5, 6], [0, 11, 10, 3]];
+        using var network = Network(items);
+        network.eval(); // z = μ: deterministic
+        var data = TinySequences.FromArrays(items, users);
+        var batcher = new SequenceBatcher(data, 8, 100);
+        using var scope = NewDisposeScope();
+        var batch = batcher.Pack([0, 1, 2, 3], CPU);
+        double loss = SvaeObjective.Loss(network, batch, k, likelihood, beta).item<float>();
+
+        double expected = 0;
+        foreach (var user in users)
+        {
+            int length = user.Length;
+            var (logits, mean, logVariance) = network.call(tensor(user.Select(i => (long)i).ToArray(), new long[] { 1, length }));
+            var logP = logits.squeeze(0).log_softmax(1).data<float>().ToArray();
+            var mu = mean.squeeze(0).data<float>().ToArray();
+            var lv = logVariance.squeeze(0).data<float>().ToArray();
+            double LogP(int state, int item) => logP[state * items + item];
+            for (int s = 0; s < length - 1; s++)
+            {
+                double kl = 0;
+                for (int j = 0; j < 4; j++)
+                {
+                    double m = mu[s * 4 + j], v = lv[s * 4 + j];
+                    kl += 0.5 * (Math.Exp(v) - 1 - v + m * m);
+                }
+                expected += beta * kl;
+                if (likelihood == NextKLikelihood.MultiSet)
+                {
+                    int targets = Math.Min(k, length - 1 - s);
+                    double sum = 0;
+                    for (int d = 1; d <= targets; d++)
+                        sum += LogP(s, user[s + d]);
+                    expected -= sum / targets;
+                }
+                else
+                {
+                    int p = s + 1; // the target explained by the mixture of the states before it
+                    var states = Enumerable.Range(Math.Max(0, p - k), p - Math.Max(0, p - k)).ToArray();
+                    double mixture = states.Sum(j => Math.Exp(LogP(j, user[p]))) / states.Length;
+                    expected -= Math.Log(mixture);
+                }
+            }
+        }
+        Assert.Equal(expected, loss, 1e-3 * Math.Max(1, Math.Abs(expected)));
+        Assert.Equal(9, data.Offsets.Zip(data.Offsets.Skip(1), (a, b) => SvaeObjective.Units(b - a)).Sum());
+    }
+
+    [Fact]
+    public void TrainingModeSamplesWithTheSeededGenerator()
+    {
+        using var network = Network();
+        network.train();
+        using var scope = NewDisposeScope();
+        var items = tensor(new long[] { 1, 2, 3 }, new long[] { 1, 3 });
+        float[] Draw(ulong seed)
+        {
+            using var generator = new Generator(seed, CPU);
+            network.NoiseGenerator = generator;
+            var logits = network.call(items).logits.data<float>().ToArray();
+            network.NoiseGenerator = null;
+            return logits;
+        }
+        Assert.Equal(Draw(5), Draw(5));
+        Assert.NotEqual(Draw(5), Draw(6));
+    }
+
+    private static void AssertClose(Tensor expected, Tensor actual)
+    {
+        var e = expected.data<float>().ToArray();
+        var a = actual.data<float>().ToArray();
+        Assert.Equal(e.Length, a.Length);
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5f * Math.Max(1, Math.Abs(e[i])), $"[{i}] expected {e[i]}, got {a[i]}");
+    }
+}
