@@ -53,6 +53,22 @@ public sealed class RecommendationCatalog
             Cutoffs = cutoffs ?? new[] { 10, 100 },
         });
 
+    /// <summary>
+    /// Saves a model (a fitted recommender, or any chain containing one) as an ML.NET zip, atomically: the
+    /// zip is written to a temporary file beside <paramref name="path"/> and renamed over it, so a reader
+    /// never sees a half-written model and a failed save leaves the previous file intact.
+    /// </summary>
+    /// <param name="model">The model to save.</param>
+    /// <param name="inputSchema">The schema of the data the model reads (e.g. the training data's).</param>
+    /// <param name="path">The zip file to write.</param>
+    public void SaveModel(ITransformer model, DataViewSchema inputSchema, string path)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ModelFiles.WriteAtomically(path, stream => Environment.Model.Save(model, inputSchema, stream));
+    }
+
     /// <summary>Evaluates recommendations with all options (e.g. a full score column instead of a top-K list).</summary>
     public RecommendationMetrics Evaluate(IDataView data, RecommendationEvaluatorOptions options)
     {
@@ -90,5 +106,113 @@ public sealed class RecommendationTrainers
 
     /// <summary>SVAE with all options.</summary>
     public SvaeTrainer Svae(SvaeTrainer.Options options)
+        => new(_mlContext, options);
+
+    /// <summary>MVAE, the multinomial variational autoencoder of Liang et al. (WWW 2018; section 4.1), with their architecture and settings.</summary>
+    /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>; order is ignored).</param>
+    /// <param name="numberOfEpochs">The maximum number of epochs.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public MvaeTrainer Mvae(string historyColumnName = SequenceColumns.History, int numberOfEpochs = MvaeTrainer.Defaults.NumberOfEpochs,
+        double learningRate = MvaeTrainer.Defaults.LearningRate)
+        => Mvae(new MvaeTrainer.Options { HistoryColumnName = historyColumnName, NumberOfEpochs = numberOfEpochs, LearningRate = learningRate });
+
+    /// <summary>MVAE with all options.</summary>
+    public MvaeTrainer Mvae(MvaeTrainer.Options options)
+        => new(_mlContext, options);
+
+    /// <summary>RVAE, the ranking variational autoencoder of section 4.2 (eq. 4.4), with the architecture of section 5.4.</summary>
+    /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>; order is ignored).</param>
+    /// <param name="numberOfEpochs">The maximum number of epochs.</param>
+    /// <param name="negativesPerPositive">The non-preferred items drawn for each event of a training history.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public RvaeTrainer Rvae(string historyColumnName = SequenceColumns.History, int numberOfEpochs = RvaeTrainer.Defaults.NumberOfEpochs,
+        int negativesPerPositive = RvaeTrainer.Defaults.NegativesPerPositive, double learningRate = RvaeTrainer.Defaults.LearningRate)
+        => Rvae(new RvaeTrainer.Options
+        {
+            HistoryColumnName = historyColumnName,
+            NumberOfEpochs = numberOfEpochs,
+            NegativesPerPositive = negativesPerPositive,
+            LearningRate = learningRate,
+        });
+
+    /// <summary>RVAE with all options.</summary>
+    public RvaeTrainer Rvae(RvaeTrainer.Options options)
+        => new(_mlContext, options);
+
+    /// <summary>
+    /// BPR, matrix factorisation with Bayesian Personalized Ranking (Rendle et al., UAI 2009): one vector per
+    /// user, so train it on <c>SequenceDataset.TrainWithHeldOutFoldIn()</c> (the paper's BPR* protocol).
+    /// </summary>
+    /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>).</param>
+    /// <param name="userIdColumnName">The user key column (<c>Key&lt;UInt32&gt;</c>).</param>
+    /// <param name="numberOfFactors">The number of latent factors.</param>
+    /// <param name="numberOfEpochs">The maximum number of epochs.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public BprTrainer Bpr(string historyColumnName = SequenceColumns.History, string userIdColumnName = SequenceColumns.UserId,
+        int numberOfFactors = BprTrainer.Defaults.NumberOfFactors, int numberOfEpochs = BprTrainer.Defaults.NumberOfEpochs,
+        double learningRate = BprTrainer.Defaults.LearningRate)
+        => Bpr(new BprTrainer.Options
+        {
+            HistoryColumnName = historyColumnName,
+            UserIdColumnName = userIdColumnName,
+            NumberOfFactors = numberOfFactors,
+            NumberOfEpochs = numberOfEpochs,
+            LearningRate = learningRate,
+        });
+
+    /// <summary>BPR with all options.</summary>
+    public BprTrainer Bpr(BprTrainer.Options options)
+        => new(_mlContext, options);
+
+    /// <summary>
+    /// FPMC, the factorised personalised Markov chain (Rendle et al., WWW 2010): one vector per user, so train it
+    /// on <c>SequenceDataset.TrainWithHeldOutFoldIn()</c> (the paper's protocol for models with per-user parameters).
+    /// </summary>
+    /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>, time-ordered).</param>
+    /// <param name="userIdColumnName">The user key column (<c>Key&lt;UInt32&gt;</c>).</param>
+    /// <param name="numberOfFactors">The number of latent factors.</param>
+    /// <param name="numberOfEpochs">The maximum number of epochs.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public FpmcTrainer Fpmc(string historyColumnName = SequenceColumns.History, string userIdColumnName = SequenceColumns.UserId,
+        int numberOfFactors = FpmcTrainer.Defaults.NumberOfFactors, int numberOfEpochs = FpmcTrainer.Defaults.NumberOfEpochs,
+        double learningRate = FpmcTrainer.Defaults.LearningRate)
+        => Fpmc(new FpmcTrainer.Options
+        {
+            HistoryColumnName = historyColumnName,
+            UserIdColumnName = userIdColumnName,
+            NumberOfFactors = numberOfFactors,
+            NumberOfEpochs = numberOfEpochs,
+            LearningRate = learningRate,
+        });
+
+    /// <summary>FPMC with all options.</summary>
+    public FpmcTrainer Fpmc(FpmcTrainer.Options options)
+        => new(_mlContext, options);
+
+    /// <summary>
+    /// Caser, the convolutional sequence embedding recommender (Tang and Wang, WSDM 2018), with the authors'
+    /// architecture: one embedding per user, so train it on <c>SequenceDataset.TrainWithHeldOutFoldIn()</c>.
+    /// </summary>
+    /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>, time-ordered).</param>
+    /// <param name="userIdColumnName">The user key column (<c>Key&lt;UInt32&gt;</c>).</param>
+    /// <param name="sequenceLength">L, the number of previous items the convolutions read.</param>
+    /// <param name="targetLength">T, the number of next items each training window predicts.</param>
+    /// <param name="numberOfEpochs">The maximum number of epochs.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public CaserTrainer Caser(string historyColumnName = SequenceColumns.History, string userIdColumnName = SequenceColumns.UserId,
+        int sequenceLength = CaserTrainer.Defaults.SequenceLength, int targetLength = CaserTrainer.Defaults.TargetLength,
+        int numberOfEpochs = CaserTrainer.Defaults.NumberOfEpochs, double learningRate = CaserTrainer.Defaults.LearningRate)
+        => Caser(new CaserTrainer.Options
+        {
+            HistoryColumnName = historyColumnName,
+            UserIdColumnName = userIdColumnName,
+            SequenceLength = sequenceLength,
+            TargetLength = targetLength,
+            NumberOfEpochs = numberOfEpochs,
+            LearningRate = learningRate,
+        });
+
+    /// <summary>Caser with all options.</summary>
+    public CaserTrainer Caser(CaserTrainer.Options options)
         => new(_mlContext, options);
 }

@@ -41,15 +41,16 @@ internal static class RecommendationGraph
     }
 
     /// <summary>
-    /// Declares the user key input (<c>uint32 [1]</c>, keys 1..<paramref name="userCount"/>) and returns
+    /// Declares the user key input (<c>uint32 [1, 1]</c>: ML.NET's OnnxTransformer feeds a scalar column with
+    /// rank 2; keys 1..<paramref name="userCount"/>) and returns
     /// <c>(index, known)</c>: the 0-based user index <c>int64 [1]</c> (0 for an unknown user, so it can
     /// always be gathered) and <c>float [1, 1]</c>, 1 for a known user and 0 otherwise, to zero out an
     /// unknown user's parameters.
     /// </summary>
     public static (string Index, string Known) UserIndex(OnnxGraphBuilder g, string inputName, int userCount)
     {
-        g.Input(inputName, DataType.Uint32, 1);
-        string key = g.Node("Cast", new[] { inputName }, ("to", (long)DataType.Int64));
+        g.Input(inputName, DataType.Uint32, 1, 1);
+        string key = g.Node("Reshape", new[] { g.Node("Cast", new[] { inputName }, ("to", (long)DataType.Int64)), g.Int64s(1) });
         string known = g.Node("And", new[]
         {
             g.Node("Greater", new[] { key, g.Scalar(0L) }),

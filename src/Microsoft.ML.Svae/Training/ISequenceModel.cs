@@ -63,6 +63,9 @@ internal sealed class SequenceBatch
         MaxLength = maxLength;
         Items = items;
         LengthTensor = lengthsTensor;
+        // Built here, in the scope that owns the batch: built lazily, it would belong to whichever inner
+        // dispose scope read it first and be freed under later readers.
+        Mask = arange(maxLength, dtype: ScalarType.Int64, device: items.device).unsqueeze(0) < lengthsTensor.unsqueeze(1);
     }
 
     /// <summary>Row b's user: an index into the <see cref="UserSequences"/> the batch was packed from.</summary>
@@ -87,9 +90,7 @@ internal sealed class SequenceBatch
     public Tensor LengthTensor { get; }
 
     /// <summary><c>[B, T]</c> bool: true at valid positions (t &lt; length).</summary>
-    public Tensor Mask => _mask ??= arange(MaxLength, dtype: ScalarType.Int64, device: Items.device).unsqueeze(0) < LengthTensor.unsqueeze(1);
-
-    private Tensor? _mask;
+    public Tensor Mask { get; }
 
     /// <summary>The device of the batch's tensors.</summary>
     public Device Device => Items.device;

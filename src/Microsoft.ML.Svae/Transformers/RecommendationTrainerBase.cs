@@ -99,6 +99,11 @@ public abstract class RecommendationTrainerBase<TTransformer> : IEstimator<TTran
         return dense.Select(convert).ToArray();
     }
 
+    /// <summary>Checks the input columns other than the history (e.g. a user key column); called by <see cref="GetOutputSchema"/>.</summary>
+    private protected virtual void CheckInputShape(SchemaShape inputSchema)
+    {
+    }
+
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
@@ -111,6 +116,7 @@ public abstract class RecommendationTrainerBase<TTransformer> : IEstimator<TTran
         if (column.Kind == SchemaShape.Column.VectorKind.Scalar || !column.IsKey || column.ItemType.RawType != typeof(uint))
             throw new ArgumentOutOfRangeException(name,
                 $"The history column '{name}' must be a vector of Key<UInt32> item keys, but is a {column.Kind} of {SchemaChecks.Describe(column.ItemType)}{(column.IsKey ? " keys" : "")}.");
+        CheckInputShape(inputSchema);
         // A schema shape does not carry the key count; a placeholder vocabulary of TopK items gives the same column shapes.
         int items = BaseOptions.TopK;
         var description = new RecommendationModelDescription(GetType().Name, name, items, BaseOptions.TopK,

@@ -184,16 +184,17 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
         var historyType = new VectorDataViewType(new KeyDataViewType(typeof(uint), d.ItemCount));
         if (d.UserIdColumnName is null)
         {
+            // The indexer finds a column by its current name: set the type before renaming.
             var definition = SchemaDefinition.Create(typeof(HistoryRow));
-            definition[nameof(HistoryRow.History)].ColumnName = d.HistoryColumnName;
             definition[nameof(HistoryRow.History)].ColumnType = historyType;
+            definition[nameof(HistoryRow.History)].ColumnName = d.HistoryColumnName;
             return mlContext.Data.LoadFromEnumerable(Array.Empty<HistoryRow>(), definition);
         }
         var withUser = SchemaDefinition.Create(typeof(UserHistoryRow));
-        withUser[nameof(UserHistoryRow.History)].ColumnName = d.HistoryColumnName;
         withUser[nameof(UserHistoryRow.History)].ColumnType = historyType;
-        withUser[nameof(UserHistoryRow.User)].ColumnName = d.UserIdColumnName;
         withUser[nameof(UserHistoryRow.User)].ColumnType = new KeyDataViewType(typeof(uint), d.UserCount);
+        withUser[nameof(UserHistoryRow.History)].ColumnName = d.HistoryColumnName;
+        withUser[nameof(UserHistoryRow.User)].ColumnName = d.UserIdColumnName;
         return mlContext.Data.LoadFromEnumerable(Array.Empty<UserHistoryRow>(), withUser);
     }
 
@@ -220,7 +221,7 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
 /// <remarks>
 /// Models with per-user parameters (BPR, FPMC, Caser) also read a user column: <see cref="UserIdColumnName"/>
 /// (a scalar <c>Key&lt;UInt32&gt;</c> with <see cref="UserCount"/> keys), fed to the graph as a second input
-/// <c>uint32 [1]</c>; a user key of 0 or above <see cref="UserCount"/> is an unknown user.
+/// <c>uint32 [1, 1]</c>; a user key of 0 or above <see cref="UserCount"/> is an unknown user.
 /// </remarks>
 internal sealed record RecommendationModelDescription(
     string ModelName,

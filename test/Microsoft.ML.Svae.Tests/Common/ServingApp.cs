@@ -10,13 +10,20 @@ internal static class ServingApp
     public static string Path => typeof(ServingApp).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "ServingAppPath").Value!;
 
-    /// <summary>Scores <paramref name="histories"/> with the model zip; returns (keys, scores) per history.</summary>
-    public static List<(uint[] Items, float[] Scores)> Score(string modelPath, IEnumerable<uint[]> histories)
+    /// <summary>
+    /// Scores <paramref name="histories"/> with the model zip; returns (keys, scores) per history. With
+    /// <paramref name="users"/> (for models with a user column), each line carries the user key as a
+    /// <c>user:</c> prefix.
+    /// </summary>
+    public static List<(uint[] Items, float[] Scores)> Score(string modelPath, IEnumerable<uint[]> histories, IEnumerable<uint>? users = null)
     {
         string input = System.IO.Path.GetTempFileName();
         try
         {
-            File.WriteAllLines(input, histories.Select(h => string.Join(',', h)));
+            var lines = histories.Select(h => string.Join(',', h));
+            if (users is not null)
+                lines = lines.Zip(users, (line, user) => $"{user}:{line}");
+            File.WriteAllLines(input, lines);
             var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
             start.ArgumentList.Add(Path);
             start.ArgumentList.Add(modelPath);

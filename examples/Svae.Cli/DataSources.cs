@@ -1,0 +1,58 @@
+using Microsoft.ML;
+using Microsoft.ML.Svae;
+
+namespace Svae.Cli;
+
+/// <summary>The data sets the runner reads: files in the formats of section 5.1, or the built-in synthetic log.</summary>
+internal static class DataSources
+{
+    public static readonly string[] Formats = { "ml-1m", "ml-100k", "ml-csv", "netflix", "synthetic" };
+
+    /// <summary>
+    /// Loads interactions. With no path the built-in synthetic data set is used (so the runner works on a
+    /// fresh machine without any download); <paramref name="small"/> selects its quick size.
+    /// </summary>
+    public static (IDataView Interactions, string Name) Load(MLContext ml, string? path, string? format, bool small)
+    {
+        if (path is null)
+        {
+            if (format is not null && format != "synthetic")
+                throw new ArgumentException($"--format {format} needs --data <path> (or --download).");
+            var options = small
+                ? new SyntheticInteractionOptions { Users = 600, Items = 300, MeanHistoryLength = 40, MaxHistoryLength = 200, Seed = 42 }
+                : SyntheticInteractionOptions.MovieLens1MShape();
+            return (ml.Recommendation().Data.GenerateSyntheticInteractions(options), small ? "synthetic (small)" : "synthetic (ML-1M shape)");
+        }
+        format ??= Guess(path);
+        var data = ml.Recommendation().Data;
+        return format switch
+        {
+            "ml-1m" => (data.LoadMovieLens1M(path), "MovieLens-1M"),
+            "ml-100k" => (data.LoadMovieLens100K(path), "MovieLens-100K"),
+            "ml-csv" => (data.LoadMovieLensCsv(path), "MovieLens (CSV)"),
+            "netflix" => (data.LoadNetflixPrize(path), "Netflix Prize"),
+            _ => throw new ArgumentException($"Unknown --format '{format}'. Known formats: {string.Join(", ", Formats)}."),
+        };
+    }
+
+    private static string Guess(string path)
+    {
+        string name = Path.GetFileName(path.TrimEnd('/'));
+        if (name.EndsWith(".dat", StringComparison.OrdinalIgnoreCase)) return "ml-1m";
+        if (name.Equals("u.data", StringComparison.OrdinalIgnoreCase)) return "ml-100k";
+        if (name.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) return "ml-csv";
+        if (Directory.Exists(path) || name.StartsWith("mv_", StringComparison.OrdinalIgnoreCase)) return "netflix";
+        throw new ArgumentException($"Cannot tell the format of '{path}': give --format ({string.Join(", ", Formats)}).");
+    }
+
+    /// <summary>The protocol of section 5: ratings &gt; 3, users with ≥ 5 items, a user split and an 80/20 fold split.</summary>
+    public static SequenceProtocolOptions Protocol(int validationUsers, int testUsers, int seed, FoldSplit split) => new()
+    {
+        RatingThreshold = 3,
+        MinItemsPerUser = 5,
+        ValidationUsers = validationUsers,
+        TestUsers = testUsers,
+        Seed = seed,
+        FoldSplit = split,
+    };
+}

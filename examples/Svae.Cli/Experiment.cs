@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Svae;
+
+namespace Svae.Cli;
+
+/// <summary>What one <c>reproduce</c> run does.</summary>
+internal sealed record ExperimentOptions(
+    IReadOnlyList<ModelEntry> Models,
+    IReadOnlyList<int> SplitSeeds,
+    int ValidationUsers,
+    int TestUsers,
+    RunSettings Settings);
+
+/// <summary>One model trained and tested on one split.</summary>
+internal sealed record ModelRun(
+    ModelEntry Model,
+    int SplitSeed,
+    RecommendationMetrics Metrics,
+    double TrainSeconds,
+    IReadOnlyList<TrainingEpoch> TrainingHistory);
+
+/// <summary>Runs the models of Table 2 under the paper's protocol, over one or more user splits.</summary>
+internal static class Experiment
+{
+    public static List<ModelRun> Run(MLContext ml, IDataView interactions, ExperimentOptions options, TextWriter log,
+        Action<ModelEntry, int, RecommendationTransformer, SequenceDataset>? onModel = null)
+    {
+        var runs = new List<ModelRun>();
+        foreach (int seed in options.SplitSeeds)
+        {
+            var temporal = ml.Recommendation().Data.PrepareSequences(interactions,
+                DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Temporal));
+            log.WriteLine($"split seed {seed}: {temporal.Report}");
+            SequenceDataset? random = null;
+            foreach (var model in options.Models)
+            {
+                var dataset = model.Protocol == ModelProtocol.RandomSplit
+                    ? random ??= ml.Recommendation().Data.PrepareSequences(interactions,
+                        DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Random))
+                    : temporal;
+                var train = model.Protocol == ModelProtocol.TrainWithHeldOutFoldIn ? dataset.TrainWithHeldOutFoldIn() : dataset.Train;
+                log.WriteLine($"{model.Name} (split seed {seed}): training ...");
+                var clock = Stopwatch.StartNew();
+                using var fitted = model.Fit(ml, options.Settings with { Seed = options.Settings.Seed }, train, dataset.Validation);
+                double seconds = clock.Elapsed.TotalSeconds;
+                var metrics = ml.Recommendation().Evaluate(fitted.Transform(dataset.Test));
+                log.WriteLine($"{model.Name} (split seed {seed}): {metrics} in {seconds:F1} s");
+                runs.Add(new ModelRun(model, seed, metrics, seconds, HistoryOf(fitted)));
+                onModel?.Invoke(model, seed, fitted, dataset);
+            }
+        }
+        return runs;
+    }
+
+    /// <summary>The learning curve of a neural model (empty for POP).</summary>
+    public static IReadOnlyList<TrainingEpoch> HistoryOf(RecommendationTransformer model)
+        => model.GetType().GetProperty("TrainingHistory")?.GetValue(model) as IReadOnlyList<TrainingEpoch> ?? Array.Empty<TrainingEpoch>();
+}

@@ -1,0 +1,55 @@
+using Microsoft.Data.Analysis;
+using Microsoft.ML;
+using Microsoft.ML.Svae;
+
+namespace Svae.Cli;
+
+/// <summary>
+/// Random search over SVAE's Options with early stopping of bad trials: every trial first trains for a
+/// third of its epochs; only trials at or above the median validation NDCG@100 of that round train in full.
+/// </summary>
+internal static class HyperparameterSweep
+{
+    public static DataFrame Run(MLContext ml, SequenceDataset dataset, SvaeTrainer.Options baseline, int trials, int seed, ProgressDisplay display)
+    {
+        var space = new OptionsSearchSpace<SvaeTrainer.Options>();
+        var random = new Random(seed);
+        var candidates = Enumerable.Range(0, trials).Select(i => i == 0 ? baseline : space.Sample(random, baseline)).ToList();
+        foreach (var c in candidates) c.NumberOfEpochs = baseline.NumberOfEpochs; // epochs are the budget, not a swept value
+
+        double Train(SvaeTrainer.Options options, int epochs)
+        {
+            var copy = OptionsSearchSpace<SvaeTrainer.Options>.Copy(options);
+            copy.NumberOfEpochs = epochs;
+            using var model = ml.Recommendation().Trainers.Svae(copy).Fit(dataset.Train, dataset.Validation);
+            return model.TrainingHistory.Max(e => e.ValidationNdcg ?? 0);
+        }
+
+        int shortEpochs = Math.Max(1, baseline.NumberOfEpochs / 3);
+        var shortScores = new double[candidates.Count];
+        for (int i = 0; i < candidates.Count; i++)
+        {
+            shortScores[i] = Train(candidates[i], shortEpochs);
+            display.Line($"trial {i + 1}/{candidates.Count} after {shortEpochs} epochs: validation NDCG@100 {100 * shortScores[i]:F2}");
+        }
+        double median = shortScores.OrderBy(s => s).ElementAt(shortScores.Length / 2);
+        var fullScores = new double?[candidates.Count];
+        for (int i = 0; i < candidates.Count; i++)
+        {
+            if (shortScores[i] < median) continue;
+            fullScores[i] = Train(candidates[i], baseline.NumberOfEpochs);
+            display.Line($"trial {i + 1} full ({baseline.NumberOfEpochs} epochs): validation NDCG@100 {100 * fullScores[i]:F2}");
+        }
+
+        var columns = new List<DataFrameColumn>
+        {
+            new Int32DataFrameColumn("Trial", Enumerable.Range(1, candidates.Count)),
+            new DoubleDataFrameColumn($"NDCG@100 after {shortEpochs} epochs", shortScores.Select(s => Math.Round(100 * s, 2))),
+            new DoubleDataFrameColumn($"NDCG@100 after {baseline.NumberOfEpochs} epochs", fullScores.Select(s => s is double v ? Math.Round(100 * v, 2) : (double?)null)),
+            new StringDataFrameColumn("Stopped early", fullScores.Select(s => s is null ? "yes" : "no")),
+        };
+        foreach (var option in space.Options)
+            columns.Add(new StringDataFrameColumn(option.Name, candidates.Select(c => Convert.ToString(option.Property.GetValue(c), System.Globalization.CultureInfo.InvariantCulture))));
+        return new DataFrame(columns);
+    }
+}

@@ -1,0 +1,126 @@
+using Microsoft.ML;
+using Microsoft.ML.Svae;
+
+namespace Svae.Cli;
+
+/// <summary>How a model is trained and evaluated under the paper's protocol (section 5.2-5.3).</summary>
+internal enum ModelProtocol
+{
+    /// <summary>Train on the training users; evaluate held-out users' temporal fold-out.</summary>
+    Temporal,
+
+    /// <summary>As <see cref="Temporal"/>, but the held-out users' fold-in/fold-out split is random (Table 2's MVAE*).</summary>
+    RandomSplit,
+
+    /// <summary>The held-out users' fold-in is added to the training data (BPR*, FPMC, Caser: models with per-user parameters).</summary>
+    TrainWithHeldOutFoldIn,
+}
+
+/// <summary>Settings a run passes to every model factory.</summary>
+internal sealed record RunSettings(int? Epochs, bool Small, int Seed, int? NextK = null)
+{
+    /// <summary>Option values given with <c>--set Name=Value</c>, applied to every model whose options have that property.</summary>
+    public IReadOnlyDictionary<string, string> Overrides { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Sets the overridden properties that <paramref name="options"/> has.</summary>
+    public T Apply<T>(T options)
+        where T : class
+    {
+        foreach (var (name, text) in Overrides)
+        {
+            var property = options.GetType().GetProperty(name);
+            if (property is null || !property.CanWrite) continue;
+            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            object value = type.IsEnum ? Enum.Parse(type, text, ignoreCase: true) : Convert.ChangeType(text, type, System.Globalization.CultureInfo.InvariantCulture);
+            property.SetValue(options, value);
+        }
+        return options;
+    }
+}
+
+/// <summary>A model the runner knows: its Table 2 name, protocol, the paper's ML-1M figures and how to fit it.</summary>
+internal sealed record ModelEntry(
+    string Name,
+    ModelProtocol Protocol,
+    double[]? PaperMovieLens1M,
+    Func<MLContext, RunSettings, IDataView, IDataView, RecommendationTransformer> Fit)
+{
+    public string ProtocolDescription => Protocol switch
+    {
+        ModelProtocol.Temporal => "temporal 80/20 fold-in/out",
+        ModelProtocol.RandomSplit => "random 80/20 fold-in/out",
+        ModelProtocol.TrainWithHeldOutFoldIn => "temporal; held-out fold-in added to training",
+        _ => Protocol.ToString(),
+    };
+}
+
+/// <summary>The models of Table 2, in the paper's row order.</summary>
+internal static class ModelRegistry
+{
+    /// <summary>Table 2, MovieLens-1M: NDCG@10, NDCG@100, Recall@10, Recall@100, P@10, P@100 (percent).</summary>
+    private static readonly Dictionary<string, double[]> Paper = new()
+    {
+        ["POP"] = new[] { 4.24, 11.30, 3.41, 22.15, 3.98, 3.14 },
+        ["BPR*"] = new[] { 8.51, 16.66, 5.20, 29.38, 7.27, 4.51 },
+        ["RVAE"] = new[] { 7.76, 14.02, 4.11, 23.82, 6.39, 3.96 },
+        ["FPMC"] = new[] { 5.65, 12.06, 3.46, 23.10, 4.77, 3.46 },
+        ["Caser"] = new[] { 16.32, 27.55, 11.35, 46.01, 13.15, 6.45 },
+        ["MVAE"] = new[] { 11.69, 23.01, 9.12, 41.43, 9.02, 5.39 },
+        ["SVAE"] = new[] { 17.81, 29.93, 12.48, 49.09, 14.40, 6.93 },
+        ["MVAE*"] = new[] { 27.82, 39.79, 17.46, 59.70, 23.01, 9.59 },
+    };
+
+    public static IReadOnlyList<ModelEntry> All { get; } = new List<ModelEntry>
+    {
+        new("POP", ModelProtocol.Temporal, Paper["POP"],
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Popularity(s.Apply(new PopularityTrainer.Options())).Fit(train)),
+        new("BPR*", ModelProtocol.TrainWithHeldOutFoldIn, Paper["BPR*"],
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Bpr(WithEpochs(new BprTrainer.Options(), s, 20)).Fit(train, validation)),
+        new("RVAE", ModelProtocol.Temporal, Paper["RVAE"],
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Rvae(WithEpochs(new RvaeTrainer.Options(), s, 10)).Fit(train, validation)),
+        new("FPMC", ModelProtocol.TrainWithHeldOutFoldIn, Paper["FPMC"],
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Fpmc(WithEpochs(new FpmcTrainer.Options(), s, 20)).Fit(train, validation)),
+        new("Caser", ModelProtocol.TrainWithHeldOutFoldIn, Paper["Caser"],
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Caser(WithEpochs(new CaserTrainer.Options(), s, 10)).Fit(train, validation)),
+        new("MVAE", ModelProtocol.Temporal, Paper["MVAE"],
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Mvae(WithEpochs(new MvaeTrainer.Options(), s, 60)).Fit(train, validation)),
+        new("SVAE", ModelProtocol.Temporal, Paper["SVAE"],
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Svae(SvaeOptions(s)).Fit(train, validation)),
+        new("MVAE*", ModelProtocol.RandomSplit, Paper["MVAE*"],
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Mvae(WithEpochs(new MvaeTrainer.Options(), s, 60)).Fit(train, validation)),
+    };
+
+    public static ModelEntry Find(string name) =>
+        All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"Unknown model '{name}'. Known models: {string.Join(", ", All.Select(m => m.Name))}.");
+
+    /// <summary>SVAE's options for a run: the paper's network, or a small one for the quick synthetic default.</summary>
+    public static SvaeTrainer.Options SvaeOptions(RunSettings s)
+    {
+        var options = new SvaeTrainer.Options { Seed = s.Seed };
+        if (s.Small)
+        {
+            options.EmbeddingSize = 64;
+            options.HiddenSize = 64;
+            options.EncoderSize = 64;
+            options.LatentSize = 32;
+            options.DecoderSize = 64;
+            options.NumberOfEpochs = 30;
+            options.BatchSize = 16;
+        }
+        if (s.Epochs is int epochs) options.NumberOfEpochs = epochs;
+        s.Apply(options);
+        if (s.NextK is int k) options.NextK = k;
+        return options;
+    }
+
+    /// <summary>Applies the run's epoch count to any trainer's options.</summary>
+    public static T WithEpochs<T>(T options, RunSettings s, int smallEpochs)
+        where T : SequenceTrainerOptions
+    {
+        options.Seed = s.Seed;
+        if (s.Small) options.NumberOfEpochs = smallEpochs;
+        if (s.Epochs is int epochs) options.NumberOfEpochs = epochs;
+        return s.Apply(options);
+    }
+}

@@ -1,0 +1,240 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Svae;
+using Svae.Cli;
+using Svae.Examples;
+
+// svae: reproduce the paper's study, print Table 1, sweep hyperparameters, score with a saved model.
+return Cli.Build().Parse(args).Invoke();
+
+namespace Svae.Cli
+{
+    internal static class Cli
+    {
+        public static RootCommand Build()
+        {
+            var root = new RootCommand("MLNet.Svae: sequential variational autoencoders for collaborative filtering (Sachdeva et al., WSDM 2019) on ML.NET.");
+            root.Subcommands.Add(Reproduce());
+            root.Subcommands.Add(Stats());
+            root.Subcommands.Add(Sweep());
+            root.Subcommands.Add(Score());
+            return root;
+        }
+
+        // Options shared by the commands that read a data set.
+        private static readonly Option<string?> DataOption = new("--data") { Description = "Ratings file or folder (MovieLens ratings.dat / u.data / ratings.csv, Netflix training_set). Default: the built-in synthetic data set." };
+        private static readonly Option<string?> FormatOption = new("--format") { Description = "ml-1m, ml-100k, ml-csv, netflix or synthetic (guessed from the file name when omitted)." };
+        private static readonly Option<string?> DownloadOption = new("--download") { Description = "ml-1m or ml-100k: fetch the GroupLens archive into the cache (once), verify its SHA-256, and use it." };
+        private static readonly Option<string> CacheOption = new("--cache") { Description = "Download cache folder.", DefaultValueFactory = _ => Downloads.DefaultCache() };
+        private static readonly Option<bool> FullSyntheticOption = new("--full-synthetic") { Description = "Without --data: the synthetic data set of MovieLens-1M's shape instead of the quick small one." };
+        private static readonly Option<bool> PlainOption = new("--plain") { Description = "Plain log lines instead of a live progress display (also when output is redirected or CI is set)." };
+
+        private static void AddDataOptions(Command command)
+        {
+            foreach (var option in new Option[] { DataOption, FormatOption, DownloadOption, CacheOption, FullSyntheticOption, PlainOption })
+                command.Options.Add(option);
+        }
+
+        private static (IDataView Interactions, string Name, string Format) LoadData(MLContext ml, ParseResult parse, TextWriter log)
+        {
+            string? path = parse.GetValue(DataOption);
+            string? format = parse.GetValue(FormatOption);
+            if (parse.GetValue(DownloadOption) is string download)
+            {
+                if (!Downloads.Known.TryGetValue(download, out var source))
+                    throw new ArgumentException($"Unknown --download '{download}': use {string.Join(" or ", Downloads.Known.Keys)}.");
+                using var http = new HttpClient();
+                path = Downloads.EnsureAsync(source, parse.GetValue(CacheOption)!, http, log).GetAwaiter().GetResult();
+                format = source.Format;
+            }
+            var (interactions, name) = DataSources.Load(ml, path, format, small: path is null && !parse.GetValue(FullSyntheticOption));
+            return (interactions, name, path is null ? "synthetic" : format ?? name);
+        }
+
+        private static Command Reproduce()
+        {
+            var models = new Option<string>("--models") { Description = "Comma-separated models (default: all of Table 2).", DefaultValueFactory = _ => string.Join(",", ModelRegistry.All.Select(m => m.Name)) };
+            var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds of the user split; metrics are averaged over them.", DefaultValueFactory = _ => "98765" };
+            var validationUsers = new Option<int?>("--validation-users") { Description = "Held-out validation users (default: 750 on ML-1M, else 100)." };
+            var testUsers = new Option<int?>("--test-users") { Description = "Held-out test users (default: 750 on ML-1M, else 100)." };
+            var epochs = new Option<int?>("--epochs") { Description = "Override every neural model's number of epochs." };
+            var kValues = new Option<string>("--k-values") { Description = "Values of k for fig. 5 (SVAE trained once per k, on the first split), e.g. 1-10; 'none' skips it.", DefaultValueFactory = _ => "1-10" };
+            var output = new Option<string>("--output") { Description = "Folder for results.md, results.csv, the figures and the models.", DefaultValueFactory = _ => "results" };
+            var saveModels = new Option<bool>("--save-models") { Description = "Also save each model of the first split as <model>.zip." };
+            var set = new Option<string[]>("--set") { Description = "Name=Value: set an Options property of every model that has it (e.g. --set LearningRate=0.003 --set BatchSize=8).", AllowMultipleArgumentsPerToken = false };
+            var command = new Command("reproduce", "Run the models of Table 2 under the paper's protocol and write results.md, results.csv and figures 4-6.")
+            {
+                models, seeds, validationUsers, testUsers, epochs, kValues, output, saveModels, set,
+            };
+            AddDataOptions(command);
+            command.SetAction(parse =>
+            {
+                var ml = new MLContext(seed: 1);
+                var display = new ProgressDisplay(ml, parse.GetValue(PlainOption));
+                var clock = Stopwatch.StartNew();
+                var (interactions, name, format) = LoadData(ml, parse, display.Writer);
+                bool small = format == "synthetic" && !parse.GetValue(FullSyntheticOption);
+                int defaultHeldOut = format == "ml-1m" ? 750 : 100;
+                var entries = parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ModelRegistry.Find).ToList();
+                var splitSeeds = ParseInts(parse.GetValue(seeds)!);
+                var settings = new RunSettings(parse.GetValue(epochs), small, Seed: 42) { Overrides = ParseOverrides(parse.GetValue(set)) };
+                var options = new ExperimentOptions(entries, splitSeeds, parse.GetValue(validationUsers) ?? defaultHeldOut, parse.GetValue(testUsers) ?? defaultHeldOut, settings);
+                string outputDir = parse.GetValue(output)!;
+                Directory.CreateDirectory(outputDir);
+
+                var firstSplit = new Dictionary<string, RecommendationMetrics>();
+                IReadOnlyList<TrainingEpoch>? svaeCurve = null;
+                var runs = display.Run($"reproduce on {name}", () => Experiment.Run(ml, interactions, options, display.Writer, (model, seed, fitted, dataset) =>
+                {
+                    if (seed != splitSeeds[0]) return;
+                    if (model.Name == "SVAE") svaeCurve = Experiment.HistoryOf(fitted);
+                    if (parse.GetValue(saveModels))
+                        ml.Recommendation().SaveModel(fitted, dataset.Train.Schema, Path.Combine(outputDir, model.Name.Replace("*", "-star").ToLowerInvariant() + ".zip"));
+                }));
+                foreach (var run in runs.Where(r => r.SplitSeed == splitSeeds[0])) firstSplit[run.Model.Name] = run.Metrics;
+
+                var table = Results.Table(runs, withPaper: format == "ml-1m");
+                Results.WriteCsv(table, Path.Combine(outputDir, "results.csv"));
+                var notes = new List<string>
+                {
+                    $"Data: {name}; {options.ValidationUsers} validation + {options.TestUsers} test users; split seeds {string.Join(", ", splitSeeds)}.",
+                    "Metrics in percent on the test users (section 5.2), mean over the split seeds; training time in seconds per model and split.",
+                };
+
+                // Fig. 4 (history length), fig. 5 (next k), fig. 6 (learning curves).
+                var byLength = new[] { "MVAE", "Caser", "SVAE" }.Where(firstSplit.ContainsKey).Select(m => (m, firstSplit[m])).ToList();
+                if (byLength.Count > 0)
+                    Figures.HistoryLength(Path.Combine(outputDir, "fig4-history-length.png"), byLength, name);
+                if (svaeCurve is { Count: > 0 })
+                    Figures.LearningCurves(Path.Combine(outputDir, "fig6-learning-curves.png"), svaeCurve, name);
+                var ks = ParseRange(parse.GetValue(kValues)!);
+                if (ks.Count > 0 && entries.Any(e => e.Name == "SVAE"))
+                {
+                    var points = display.Run("fig. 5: SVAE against k", () => NextKSweep(ml, interactions, options, ks, display));
+                    Figures.NextK(Path.Combine(outputDir, "fig5-next-k.png"), points, name);
+                    notes.Add("fig. 5: SVAE test NDCG@100 for k = " + string.Join(", ", points.Select(p => FormattableString.Invariant($"{p.K}: {100 * p.Ndcg:F2}"))) + $" (split seed {splitSeeds[0]}).");
+                }
+                notes.Add(FormattableString.Invariant($"Wall time of the whole run: {clock.Elapsed.TotalSeconds:F0} s."));
+                File.WriteAllText(Path.Combine(outputDir, "results.md"), Results.Markdown(table, $"Table 2 on {name}", notes));
+                display.Line(File.ReadAllText(Path.Combine(outputDir, "results.md")));
+                display.Line($"Wrote {Path.GetFullPath(outputDir)}.");
+                return 0;
+            });
+            return command;
+        }
+
+        private static List<(int K, double Ndcg)> NextKSweep(MLContext ml, IDataView interactions, ExperimentOptions options, IReadOnlyList<int> ks, ProgressDisplay display)
+        {
+            var dataset = ml.Recommendation().Data.PrepareSequences(interactions,
+                DataSources.Protocol(options.ValidationUsers, options.TestUsers, options.SplitSeeds[0], FoldSplit.Temporal));
+            var points = new List<(int, double)>();
+            foreach (int k in ks)
+            {
+                using var model = ml.Recommendation().Trainers.Svae(ModelRegistry.SvaeOptions(options.Settings with { NextK = k })).Fit(dataset.Train, dataset.Validation);
+                double ndcg = ml.Recommendation().Evaluate(model.Transform(dataset.Test)).Ndcg(100);
+                display.Line(FormattableString.Invariant($"SVAE k = {k}: test NDCG@100 {100 * ndcg:F2}"));
+                points.Add((k, ndcg));
+            }
+            return points;
+        }
+
+        private static Command Stats()
+        {
+            var command = new Command("stats", "Print Table 1 (users, items, interactions, density, history lengths, held-out users) for a data set.");
+            var heldOut = new Option<int?>("--held-out-users") { Description = "Validation and test users each (default: 750 on ML-1M, else 100)." };
+            command.Options.Add(heldOut);
+            AddDataOptions(command);
+            command.SetAction(parse =>
+            {
+                var ml = new MLContext(seed: 1);
+                var (interactions, name, format) = LoadData(ml, parse, Console.Out);
+                int users = parse.GetValue(heldOut) ?? (format == "ml-1m" ? 750 : 100);
+                var dataset = ml.Recommendation().Data.PrepareSequences(interactions, DataSources.Protocol(users, users, 98765, FoldSplit.Temporal));
+                Console.WriteLine(ml.Recommendation().Data.ComputeStatistics(interactions, name + " (all ratings)"));
+                Console.WriteLine(ml.Recommendation().Data.ComputeStatistics(dataset, name + " (ratings > 3, ≥ 5 items)"));
+                Console.WriteLine(dataset.Report);
+                return 0;
+            });
+            return command;
+        }
+
+        private static Command Sweep()
+        {
+            var model = new Option<string>("--model") { Description = "The model whose Options to sweep (SVAE).", DefaultValueFactory = _ => "SVAE" };
+            var trials = new Option<int>("--trials") { Description = "Trial budget.", DefaultValueFactory = _ => 8 };
+            var epochs = new Option<int?>("--epochs") { Description = "Epochs of a full trial (default: the options' default)." };
+            var seed = new Option<int>("--seed") { Description = "Seed of the sampler and of the user split.", DefaultValueFactory = _ => 98765 };
+            var output = new Option<string>("--output") { Description = "Folder for trials.csv and trials.md.", DefaultValueFactory = _ => "results" };
+            var command = new Command("sweep", "Random search over a trainer's Options (the [Range]/[Choice] attributes AutoML reads), maximising validation NDCG@100; bad trials stop early.")
+            {
+                model, trials, epochs, seed, output,
+            };
+            AddDataOptions(command);
+            command.SetAction(parse =>
+            {
+                var ml = new MLContext(seed: 1);
+                var display = new ProgressDisplay(ml, parse.GetValue(PlainOption));
+                var (interactions, name, format) = LoadData(ml, parse, display.Writer);
+                if (!string.Equals(parse.GetValue(model), "SVAE", StringComparison.OrdinalIgnoreCase))
+                    throw new ArgumentException("sweep supports --model SVAE; other trainers' Options carry the same attributes and can be swept with OptionsSearchSpace<T> in code.");
+                bool small = format == "synthetic" && !parse.GetValue(FullSyntheticOption);
+                int heldOut = format == "ml-1m" ? 750 : 100;
+                var dataset = ml.Recommendation().Data.PrepareSequences(interactions, DataSources.Protocol(heldOut, heldOut, parse.GetValue(seed), FoldSplit.Temporal));
+                var baseline = ModelRegistry.SvaeOptions(new RunSettings(parse.GetValue(epochs), small, 42));
+                var trialsTable = display.Run($"sweep SVAE on {name}", () => HyperparameterSweep.Run(ml, dataset, baseline, parse.GetValue(trials), parse.GetValue(seed), display));
+                string outputDir = parse.GetValue(output)!;
+                Directory.CreateDirectory(outputDir);
+                Results.WriteCsv(trialsTable, Path.Combine(outputDir, "trials.csv"));
+                File.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"SVAE sweep on {name}",
+                    new[] { "Validation NDCG@100 (%) per trial; trials below the median after the short first round were stopped early." }));
+                display.Line(File.ReadAllText(Path.Combine(outputDir, "trials.md")));
+                return 0;
+            });
+            return command;
+        }
+
+        private static Command Score()
+        {
+            var modelPath = new Argument<string>("model") { Description = "A model zip saved by reproduce --save-models or mlContext.Recommendation().SaveModel." };
+            var histories = new Argument<string[]>("histories") { Description = "Histories: comma-separated item keys, one per argument.", Arity = ArgumentArity.ZeroOrMore };
+            var input = new Option<string?>("--input") { Description = "A file with one history per line." };
+            var command = new Command("score", "Print the top-K items for histories, with a saved model (public ML.NET only).") { modelPath, histories, input };
+            command.SetAction(parse =>
+            {
+                var lines = new List<string>(parse.GetValue(histories) ?? Array.Empty<string>());
+                if (parse.GetValue(input) is string file) lines.AddRange(File.ReadAllLines(file));
+                foreach (string line in ModelScoring.Score(new MLContext(), parse.GetValue(modelPath)!, lines))
+                    Console.WriteLine(line);
+                return 0;
+            });
+            return command;
+        }
+
+        internal static Dictionary<string, string> ParseOverrides(string[]? pairs)
+        {
+            var result = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (string pair in pairs ?? Array.Empty<string>())
+            {
+                int eq = pair.IndexOf('=');
+                if (eq <= 0) throw new ArgumentException($"--set takes Name=Value, got '{pair}'.");
+                result[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
+            }
+            return result;
+        }
+
+        internal static List<int> ParseInts(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList();
+
+        /// <summary>"1-10", "1,2,4" or "none".</summary>
+        internal static List<int> ParseRange(string text)
+        {
+            if (text.Equals("none", StringComparison.OrdinalIgnoreCase)) return new List<int>();
+            var parts = text.Split('-', StringSplitOptions.TrimEntries);
+            if (parts.Length == 2 && int.TryParse(parts[0], CultureInfo.InvariantCulture, out int from) && int.TryParse(parts[1], CultureInfo.InvariantCulture, out int to))
+                return Enumerable.Range(from, to - from + 1).ToList();
+            return ParseInts(text);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using Spectre.Console;
+
+namespace Svae.Cli;
+
+/// <summary>
+/// Shows training progress: a live status line (Spectre.Console) on an interactive terminal, plain log
+/// lines when output is redirected, when <c>CI</c> is set, or with <c>--plain</c>. Training messages come
+/// from the trainers through <see cref="MLContext.Log"/>.
+/// </summary>
+internal sealed class ProgressDisplay
+{
+    private readonly bool _plain;
+    private Action<string>? _status;
+
+    public ProgressDisplay(MLContext ml, bool forcePlain)
+    {
+        _plain = forcePlain || Console.IsOutputRedirected || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"));
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind != ChannelMessageKind.Info && e.Kind != ChannelMessageKind.Warning) return;
+            string message = e.Message;
+            int end = message.IndexOf("] ", StringComparison.Ordinal);
+            if (message.StartsWith('[') && end > 0) message = message[(end + 2)..];
+            if (!message.Contains("epoch", StringComparison.Ordinal) && e.Kind != ChannelMessageKind.Warning) return;
+            Report(message);
+        };
+    }
+
+    /// <summary>A line the user should keep (a result, a step done).</summary>
+    public void Line(string text)
+    {
+        if (_plain) Console.WriteLine(text);
+        else AnsiConsole.MarkupLine(Markup.Escape(text));
+    }
+
+    /// <summary>A transient status (the latest epoch): a log line in plain mode.</summary>
+    public void Report(string text)
+    {
+        if (_plain) Console.WriteLine(text);
+        else _status?.Invoke(text);
+    }
+
+    /// <summary>Runs <paramref name="work"/> under a live status display (or plainly).</summary>
+    public T Run<T>(string title, Func<T> work)
+    {
+        if (_plain)
+        {
+            Console.WriteLine(title);
+            return work();
+        }
+        return AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start(Markup.Escape(title), context =>
+        {
+            _status = text => context.Status(Markup.Escape(text));
+            try { return work(); }
+            finally { _status = null; }
+        });
+    }
+
+    /// <summary>A writer whose lines go to <see cref="Line"/>.</summary>
+    public TextWriter Writer => new LineWriter(this);
+
+    private sealed class LineWriter : StringWriter
+    {
+        private readonly ProgressDisplay _display;
+
+        public LineWriter(ProgressDisplay display) => _display = display;
+
+        public override void WriteLine(string? value) => _display.Line(value ?? "");
+    }
+}

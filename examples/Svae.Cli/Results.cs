@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Data.Analysis;
+
+namespace Svae.Cli;
+
+/// <summary>The results table: one row per model, the six metrics of Table 2 (percent, mean over split seeds).</summary>
+internal static class Results
+{
+    public static readonly string[] Metrics = { "NDCG@10", "NDCG@100", "Recall@10", "Recall@100", "Precision@10", "Precision@100" };
+
+    public static DataFrame Table(IReadOnlyList<ModelRun> runs, bool withPaper)
+    {
+        var groups = runs.GroupBy(r => r.Model.Name).ToList();
+        var columns = new List<DataFrameColumn>
+        {
+            new StringDataFrameColumn("Model", groups.Select(g => g.Key)),
+            new StringDataFrameColumn("Protocol", groups.Select(g => g.First().Model.ProtocolDescription)),
+            new Int32DataFrameColumn("Splits", groups.Select(g => g.Count())),
+        };
+        foreach (string metric in Metrics)
+            columns.Add(new DoubleDataFrameColumn(metric, groups.Select(g => Math.Round(100 * g.Average(r => r.Metrics.Means[metric]), 2))));
+        columns.Add(new DoubleDataFrameColumn("NDCG@100 min", groups.Select(g => Math.Round(100 * g.Min(r => r.Metrics.Means["NDCG@100"]), 2))));
+        columns.Add(new DoubleDataFrameColumn("NDCG@100 max", groups.Select(g => Math.Round(100 * g.Max(r => r.Metrics.Means["NDCG@100"]), 2))));
+        columns.Add(new DoubleDataFrameColumn("Train seconds", groups.Select(g => Math.Round(g.Average(r => r.TrainSeconds), 1))));
+        if (withPaper)
+            for (int m = 0; m < Metrics.Length; m++)
+            {
+                int index = m;
+                columns.Add(new DoubleDataFrameColumn("Paper " + Metrics[m], groups.Select(g => g.First().Model.PaperMovieLens1M?[index])));
+            }
+        return new DataFrame(columns);
+    }
+
+    public static void WriteCsv(DataFrame table, string path) => DataFrame.SaveCsv(table, path, cultureInfo: CultureInfo.InvariantCulture);
+
+    public static string Markdown(DataFrame table, string title, IEnumerable<string> notes)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"# {title}").AppendLine();
+        foreach (string note in notes) text.AppendLine(note);
+        text.AppendLine();
+        text.AppendLine("| " + string.Join(" | ", table.Columns.Select(c => c.Name)) + " |");
+        text.AppendLine("|" + string.Concat(table.Columns.Select(c => c is StringDataFrameColumn ? " --- |" : " ---: |")));
+        for (long row = 0; row < table.Rows.Count; row++)
+            text.AppendLine("| " + string.Join(" | ", table.Columns.Select(c => Format(c[row]))) + " |");
+        return text.ToString();
+    }
+
+    private static string Format(object? value) => value switch
+    {
+        null => "",
+        double d => d.ToString("0.00", CultureInfo.InvariantCulture),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+    };
+}

@@ -1,0 +1,148 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae;
+
+/// <summary>
+/// BPR: matrix factorisation trained with Bayesian Personalized Ranking (Rendle, Freudenthaler, Gantner and
+/// Schmidt-Thieme, UAI 2009), the BPR* competitor of Table 2 of Sachdeva et al. (WSDM 2019), trained with
+/// TorchSharp. Reached through <c>mlContext.Recommendation().Trainers.Bpr(...)</c>.
+/// </summary>
+/// <remarks>
+/// <format type="text/markdown"><![CDATA[
+/// ### Input and Output Columns
+/// | Column | Type | Description |
+/// | -- | -- | -- |
+/// | `History` (input) | variable `Vector<Key<UInt32>>` | the user's items (fold-in for held-out users); masked from the ranking |
+/// | `UserId` (input) | `Key<UInt32>` | the user, whose learned vector scores the items |
+/// | `TopItems` | `Vector<Key<UInt32>>` of length K | the K best items the user has not seen, best first |
+/// | `TopScores` | `Vector<Single>` of length K | their scores |
+/// | `Scores` (optional) | `Vector<Single>` of length N | every item's score, seen items at -∞ |
+///
+/// ### Protocol: train on the held-out users' fold-in (BPR*)
+/// BPR learns one vector per user, so it can only rank items for users it was trained on. As in section
+/// 5.3 of the paper (BPR*), train on `SequenceDataset.TrainWithHeldOutFoldIn()` — the training users plus
+/// the fold-in of every validation and test user, under their own user keys — and evaluate on the
+/// held-out users' fold-out only. Validation data for early stopping (`Fit(train, validation)`) needs
+/// the user column too. A user key of 0, a key above the training data's key count, or a user without
+/// training events is scored with a zero user vector (by the item bias alone).
+///
+/// ### Trainer Characteristics
+/// | | |
+/// | -- | -- |
+/// | Machine learning task | Recommendation (top-N ranking) |
+/// | Is normalization required? | No |
+/// | Is caching required? | No |
+/// | Required NuGet in addition to Microsoft.ML | Microsoft.ML.Svae, TorchSharp and a libtorch backend (TorchSharp-cpu or a CUDA package) for training; Microsoft.ML.OnnxTransformer + Microsoft.ML.OnnxRuntime for scoring |
+/// | Exportable to ONNX | Yes (the fitted model is an ONNX graph) |
+///
+/// ### Training Algorithm Details
+/// Score `x_ui = ⟨W_u, H_i⟩ + b_i` (64 factors). Every (user, item) event of the training histories is a
+/// positive pair; each is paired with an item j drawn uniformly among the items the user has not
+/// interacted with (seeded), and the loss is BPR-Opt's `−log σ(x_ui − x_uj) + λ(‖W_u‖² + ‖H_i‖² + ‖H_j‖² + b_i² + b_j²)`.
+/// All the events of a batch of users form one optimisation step (thousands of pairs); each epoch
+/// visits every event once with a fresh negative. Validation NDCG@100 selects the best epoch (early
+/// stopping with patience). Scoring ignores the order of the history and only masks its items.
+///
+/// ### Deviations from the paper and from the original BPR
+/// * Adam on mini-batches of pairs (the shared training loop) instead of SGD on single bootstrap-sampled
+///   triples; an epoch visits every positive pair once instead of drawing pairs with replacement.
+/// * An item bias, on by default (`UseItemBias`); the original BPR-MF has none. It ranks unknown users.
+/// * Negatives are drawn among the items the user has not interacted with in the training data.
+/// * Protocol: as in the paper, the held-out users' fold-in is part of the training data (BPR*).
+///
+/// ### References
+/// * Rendle, Freudenthaler, Gantner, Schmidt-Thieme. BPR: Bayesian Personalized Ranking from Implicit Feedback. UAI 2009.
+/// * Sachdeva, Manco, Ritacco, Pudi. Sequential Variational Autoencoders for Collaborative Filtering. WSDM 2019.
+/// ]]></format>
+/// </remarks>
+/// <seealso cref="RecommendationTrainers.Bpr(string, string, int, int, double)"/>
+/// <seealso cref="RecommendationTrainers.Bpr(Options)"/>
+public sealed partial class BprTrainer : RecommendationTrainerBase<BprTransformer>
+{
+    /// <summary>Default values of the options and of the simple catalog overload.</summary>
+    internal static class Defaults
+    {
+        public const int NumberOfFactors = 64;
+        public const int NumberOfEpochs = 100;
+        public const int BatchSize = 256;
+        public const double LearningRate = 1e-2;
+        public const double Regularization = 1e-2;
+    }
+
+    private readonly Options _options;
+
+    internal BprTrainer(IHostEnvironment env, Options options)
+        : base(env, options, nameof(BprTrainer))
+    {
+        _options = options;
+    }
+
+    private protected override void CheckInputShape(SchemaShape inputSchema)
+        => UserKeys.CheckColumn(inputSchema, _options.UserIdColumnName, "user id");
+
+    private protected override BprTransformer Train(IDataView trainData, UserSequences train, IDataView? validationData)
+    {
+        var data = UserKeyedData.Read(Host, trainData, train, validationData, _options, _options.UserIdColumnName);
+        var result = BprTraining.Train(Host, data, _options);
+        using var network = result.Network;
+        var description = Describe(trainData, "BPR", train.ItemCount) with { UserIdColumnName = _options.UserIdColumnName, UserCount = data.UserCount };
+        return CreateTransformer(Host, description, network, result.History, result.BestEpoch);
+    }
+
+    /// <summary>The fitted model of a trained network: its weights written into the ONNX graph.</summary>
+    internal static BprTransformer CreateTransformer(IHostEnvironment env, RecommendationModelDescription description, BprNetwork network,
+        IReadOnlyList<TrainingEpoch> history, int bestEpoch)
+        => new(env, description, BprOnnxGraph.Write(description, ExportWeights(network)), history, bestEpoch);
+
+    /// <summary>Copies the inference weights out of a trained network.</summary>
+    internal static BprWeights ExportWeights(BprNetwork network)
+    {
+        using var noGrad = no_grad();
+        return new BprWeights(Weights.Values(network.userFactors.weight!), Weights.Values(network.itemFactors.weight!),
+            network.itemBias is null ? null : Weights.Values(network.itemBias.weight!), network.Factors);
+    }
+}
+
+/// <summary>Training of BPR with the shared loop.</summary>
+internal static class BprTraining
+{
+    public static UserKeyedTrainingResult<BprNetwork> Train(IHostEnvironment env, UserKeyedData data, BprTrainer.Options options)
+        => UserKeyedTraining.Train(env, nameof(BprTrainer), "BPR", data, options,
+            () => new BprNetwork(data.UserCount, data.Train.ItemCount, options.NumberOfFactors, options.UseItemBias, options.Seed),
+            (network, device) => new BprModel(network, data, options.Regularization, options.Seed));
+}
+
+/// <summary>Copies of parameter values.</summary>
+internal static class Weights
+{
+    /// <summary>A parameter's values (row-major), copied to managed memory.</summary>
+    public static float[] Values(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.detach().cpu().contiguous().data<float>().ToArray();
+    }
+}
+
+/// <summary>The fitted BPR model: scores the items for the user of the user column, masking the history.</summary>
+public sealed class BprTransformer : RecommendationTransformer
+{
+    internal BprTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
+        IReadOnlyList<TrainingEpoch> history, int bestEpoch)
+        : base(env, description, onnx)
+    {
+        TrainingHistory = history;
+        BestEpoch = bestEpoch;
+    }
+
+    /// <summary>The user key column the model reads.</summary>
+    public string UserIdColumnName => Description.UserIdColumnName!;
+
+    /// <summary>The number of user keys with learned vectors; other keys are unknown users.</summary>
+    public int UserCount => Description.UserCount;
+
+    /// <summary>The learning curve: loss, validation metrics and seconds of every epoch.</summary>
+    public IReadOnlyList<TrainingEpoch> TrainingHistory { get; }
+
+    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last without validation data).</summary>
+    public int BestEpoch { get; }
+}

@@ -1,0 +1,78 @@
+using Microsoft.ML.SearchSpace;
+
+namespace Microsoft.ML.Svae;
+
+public sealed partial class CaserTrainer
+{
+    /// <summary>
+    /// Options of the Caser trainer: the architecture and sampling of Tang and Wang (WSDM 2018) with the
+    /// defaults of the authors' code (graytowne/caser_pytorch), the user column, and the shared training options.
+    /// </summary>
+    /// <remarks>
+    /// Defaults: d = 50, L = 5, T = 3, 16 horizontal filters per height, 4 vertical filters, dropout 0.5,
+    /// 3 negatives per target, Adam with learning rate 1e-3 and coupled L2 weight decay 1e-6 — the authors'
+    /// defaults (the SVAE paper keeps 16 horizontal and 4 vertical filters) — and 50 epochs.
+    /// </remarks>
+    public sealed class Options : SequenceTrainerOptions
+    {
+        /// <summary>
+        /// The user key column (a scalar <c>Key&lt;UInt32&gt;</c>): the training rows' users, whose embeddings are
+        /// learned, and the user of each scored row. A key of 0 or above the training data's key count is an
+        /// unknown user, scored with a zero user embedding.
+        /// </summary>
+        public string UserIdColumnName { get; set; } = SequenceColumns.UserId;
+
+        /// <summary>d, the size of the item and user embeddings and of the fully connected layer (50 in the authors' code).</summary>
+        [Range(8, 512, 50, true)]
+        public int EmbeddingSize { get; set; } = 50;
+
+        /// <summary>L, the number of previous items the convolutions read (5 in the authors' code); shorter histories are left padded.</summary>
+        [Range(1, 20, 5)]
+        public int SequenceLength { get; set; } = 5;
+
+        /// <summary>T, the number of next items each training window predicts (3 in the authors' code).</summary>
+        [Range(1, 10, 3)]
+        public int TargetLength { get; set; } = 3;
+
+        /// <summary>The number of filters of each horizontal convolution (heights 1..L; 16 in the paper and the authors' code).</summary>
+        [Range(1, 128, 16, true)]
+        public int HorizontalFilters { get; set; } = 16;
+
+        /// <summary>The number of vertical filters (4 in the paper and the authors' code).</summary>
+        [Range(1, 64, 4, true)]
+        public int VerticalFilters { get; set; } = 4;
+
+        /// <summary>The dropout rate of the convolution features before the fully connected layer (0.5).</summary>
+        [Range(0.0, 0.9, 0.5)]
+        public double DropoutRate { get; set; } = 0.5;
+
+        /// <summary>The number of negative items sampled per target item (3 in the authors' code).</summary>
+        [Range(1, 20, 3)]
+        public int NegativeSamples { get; set; } = 3;
+
+        /// <summary>Creates options with the Caser defaults.</summary>
+        public Options()
+        {
+            NumberOfEpochs = Defaults.NumberOfEpochs;
+            BatchSize = Defaults.BatchSize;
+            LearningRate = Defaults.LearningRate;
+            WeightDecay = 1e-6;
+        }
+
+        /// <inheritdoc/>
+        public override void Validate()
+        {
+            base.Validate();
+            if (string.IsNullOrWhiteSpace(UserIdColumnName))
+                throw new ArgumentOutOfRangeException(nameof(UserIdColumnName), "UserIdColumnName must name the user key column.");
+            CheckAtLeast(nameof(EmbeddingSize), EmbeddingSize, 1);
+            CheckAtLeast(nameof(SequenceLength), SequenceLength, 1);
+            CheckAtLeast(nameof(TargetLength), TargetLength, 1);
+            CheckAtLeast(nameof(HorizontalFilters), HorizontalFilters, 1);
+            CheckAtLeast(nameof(VerticalFilters), VerticalFilters, 1);
+            CheckAtLeast(nameof(NegativeSamples), NegativeSamples, 1);
+            if (!(DropoutRate >= 0 && DropoutRate < 1))
+                throw new ArgumentOutOfRangeException(nameof(DropoutRate), DropoutRate, "DropoutRate must be at least 0 and less than 1.");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae;
+
+/// <summary>
+/// FPMC: the factorised personalised Markov chain of Rendle, Freudenthaler and Schmidt-Thieme (WWW 2010), a
+/// competitor of Table 2 of Sachdeva et al. (WSDM 2019), trained with TorchSharp. Reached through
+/// <c>mlContext.Recommendation().Trainers.Fpmc(...)</c>.
+/// </summary>
+/// <remarks>
+/// <format type="text/markdown"><![CDATA[
+/// ### Input and Output Columns
+/// | Column | Type | Description |
+/// | -- | -- | -- |
+/// | `History` (input) | variable `Vector<Key<UInt32>>` | the user's items in time order (fold-in for held-out users): the last one is the previous item; all are masked from the ranking |
+/// | `UserId` (input) | `Key<UInt32>` | the user, whose learned vector scores the items |
+/// | `TopItems` | `Vector<Key<UInt32>>` of length K | the K best items the user has not seen, best first |
+/// | `TopScores` | `Vector<Single>` of length K | their scores |
+/// | `Scores` (optional) | `Vector<Single>` of length N | every item's score, seen items at -∞ |
+///
+/// ### Protocol: train on the held-out users' fold-in
+/// FPMC learns one vector per user, so it can only personalise for users it was trained on. As in section
+/// 5.3 of the paper, train on `SequenceDataset.TrainWithHeldOutFoldIn()` — the training users plus the
+/// fold-in of every validation and test user, under their own user keys — and evaluate on the held-out
+/// users' fold-out only. Validation data for early stopping (`Fit(train, validation)`) needs the user
+/// column too. A user key of 0, a key above the training data's key count, or a user without training
+/// transitions is scored with a zero user vector (by the transition term alone); an empty history has no
+/// previous item and is scored by the user term alone.
+///
+/// ### Trainer Characteristics
+/// | | |
+/// | -- | -- |
+/// | Machine learning task | Recommendation (next item, top-N ranking) |
+/// | Is normalization required? | No |
+/// | Is caching required? | No |
+/// | Required NuGet in addition to Microsoft.ML | Microsoft.ML.Svae, TorchSharp and a libtorch backend (TorchSharp-cpu or a CUDA package) for training; Microsoft.ML.OnnxTransformer + Microsoft.ML.OnnxRuntime for scoring |
+/// | Exportable to ONNX | Yes (the fitted model is an ONNX graph) |
+///
+/// ### Training Algorithm Details
+/// `x(u, l, i) = ⟨V_U,I[u], V_I,U[i]⟩ + ⟨V_I,L[i], V_L,I[l]⟩` for the previous item l and the next item i
+/// (64 factors). Every pair of consecutive events (l, i) of a training history is a positive transition;
+/// each is paired with an item j drawn uniformly among the items the user has not interacted with
+/// (seeded), and the loss is `−log σ(x(u, l, i) − x(u, l, j)) + λ·(squared norms of the six factor
+/// vectors)`. All the transitions of a batch of users form one optimisation step. Validation NDCG@100
+/// selects the best epoch (early stopping with patience). Scoring uses the user and the LAST item of the
+/// history.
+///
+/// ### Deviations from the paper and from the original FPMC
+/// * Sequences of single items: each "basket" is one event, so the transition term is a first-order
+///   item-to-item chain and the basket average of the original disappears.
+/// * Adam on mini-batches of transitions (the shared training loop) instead of SGD on single
+///   bootstrap-sampled quadruples; an epoch visits every transition once.
+/// * Negatives are drawn among the items the user has not interacted with in the training data (the
+///   original excludes only the current basket).
+/// * Protocol: as in the paper, the held-out users' fold-in is part of the training data.
+///
+/// ### References
+/// * Rendle, Freudenthaler, Schmidt-Thieme. Factorizing Personalized Markov Chains for Next-Basket Recommendation. WWW 2010.
+/// * Sachdeva, Manco, Ritacco, Pudi. Sequential Variational Autoencoders for Collaborative Filtering. WSDM 2019.
+/// ]]></format>
+/// </remarks>
+/// <seealso cref="RecommendationTrainers.Fpmc(string, string, int, int, double)"/>
+/// <seealso cref="RecommendationTrainers.Fpmc(Options)"/>
+public sealed partial class FpmcTrainer : RecommendationTrainerBase<FpmcTransformer>
+{
+    /// <summary>Default values of the options and of the simple catalog overload.</summary>
+    internal static class Defaults
+    {
+        public const int NumberOfFactors = 64;
+        public const int NumberOfEpochs = 100;
+        public const int BatchSize = 256;
+        public const double LearningRate = 1e-2;
+        public const double Regularization = 1e-2;
+    }
+
+    private readonly Options _options;
+
+    internal FpmcTrainer(IHostEnvironment env, Options options)
+        : base(env, options, nameof(FpmcTrainer))
+    {
+        _options = options;
+    }
+
+    private protected override void CheckInputShape(SchemaShape inputSchema)
+        => UserKeys.CheckColumn(inputSchema, _options.UserIdColumnName, "user id");
+
+    private protected override FpmcTransformer Train(IDataView trainData, UserSequences train, IDataView? validationData)
+    {
+        var data = UserKeyedData.Read(Host, trainData, train, validationData, _options, _options.UserIdColumnName);
+        var result = FpmcTraining.Train(Host, data, _options);
+        using var network = result.Network;
+        var description = Describe(trainData, "FPMC", train.ItemCount) with { UserIdColumnName = _options.UserIdColumnName, UserCount = data.UserCount };
+        return CreateTransformer(Host, description, network, result.History, result.BestEpoch);
+    }
+
+    /// <summary>The fitted model of a trained network: its weights written into the ONNX graph.</summary>
+    internal static FpmcTransformer CreateTransformer(IHostEnvironment env, RecommendationModelDescription description, FpmcNetwork network,
+        IReadOnlyList<TrainingEpoch> history, int bestEpoch)
+        => new(env, description, FpmcOnnxGraph.Write(description, ExportWeights(network)), history, bestEpoch);
+
+    /// <summary>Copies the inference weights out of a trained network.</summary>
+    internal static FpmcWeights ExportWeights(FpmcNetwork network)
+    {
+        using var noGrad = no_grad();
+        return new FpmcWeights(Weights.Values(network.userItem.weight!), Weights.Values(network.itemUser.weight!),
+            Weights.Values(network.itemPrevious.weight!), Weights.Values(network.previousItem.weight!), network.Factors);
+    }
+}
+
+/// <summary>Training of FPMC with the shared loop.</summary>
+internal static class FpmcTraining
+{
+    public static UserKeyedTrainingResult<FpmcNetwork> Train(IHostEnvironment env, UserKeyedData data, FpmcTrainer.Options options)
+        => UserKeyedTraining.Train(env, nameof(FpmcTrainer), "FPMC", data, options,
+            () => new FpmcNetwork(data.UserCount, data.Train.ItemCount, options.NumberOfFactors, options.Seed),
+            (network, device) => new FpmcModel(network, data, options.Regularization, options.Seed));
+}
+
+/// <summary>The fitted FPMC model: scores the items for the user of the user column after the history's last item.</summary>
+public sealed class FpmcTransformer : RecommendationTransformer
+{
+    internal FpmcTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
+        IReadOnlyList<TrainingEpoch> history, int bestEpoch)
+        : base(env, description, onnx)
+    {
+        TrainingHistory = history;
+        BestEpoch = bestEpoch;
+    }
+
+    /// <summary>The user key column the model reads.</summary>
+    public string UserIdColumnName => Description.UserIdColumnName!;
+
+    /// <summary>The number of user keys with learned vectors; other keys are unknown users.</summary>
+    public int UserCount => Description.UserCount;
+
+    /// <summary>The learning curve: loss, validation metrics and seconds of every epoch.</summary>
+    public IReadOnlyList<TrainingEpoch> TrainingHistory { get; }
+
+    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last without validation data).</summary>
+    public int BestEpoch { get; }
+}

@@ -1,0 +1,144 @@
+namespace Microsoft.ML.Svae.Tests;
+
+public class BprTests
+{
+    private const int Items = 30;
+    private const int Groups = 3;
+
+    private static BprTrainer.Options SmallOptions(int epochs = 15, int seed = 7) => new()
+    {
+        NumberOfFactors = 8,
+        NumberOfEpochs = epochs,
+        BatchSize = 32,
+        LearningRate = 5e-2,
+        Regularization = 1e-4,
+        Seed = seed,
+        TopK = 10,
+        EarlyStoppingPatience = 0,
+    };
+
+    [Fact]
+    public void LearnsTheUsersPreferencesAndBeatsPopularity()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
+        using var bpr = ml.Recommendation().Trainers.Bpr(SmallOptions()).Fit(train, validation);
+        using var pop = ml.Recommendation().Trainers.Popularity(topK: 10).Fit(train);
+        var bprMetrics = ml.Recommendation().Evaluate(bpr.Transform(validation), cutoffs: new[] { 1, 10 });
+        var popMetrics = ml.Recommendation().Evaluate(pop.Transform(validation), cutoffs: new[] { 1, 10 });
+
+        Assert.True(bprMetrics.Ndcg(10) > popMetrics.Ndcg(10) + 0.3,
+            $"BPR NDCG@10 {bprMetrics.Ndcg(10):F3} should clearly beat POP {popMetrics.Ndcg(10):F3} when users in groups like disjoint items.");
+        var losses = bpr.TrainingHistory.Select(e => e.TrainingLoss).ToList();
+        Assert.True(losses[^1] < losses[0], $"The training loss should decrease: {string.Join(", ", losses)}");
+        Assert.All(bpr.TrainingHistory, e => Assert.NotNull(e.ValidationNdcg));
+        Assert.Equal(SequenceColumns.UserId, bpr.UserIdColumnName);
+        Assert.Equal(120, bpr.UserCount);
+    }
+
+    [Fact]
+    public void OnnxGraphMatchesTheTorchSharpForwardPass()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, _) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
+        var options = SmallOptions(epochs: 3);
+        options.OutputScores = true;
+        var history = UserSequences.Read(train, SequenceColumns.History, "history");
+        var data = UserKeyedData.Read(ml, train, history, null, options, options.UserIdColumnName);
+        var result = BprTraining.Train(ml, data, options);
+        using var network = result.Network;
+        var description = new RecommendationModelDescription("BPR", SequenceColumns.History, Items, options.TopK, true,
+            Enumerable.Range(1, Items).Select(i => (long)i).ToArray()) { UserIdColumnName = SequenceColumns.UserId, UserCount = data.UserCount };
+        using var model = BprTrainer.CreateTransformer(ml, description, network, result.History, result.BestEpoch);
+        UserSequenceTestData.AssertOnnxMatchesNetwork(ml, model, network, Items, data.UserCount);
+    }
+
+    [Fact]
+    public void SavedModelScoresIdenticallyInAProcessWithoutThisLibrary()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
+        var options = SmallOptions(epochs: 2);
+        options.TopK = 5;
+        EstimatorChecks.Run(ml, ml.Recommendation().Trainers.Bpr(options), train, validation);
+
+        using var model = ml.Recommendation().Trainers.Bpr(options).Fit(train);
+        UserSequenceTestData.AssertServedIdentically(ml, model, train.Schema, Items, 120,
+            new (uint, uint[])[] { (1, new uint[] { 3, 4, 5 }), (95, Array.Empty<uint>()), (0, new uint[] { 30 }), (120, new uint[] { 1 }) });
+    }
+
+    [Fact]
+    public void SameSeedGivesTheSameModel()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
+        List<float[]> Scores(int seed)
+        {
+            using var model = ml.Recommendation().Trainers.Bpr(SmallOptions(epochs: 2, seed: seed)).Fit(train, validation);
+            return SequenceTestData.FloatColumn(model.Transform(validation), SequenceColumns.TopScores);
+        }
+        Assert.Equal(Scores(11), Scores(11));
+        Assert.NotEqual(Scores(11), Scores(12));
+    }
+
+    [Fact]
+    public void AMissingOrWronglyTypedUserColumnFailsWithItsName()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, _) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
+        var (missing, wrong) = UserSequenceTestData.BadUserColumns(ml, Items);
+        var trainer = ml.Recommendation().Trainers.Bpr(SmallOptions(epochs: 1));
+
+        var shapeMissing = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(UserSequenceTestData.ShapeOf(missing.Schema)));
+        Assert.Contains("'UserId'", shapeMissing.Message);
+        var shapeWrong = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(UserSequenceTestData.ShapeOf(wrong.Schema)));
+        Assert.Contains("'UserId'", shapeWrong.Message);
+        Assert.Contains("Key<UInt32>", shapeWrong.Message);
+
+        var fitMissing = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(missing));
+        Assert.Contains("'UserId'", fitMissing.Message);
+        var fitWrong = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(wrong));
+        Assert.Contains("'UserId'", fitWrong.Message);
+        Assert.Contains("Key<UInt32>", fitWrong.Message);
+
+        using var model = trainer.Fit(train);
+        Assert.Contains("'UserId'", Assert.ThrowsAny<ArgumentException>(() => model.Transform(missing)).Message);
+        Assert.Contains("'UserId'", Assert.ThrowsAny<ArgumentException>(() => model.Transform(wrong)).Message);
+
+        var other = new BprTrainer.Options { UserIdColumnName = "Customer" };
+        var custom = Assert.ThrowsAny<ArgumentException>(() => ml.Recommendation().Trainers.Bpr(other).Fit(train));
+        Assert.Contains("'Customer'", custom.Message);
+    }
+
+    [Fact]
+    public void CustomColumnNamesAreReadAndFedToTheGraph()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
+        var rename = ml.Transforms.CopyColumns("Items", SequenceColumns.History)
+            .Append(ml.Transforms.CopyColumns("Customer", SequenceColumns.UserId))
+            .Fit(train);
+        var options = SmallOptions(epochs: 2);
+        options.HistoryColumnName = "Items";
+        options.UserIdColumnName = "Customer";
+        using var renamed = ml.Recommendation().Trainers.Bpr(options).Fit(rename.Transform(train));
+        using var plain = ml.Recommendation().Trainers.Bpr(SmallOptions(epochs: 2)).Fit(train);
+        Assert.Equal("Customer", renamed.UserIdColumnName);
+        Assert.Equal(SequenceTestData.KeyColumn(plain.Transform(validation), SequenceColumns.TopItems),
+            SequenceTestData.KeyColumn(renamed.Transform(rename.Transform(validation)), SequenceColumns.TopItems));
+    }
+
+    [Theory]
+    [InlineData(nameof(BprTrainer.Options.NumberOfFactors), 0)]
+    [InlineData(nameof(BprTrainer.Options.NumberOfEpochs), 0)]
+    [InlineData(nameof(BprTrainer.Options.BatchSize), -1)]
+    [InlineData(nameof(BprTrainer.Options.Regularization), -1.0)]
+    public void BadOptionsFailWithTheOptionsName(string option, object value)
+    {
+        var options = SmallOptions();
+        var property = typeof(BprTrainer.Options).GetProperty(option)!;
+        property.SetValue(options, Convert.ChangeType(value, property.PropertyType, System.Globalization.CultureInfo.InvariantCulture));
+        var error = Assert.ThrowsAny<ArgumentException>(() => new MLContext().Recommendation().Trainers.Bpr(options));
+        Assert.Contains(option, error.Message);
+    }
+}

@@ -1,0 +1,154 @@
+namespace Microsoft.ML.Svae.Tests;
+
+public class CaserTests
+{
+    private const int Items = 30;
+
+    private static CaserTrainer.Options SmallOptions(int epochs = 10, int seed = 7) => new()
+    {
+        EmbeddingSize = 16,
+        SequenceLength = 3,
+        TargetLength = 2,
+        HorizontalFilters = 4,
+        VerticalFilters = 2,
+        DropoutRate = 0.2,
+        NumberOfEpochs = epochs,
+        BatchSize = 16,
+        LearningRate = 1e-2,
+        Seed = seed,
+        TopK = 10,
+        EarlyStoppingPatience = 0,
+    };
+
+    [Fact]
+    public void LearnsTheTransitionAndBeatsPopularity()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
+        using var caser = ml.Recommendation().Trainers.Caser(SmallOptions()).Fit(train, validation);
+        using var pop = ml.Recommendation().Trainers.Popularity(topK: 10).Fit(train);
+        var caserMetrics = ml.Recommendation().Evaluate(caser.Transform(validation), cutoffs: new[] { 1, 10 });
+        var popMetrics = ml.Recommendation().Evaluate(pop.Transform(validation), cutoffs: new[] { 1, 10 });
+
+        Assert.True(caserMetrics.Ndcg(10) > popMetrics.Ndcg(10) + 0.3,
+            $"Caser NDCG@10 {caserMetrics.Ndcg(10):F3} should clearly beat POP {popMetrics.Ndcg(10):F3} on cyclic sequences.");
+        var losses = caser.TrainingHistory.Select(e => e.TrainingLoss).ToList();
+        Assert.True(losses[^1] < losses[0], $"The training loss should decrease: {string.Join(", ", losses)}");
+        Assert.All(caser.TrainingHistory, e => Assert.NotNull(e.ValidationNdcg));
+        Assert.Equal(SequenceColumns.UserId, caser.UserIdColumnName);
+        Assert.Equal(160, caser.UserCount);
+    }
+
+    [Fact]
+    public void OnnxGraphMatchesTheTorchSharpForwardPass()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, _) = UserSequenceTestData.CycleProtocol(ml, Items);
+        var options = SmallOptions(epochs: 3);
+        options.OutputScores = true;
+        var history = UserSequences.Read(train, SequenceColumns.History, "history");
+        var data = UserKeyedData.Read(ml, train, history, null, options, options.UserIdColumnName);
+        var result = CaserTraining.Train(ml, data, options);
+        using var network = result.Network;
+        var description = new RecommendationModelDescription("Caser", SequenceColumns.History, Items, options.TopK, true,
+            Enumerable.Range(1, Items).Select(i => (long)i).ToArray()) { UserIdColumnName = SequenceColumns.UserId, UserCount = data.UserCount };
+        using var model = CaserTrainer.CreateTransformer(ml, description, network, result.History, result.BestEpoch);
+        UserSequenceTestData.AssertOnnxMatchesNetwork(ml, model, network, Items, data.UserCount);
+    }
+
+    [Fact]
+    public void SavedModelScoresIdenticallyInAProcessWithoutThisLibrary()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
+        var options = SmallOptions(epochs: 2);
+        options.TopK = 5;
+        EstimatorChecks.Run(ml, ml.Recommendation().Trainers.Caser(options), train, validation);
+
+        using var model = ml.Recommendation().Trainers.Caser(options).Fit(train);
+        UserSequenceTestData.AssertServedIdentically(ml, model, train.Schema, Items, 160,
+            new (uint, uint[])[] { (1, new uint[] { 3, 4, 5 }), (130, Array.Empty<uint>()), (0, new uint[] { 30 }), (160, new uint[] { 1 }) });
+    }
+
+    [Fact]
+    public void SameSeedGivesTheSameModel()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
+        List<float[]> Scores(int seed)
+        {
+            using var model = ml.Recommendation().Trainers.Caser(SmallOptions(epochs: 2, seed: seed)).Fit(train, validation);
+            return SequenceTestData.FloatColumn(model.Transform(validation), SequenceColumns.TopScores);
+        }
+        Assert.Equal(Scores(11), Scores(11));
+        Assert.NotEqual(Scores(11), Scores(12));
+    }
+
+    [Fact]
+    public void AMissingOrWronglyTypedUserColumnFailsWithItsName()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, _) = UserSequenceTestData.CycleProtocol(ml, Items);
+        var (missing, wrong) = UserSequenceTestData.BadUserColumns(ml, Items);
+        var trainer = ml.Recommendation().Trainers.Caser(SmallOptions(epochs: 1));
+
+        var shapeMissing = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(UserSequenceTestData.ShapeOf(missing.Schema)));
+        Assert.Contains("'UserId'", shapeMissing.Message);
+        var shapeWrong = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(UserSequenceTestData.ShapeOf(wrong.Schema)));
+        Assert.Contains("'UserId'", shapeWrong.Message);
+        Assert.Contains("Key<UInt32>", shapeWrong.Message);
+
+        var fitMissing = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(missing));
+        Assert.Contains("'UserId'", fitMissing.Message);
+        var fitWrong = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(wrong));
+        Assert.Contains("'UserId'", fitWrong.Message);
+        Assert.Contains("Key<UInt32>", fitWrong.Message);
+
+        using var model = trainer.Fit(train);
+        Assert.Contains("'UserId'", Assert.ThrowsAny<ArgumentException>(() => model.Transform(missing)).Message);
+        Assert.Contains("'UserId'", Assert.ThrowsAny<ArgumentException>(() => model.Transform(wrong)).Message);
+
+        var other = new CaserTrainer.Options { UserIdColumnName = "Customer" };
+        var custom = Assert.ThrowsAny<ArgumentException>(() => ml.Recommendation().Trainers.Caser(other).Fit(train));
+        Assert.Contains("'Customer'", custom.Message);
+    }
+
+    [Theory]
+    [InlineData(nameof(CaserTrainer.Options.SequenceLength), 0)]
+    [InlineData(nameof(CaserTrainer.Options.TargetLength), 0)]
+    [InlineData(nameof(CaserTrainer.Options.HorizontalFilters), 0)]
+    [InlineData(nameof(CaserTrainer.Options.NegativeSamples), 0)]
+    [InlineData(nameof(CaserTrainer.Options.DropoutRate), 1.0)]
+    [InlineData(nameof(CaserTrainer.Options.NumberOfEpochs), 0)]
+    public void BadOptionsFailWithTheOptionsName(string option, object value)
+    {
+        var options = SmallOptions();
+        var property = typeof(CaserTrainer.Options).GetProperty(option)!;
+        property.SetValue(options, Convert.ChangeType(value, property.PropertyType, System.Globalization.CultureInfo.InvariantCulture));
+        var error = Assert.ThrowsAny<ArgumentException>(() => new MLContext().Recommendation().Trainers.Caser(options));
+        Assert.Contains(option, error.Message);
+    }
+
+    [Fact]
+    public void HistoriesShorterThanTheWindowArePaddedNotRejected()
+    {
+        var ml = new MLContext(seed: 1);
+        // Training users with 1..4 events (L = 3, T = 2: most are shorter than L + T, some shorter than L).
+        var walks = CycleData.Walks(60, Items, 1, 4, seed: 5);
+        var train = UserSequenceTestData.Rows(ml, Items, walks.Count, Enumerable.Range(1, walks.Count).Select(k => (uint)k), walks);
+        var options = SmallOptions(epochs: 2);
+        options.OutputScores = true;
+        Assert.Equal(0, CaserModel.Windows(1, 3, 2));
+        Assert.Equal(1, CaserModel.Windows(2, 3, 2));
+        Assert.Equal(1, CaserModel.Windows(4, 3, 2));
+        Assert.Equal(2, CaserModel.Windows(6, 3, 2));
+
+        using var model = ml.Recommendation().Trainers.Caser(options).Fit(train);
+        var scoring = UserSequenceTestData.Rows(ml, Items, walks.Count, new uint[] { 1, 2, 3 },
+            new[] { Array.Empty<uint>(), new uint[] { 4 }, new uint[] { 4, 5 } });
+        var scores = SequenceTestData.FloatColumn(model.Transform(scoring), SequenceColumns.Scores);
+        Assert.All(scores, row => Assert.Equal(Items, row.Count(float.IsFinite) + row.Count(float.IsNegativeInfinity)));
+        Assert.Equal(Items, scores[0].Count(float.IsFinite));
+        Assert.Equal(Items - 2, scores[2].Count(float.IsFinite));
+    }
+}
