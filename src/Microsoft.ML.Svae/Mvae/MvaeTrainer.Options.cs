@@ -57,6 +57,9 @@ public sealed partial class MvaeTrainer
             LearningRate = Defaults.LearningRate;
             WeightDecay = 0;
             MaxPositionsPerBatch = int.MaxValue;
+            // Liang et al. train all 200 epochs and keep the best validation epoch; with two updates per
+            // epoch on small data, patience-based stopping ends far too early (docs/BENCHMARKS.md).
+            EarlyStoppingPatience = 0;
         }
 
         /// <inheritdoc/>
