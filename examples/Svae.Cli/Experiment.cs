@@ -55,5 +55,5 @@ internal static class Experiment
 
     /// <summary>The learning curve of a neural model (empty for POP).</summary>
     public static IReadOnlyList<TrainingEpoch> HistoryOf(RecommendationTransformer model)
-        => model.GetType().GetProperty("TrainingHistory")?.GetValue(model) as IReadOnlyList<TrainingEpoch> ?? Array.Empty<TrainingEpoch>();
+        => (model as TrainedRecommendationTransformer)?.TrainingHistory ?? Array.Empty<TrainingEpoch>();
 }

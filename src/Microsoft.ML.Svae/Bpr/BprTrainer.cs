@@ -1,3 +1,4 @@
+using Microsoft.ML.Svae.Onnx;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Svae;
@@ -98,8 +99,8 @@ public sealed partial class BprTrainer : RecommendationTrainerBase<BprTransforme
     internal static BprWeights ExportWeights(BprNetwork network)
     {
         using var noGrad = no_grad();
-        return new BprWeights(Weights.Values(network.userFactors.weight!), Weights.Values(network.itemFactors.weight!),
-            network.itemBias is null ? null : Weights.Values(network.itemBias.weight!), network.Factors);
+        return new BprWeights(TorchWeights.Values(network.userFactors.weight!), TorchWeights.Values(network.itemFactors.weight!),
+            network.itemBias is null ? null : TorchWeights.Values(network.itemBias.weight!), network.Factors);
     }
 }
 
@@ -112,26 +113,13 @@ internal static class BprTraining
             (network, device) => new BprModel(network, data, options.Regularization, options.Seed));
 }
 
-/// <summary>Copies of parameter values.</summary>
-internal static class Weights
-{
-    /// <summary>A parameter's values (row-major), copied to managed memory.</summary>
-    public static float[] Values(Tensor t)
-    {
-        using var scope = NewDisposeScope();
-        return t.detach().cpu().contiguous().data<float>().ToArray();
-    }
-}
-
 /// <summary>The fitted BPR model: scores the items for the user of the user column, masking the history.</summary>
-public sealed class BprTransformer : RecommendationTransformer
+public sealed class BprTransformer : TrainedRecommendationTransformer
 {
     internal BprTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
         IReadOnlyList<TrainingEpoch> history, int bestEpoch)
-        : base(env, description, onnx)
+        : base(env, description, onnx, history, bestEpoch)
     {
-        TrainingHistory = history;
-        BestEpoch = bestEpoch;
     }
 
     /// <summary>The user key column the model reads.</summary>
@@ -139,10 +127,4 @@ public sealed class BprTransformer : RecommendationTransformer
 
     /// <summary>The number of user keys with learned vectors; other keys are unknown users.</summary>
     public int UserCount => Description.UserCount;
-
-    /// <summary>The learning curve: loss, validation metrics and seconds of every epoch.</summary>
-    public IReadOnlyList<TrainingEpoch> TrainingHistory { get; }
-
-    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last without validation data).</summary>
-    public int BestEpoch { get; }
 }

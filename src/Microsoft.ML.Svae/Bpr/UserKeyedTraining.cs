@@ -74,14 +74,9 @@ internal sealed class UserKeyedData
             rowUsers = known.Select(r => rowUsers[r]).ToArray();
         }
 
-        if (validationData is null)
+        var (foldIn, foldOut) = ValidationData.Read(validationData, options, train.ItemCount);
+        if (validationData is null || foldIn is null || foldOut is null)
             return new UserKeyedData(train, rowUsers, userCount);
-        int validationItems = SchemaChecks.ItemKeyVectorColumn(validationData.Schema, options.HistoryColumnName, "validation history");
-        if (validationItems != train.ItemCount)
-            throw new ArgumentOutOfRangeException(nameof(validationData),
-                $"The validation history column '{options.HistoryColumnName}' has {validationItems} item keys but the training data has {train.ItemCount}: both must use the same item vocabulary.");
-        var foldIn = UserSequences.Read(validationData, options.HistoryColumnName, "validation history");
-        var foldOut = UserSequences.Read(validationData, options.FoldOutColumnName, "validation fold-out");
         var validationUsers = UserKeys.Read(validationData, userIdColumnName, "validation user id", userCount);
         if (validationUsers.Length != foldIn.Count)
             throw new InvalidOperationException($"The validation data returned {foldIn.Count} histories but {validationUsers.Length} user keys.");

@@ -110,12 +110,12 @@ public sealed partial class CaserTrainer : RecommendationTrainerBase<CaserTransf
         var horizontal = network.horizontalConvolutions.ToList();
         var fullyConnected = network.fullyConnected;
         return new CaserWeights(
-            Weights.Values(network.userEmbedding.weight!), Weights.Values(network.itemEmbedding.weight!), network.EmbeddingSize, network.SequenceLength,
-            Weights.Values(network.verticalConvolution.weight!), Weights.Values(network.verticalConvolution.bias!), network.VerticalFilters,
-            horizontal.Select(c => Weights.Values(c.weight!)).ToArray(), horizontal.Select(c => Weights.Values(c.bias!)).ToArray(), network.HorizontalFilters,
-            new DenseWeights(Weights.Values(fullyConnected.weight!), Weights.Values(fullyConnected.bias!),
+            TorchWeights.Values(network.userEmbedding.weight!), TorchWeights.Values(network.itemEmbedding.weight!), network.EmbeddingSize, network.SequenceLength,
+            TorchWeights.Values(network.verticalConvolution.weight!), TorchWeights.Values(network.verticalConvolution.bias!), network.VerticalFilters,
+            horizontal.Select(c => TorchWeights.Values(c.weight!)).ToArray(), horizontal.Select(c => TorchWeights.Values(c.bias!)).ToArray(), network.HorizontalFilters,
+            new DenseWeights(TorchWeights.Values(fullyConnected.weight!), TorchWeights.Values(fullyConnected.bias!),
                 (int)fullyConnected.weight!.shape[0], (int)fullyConnected.weight!.shape[1]),
-            Weights.Values(network.outputItems.weight!), Weights.Values(network.outputBias.weight!));
+            TorchWeights.Values(network.outputItems.weight!), TorchWeights.Values(network.outputBias.weight!));
     }
 }
 
@@ -130,14 +130,12 @@ internal static class CaserTraining
 }
 
 /// <summary>The fitted Caser model: scores the items for the user of the user column from the history's last L items.</summary>
-public sealed class CaserTransformer : RecommendationTransformer
+public sealed class CaserTransformer : TrainedRecommendationTransformer
 {
     internal CaserTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
         IReadOnlyList<TrainingEpoch> history, int bestEpoch)
-        : base(env, description, onnx)
+        : base(env, description, onnx, history, bestEpoch)
     {
-        TrainingHistory = history;
-        BestEpoch = bestEpoch;
     }
 
     /// <summary>The user key column the model reads.</summary>
@@ -145,10 +143,4 @@ public sealed class CaserTransformer : RecommendationTransformer
 
     /// <summary>The number of user keys with learned embeddings; other keys are unknown users.</summary>
     public int UserCount => Description.UserCount;
-
-    /// <summary>The learning curve: loss, validation metrics and seconds of every epoch.</summary>
-    public IReadOnlyList<TrainingEpoch> TrainingHistory { get; }
-
-    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last without validation data).</summary>
-    public int BestEpoch { get; }
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.Svae.Onnx;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Svae;
@@ -102,8 +103,8 @@ public sealed partial class FpmcTrainer : RecommendationTrainerBase<FpmcTransfor
     internal static FpmcWeights ExportWeights(FpmcNetwork network)
     {
         using var noGrad = no_grad();
-        return new FpmcWeights(Weights.Values(network.userItem.weight!), Weights.Values(network.itemUser.weight!),
-            Weights.Values(network.itemPrevious.weight!), Weights.Values(network.previousItem.weight!), network.Factors);
+        return new FpmcWeights(TorchWeights.Values(network.userItem.weight!), TorchWeights.Values(network.itemUser.weight!),
+            TorchWeights.Values(network.itemPrevious.weight!), TorchWeights.Values(network.previousItem.weight!), network.Factors);
     }
 }
 
@@ -117,14 +118,12 @@ internal static class FpmcTraining
 }
 
 /// <summary>The fitted FPMC model: scores the items for the user of the user column after the history's last item.</summary>
-public sealed class FpmcTransformer : RecommendationTransformer
+public sealed class FpmcTransformer : TrainedRecommendationTransformer
 {
     internal FpmcTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
         IReadOnlyList<TrainingEpoch> history, int bestEpoch)
-        : base(env, description, onnx)
+        : base(env, description, onnx, history, bestEpoch)
     {
-        TrainingHistory = history;
-        BestEpoch = bestEpoch;
     }
 
     /// <summary>The user key column the model reads.</summary>
@@ -132,10 +131,4 @@ public sealed class FpmcTransformer : RecommendationTransformer
 
     /// <summary>The number of user keys with learned vectors; other keys are unknown users.</summary>
     public int UserCount => Description.UserCount;
-
-    /// <summary>The learning curve: loss, validation metrics and seconds of every epoch.</summary>
-    public IReadOnlyList<TrainingEpoch> TrainingHistory { get; }
-
-    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last without validation data).</summary>
-    public int BestEpoch { get; }
 }

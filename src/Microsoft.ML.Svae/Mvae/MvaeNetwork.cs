@@ -88,7 +88,7 @@ internal sealed class MvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
             input = input * keep.to(input.dtype) / (1 - InputDropout);
         }
         var (mean, logVariance) = Encode(input);
-        var z = training ? MultiHotInput.Reparameterize(mean, logVariance, NoiseGenerator) : mean;
+        var z = training ? GaussianLatent.Reparameterize(mean, logVariance, NoiseGenerator) : mean;
         return (Decode(z).MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
     }
 

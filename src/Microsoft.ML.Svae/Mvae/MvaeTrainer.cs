@@ -89,7 +89,7 @@ public sealed partial class MvaeTrainer : RecommendationTrainerBase<MvaeTransfor
 
     private protected override MvaeTransformer Train(IDataView trainData, UserSequences train, IDataView? validationData)
     {
-        var (foldIn, foldOut) = MultiHotInput.ReadValidation(validationData, _options, train.ItemCount);
+        var (foldIn, foldOut) = ValidationData.Read(validationData, _options, train.ItemCount);
         var result = MvaeTraining.Train(Host, train, foldIn, foldOut, _options);
         using var network = result.Network;
         return CreateTransformer(Host, Describe(trainData, "MVAE", train.ItemCount), network, result.History, result.BestEpoch);
@@ -105,25 +105,17 @@ public sealed partial class MvaeTrainer : RecommendationTrainerBase<MvaeTransfor
     {
         using var noGrad = no_grad();
         return new MvaeWeights(
-            MultiHotInput.Weights(network.encoderHidden), MultiHotInput.Weights(network.encoderOut), network.LatentSize,
-            MultiHotInput.Weights(network.decoderHidden), MultiHotInput.Weights(network.decoderOut));
+            TorchWeights.Dense(network.encoderHidden), TorchWeights.Dense(network.encoderOut), network.LatentSize,
+            TorchWeights.Dense(network.decoderHidden), TorchWeights.Dense(network.decoderOut));
     }
 }
 
 /// <summary>The fitted MVAE model: scores a user from the history column alone (order ignored).</summary>
-public sealed class MvaeTransformer : RecommendationTransformer
+public sealed class MvaeTransformer : TrainedRecommendationTransformer
 {
     internal MvaeTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
         IReadOnlyList<TrainingEpoch> history, int bestEpoch)
-        : base(env, description, onnx)
+        : base(env, description, onnx, history, bestEpoch)
     {
-        TrainingHistory = history;
-        BestEpoch = bestEpoch;
     }
-
-    /// <summary>The learning curve: loss (per user), β, validation metrics and seconds of every epoch.</summary>
-    public IReadOnlyList<TrainingEpoch> TrainingHistory { get; }
-
-    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last without validation data).</summary>
-    public int BestEpoch { get; }
 }

@@ -95,7 +95,7 @@ internal sealed class MvaeModel : ISequenceModel
         var (logits, mean, logVariance) = _network.call(x);
         // The multinomial log-likelihood as a dense masked sum: [B, N] once per step.
         var nll = -(logits.log_softmax(1) * x).sum(1);
-        var kl = MultiHotInput.KlDivergence(mean, logVariance);
+        var kl = GaussianLatent.KlDivergence(mean, logVariance);
         return (nll + klWeight * kl).sum().MoveToOuterDisposeScope();
     }
 

@@ -131,7 +131,7 @@ internal sealed class RvaeNetwork : Module<Tensor, Tensor, Tensor>
 
     /// <summary>z = μ + exp(½ log σ²)·ε in training mode; z = μ in eval mode.</summary>
     public Tensor Sample(Tensor mean, Tensor logVariance)
-        => training ? MultiHotInput.Reparameterize(mean, logVariance, NoiseGenerator) : mean;
+        => training ? GaussianLatent.Reparameterize(mean, logVariance, NoiseGenerator) : mean;
 
     /// <summary>The score f(z): <c>[..., K]</c> → <c>[...]</c>.</summary>
     public Tensor Score(Tensor z)

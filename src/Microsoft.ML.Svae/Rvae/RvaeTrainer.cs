@@ -101,7 +101,7 @@ public sealed partial class RvaeTrainer : RecommendationTrainerBase<RvaeTransfor
 
     private protected override RvaeTransformer Train(IDataView trainData, UserSequences train, IDataView? validationData)
     {
-        var (foldIn, foldOut) = MultiHotInput.ReadValidation(validationData, _options, train.ItemCount);
+        var (foldIn, foldOut) = ValidationData.Read(validationData, _options, train.ItemCount);
         var result = RvaeTraining.Train(Host, train, foldIn, foldOut, _options);
         using var network = result.Network;
         return CreateTransformer(Host, Describe(trainData, "RVAE", train.ItemCount), network, result.History, result.BestEpoch);
@@ -119,25 +119,17 @@ public sealed partial class RvaeTrainer : RecommendationTrainerBase<RvaeTransfor
         using var scope = NewDisposeScope();
         var (userWeight, itemHidden, scoreVector, scoreBias) = network.InferenceParts();
         return new RvaeWeights(
-            MultiHotInput.Weights(network.userEmbedding), MultiHotInput.Values(userWeight), MultiHotInput.Values(itemHidden),
-            MultiHotInput.Values(scoreVector), MultiHotInput.Values(scoreBias), network.HiddenSize);
+            TorchWeights.Dense(network.userEmbedding), TorchWeights.Values(userWeight), TorchWeights.Values(itemHidden),
+            TorchWeights.Values(scoreVector), TorchWeights.Values(scoreBias), network.HiddenSize);
     }
 }
 
 /// <summary>The fitted RVAE model: scores a user from the history column alone (order ignored).</summary>
-public sealed class RvaeTransformer : RecommendationTransformer
+public sealed class RvaeTransformer : TrainedRecommendationTransformer
 {
     internal RvaeTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
         IReadOnlyList<TrainingEpoch> history, int bestEpoch)
-        : base(env, description, onnx)
+        : base(env, description, onnx, history, bestEpoch)
     {
-        TrainingHistory = history;
-        BestEpoch = bestEpoch;
     }
-
-    /// <summary>The learning curve: loss (per triple), β, validation metrics and seconds of every epoch.</summary>
-    public IReadOnlyList<TrainingEpoch> TrainingHistory { get; }
-
-    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last without validation data).</summary>
-    public int BestEpoch { get; }
 }

@@ -137,7 +137,7 @@ internal sealed class RvaeModel : ISequenceModel
         var x = MultiHotInput.Dense(batch, _network.ItemCount);                                  // [B, N]
 
         // Positives: every valid event; rows: its user's row in the batch.
-        var valid = MultiHotInput.ValidPositions(batch).reshape(-1).nonzero().squeeze(1);                                 // [P]
+        var valid = batch.Mask.reshape(-1).nonzero().squeeze(1);                                 // [P]
         var rows = arange(b, ScalarType.Int64, device).unsqueeze(1).expand(b, t).reshape(-1).index_select(0, valid);
         var positives = batch.Items.reshape(-1).index_select(0, valid);                          // [P]
 
@@ -159,7 +159,7 @@ internal sealed class RvaeModel : ISequenceModel
         var scoreJ = _network.Score(_network.Sample(meanJ, logVarianceJ));                       // [P, k]
 
         var nll = -nn.functional.logsigmoid(scoreI.unsqueeze(1) - scoreJ);                       // [P, k]
-        var kl = MultiHotInput.KlDivergence(meanJ, logVarianceJ) + MultiHotInput.KlDivergence(meanI, logVarianceI).unsqueeze(1) / k;
+        var kl = GaussianLatent.KlDivergence(meanJ, logVarianceJ) + GaussianLatent.KlDivergence(meanI, logVarianceI).unsqueeze(1) / k;
         var perTriple = nll + klWeight * kl;
         return where(pairOk.unsqueeze(1), perTriple, zeros_like(perTriple)).sum().MoveToOuterDisposeScope();
     }

@@ -108,13 +108,7 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
 
     /// <summary>z = μ + exp(½ log σ²)·ε with ε ~ N(0, I) in training mode; z = μ in eval mode.</summary>
     public Tensor Sample(Tensor mean, Tensor logVariance)
-    {
-        if (!training)
-            return mean;
-        using var scope = NewDisposeScope();
-        var epsilon = randn(mean.shape, mean.dtype, mean.device, generator: NoiseGenerator);
-        return (mean + (0.5 * logVariance).exp() * epsilon).MoveToOuterDisposeScope();
-    }
+        => training ? GaussianLatent.Reparameterize(mean, logVariance, NoiseGenerator) : mean;
 
     /// <summary>The decoder: latent codes <c>[..., K]</c> → item logits <c>[..., N]</c> (π = softmax of the logits).</summary>
     public Tensor Decode(Tensor z)

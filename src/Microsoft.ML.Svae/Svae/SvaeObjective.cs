@@ -51,7 +51,7 @@ internal static class SvaeObjective
         var states = network.Recurrent(batch.Items).reshape(b * t, network.HiddenSize).index_select(0, units);
         var (mean, logVariance) = network.Encode(states);                                  // [P, K]
         var logProbabilities = network.Decode(network.Sample(mean, logVariance)).log_softmax(1); // [P, N]
-        var kl = 0.5 * (logVariance.exp() - 1 - logVariance + mean.square()).sum(1);       // [P]
+        var kl = GaussianLatent.KlDivergence(mean, logVariance);                               // [P]
 
         // Targets of state s: items s+1..s+k, valid while < length.
         var padded = cat(new[] { batch.Items, zeros(b, nextK, ScalarType.Int64, device) }, 1);    // [B, T+k]

@@ -82,17 +82,7 @@ public sealed partial class SvaeTrainer : RecommendationTrainerBase<SvaeTransfor
 
     private protected override SvaeTransformer Train(IDataView trainData, UserSequences train, IDataView? validationData)
     {
-        UserSequences? foldIn = null, foldOut = null;
-        if (validationData is not null)
-        {
-            int validationItems = SchemaChecks.ItemKeyVectorColumn(validationData.Schema, _options.HistoryColumnName, "validation history");
-            if (validationItems != train.ItemCount)
-                throw new ArgumentOutOfRangeException(nameof(validationData),
-                    $"The validation history column '{_options.HistoryColumnName}' has {validationItems} item keys but the training data has {train.ItemCount}: both must use the same item vocabulary.");
-            foldIn = UserSequences.Read(validationData, _options.HistoryColumnName, "validation history");
-            foldOut = UserSequences.Read(validationData, _options.FoldOutColumnName, "validation fold-out");
-        }
-
+        var (foldIn, foldOut) = ValidationData.Read(validationData, _options, train.ItemCount);
         var result = SvaeTraining.Train(Host, train, foldIn, foldOut, _options);
         using var network = result.Network;
         return CreateTransformer(Host, Describe(trainData, "SVAE", train.ItemCount), network, PopularityTrainer.ItemCounts(train), result.History, result.BestEpoch);
@@ -107,9 +97,8 @@ public sealed partial class SvaeTrainer : RecommendationTrainerBase<SvaeTransfor
     internal static SvaeWeights ExportWeights(SvaeNetwork network, float[] emptyHistoryScores)
     {
         using var noGrad = no_grad();
-        static float[] Values(Tensor t) => t.detach().cpu().contiguous().data<float>().ToArray();
-        static DenseWeights Dense(TorchSharp.Modules.Linear layer)
-            => new(Values(layer.weight!), Values(layer.bias!), (int)layer.weight!.shape[0], (int)layer.weight!.shape[1]);
+        static float[] Values(Tensor t) => TorchWeights.Values(t);
+        static DenseWeights Dense(TorchSharp.Modules.Linear layer) => TorchWeights.Dense(layer);
         var gru = network.gru;
         var gruWeights = new GruWeights(
             Values(gru.get_parameter("weight_ih_l0")!), Values(gru.get_parameter("weight_hh_l0")!),
@@ -123,19 +112,11 @@ public sealed partial class SvaeTrainer : RecommendationTrainerBase<SvaeTransfor
 }
 
 /// <summary>The fitted SVAE model: scores a user from the history column alone.</summary>
-public sealed class SvaeTransformer : RecommendationTransformer
+public sealed class SvaeTransformer : TrainedRecommendationTransformer
 {
     internal SvaeTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
         IReadOnlyList<TrainingEpoch> history, int bestEpoch)
-        : base(env, description, onnx)
+        : base(env, description, onnx, history, bestEpoch)
     {
-        TrainingHistory = history;
-        BestEpoch = bestEpoch;
     }
-
-    /// <summary>The learning curve: loss, β, validation metrics and seconds of every epoch.</summary>
-    public IReadOnlyList<TrainingEpoch> TrainingHistory { get; }
-
-    /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last without validation data).</summary>
-    public int BestEpoch { get; }
 }
