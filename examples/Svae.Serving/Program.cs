@@ -6,10 +6,13 @@ using Svae.Examples;
 //   Svae.Serving <model.zip> [history ...]      one history per argument: comma-separated item keys
 //   Svae.Serving <model.zip> --input <file>     one history per line
 //
+// For models with per-user parameters (BPR, FPMC, Caser) a history may start with the user key and a
+// colon, e.g. "7:3,4,5"; other models ignore it.
+//
 // Prints one line per history: "key:score key:score ...", best first.
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: Svae.Serving <model.zip> [--input <file>] [history ...]   (history = comma-separated item keys)");
+    Console.Error.WriteLine("usage: Svae.Serving <model.zip> [--input <file>] [history ...]   (history = [userKey:]comma-separated item keys)");
     return 2;
 }
 

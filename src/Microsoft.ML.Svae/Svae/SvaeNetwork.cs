@@ -38,10 +38,12 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     internal readonly Linear encoderOut;
     internal readonly Linear decoderHidden;
     internal readonly Linear decoderOut;
+    internal readonly Dropout inputDropout;
 #pragma warning restore IDE1006
 
     /// <summary>Creates the network on the CPU, initialized from <paramref name="seed"/>.</summary>
-    public SvaeNetwork(int itemCount, int embeddingSize, int hiddenSize, int encoderSize, int latentSize, int decoderSize, long seed)
+    public SvaeNetwork(int itemCount, int embeddingSize, int hiddenSize, int encoderSize, int latentSize, int decoderSize, long seed,
+        double dropout = 0)
         : base(nameof(SvaeNetwork))
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(itemCount, 1);
@@ -55,6 +57,7 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
         encoderOut = Linear(encoderSize, 2L * latentSize);
         decoderHidden = Linear(latentSize, decoderSize);
         decoderOut = Linear(decoderSize, itemCount);
+        inputDropout = Dropout(dropout);
         RegisterComponents();
         ResetParameters(seed);
     }
@@ -92,7 +95,8 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     public Tensor Recurrent(Tensor items)
     {
         using var scope = NewDisposeScope();
-        var (outputs, _) = gru.call(itemEmbedding.call(items), null);
+        // Dropout (training mode only) on the GRU's input embeddings; an identity at inference.
+        var (outputs, _) = gru.call(inputDropout.call(itemEmbedding.call(items)), null);
         return outputs.MoveToOuterDisposeScope();
     }
 

@@ -86,6 +86,13 @@ public sealed partial class SvaeTrainer
         [BooleanChoice(false)]
         public bool KlAnnealingResetsEachEpoch { get; set; }
 
+        /// <summary>
+        /// Dropout rate on the item embeddings that feed the GRU, during training only (0 = none). Not in the
+        /// paper or the authors' code: a regulariser for small data sets.
+        /// </summary>
+        [Range(0.0, 0.8, 0.0)]
+        public double Dropout { get; set; }
+
         /// <summary>Creates options with the SVAE defaults.</summary>
         /// <remarks>
         /// Two defaults differ from the shared ones, both chosen by validation NDCG@100 on MovieLens-100K
@@ -104,6 +111,7 @@ public sealed partial class SvaeTrainer
         public override void Validate()
         {
             base.Validate();
+            CheckInRange(nameof(Dropout), Dropout, 0, 0.95);
             CheckAtLeast(nameof(EmbeddingSize), EmbeddingSize, 1);
             CheckAtLeast(nameof(HiddenSize), HiddenSize, 1);
             CheckAtLeast(nameof(EncoderSize), EncoderSize, 1);

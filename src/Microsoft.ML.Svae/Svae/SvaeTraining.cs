@@ -55,7 +55,7 @@ internal static class SvaeTraining
         var itemCounts = PopularityTrainer.ItemCounts(train);
 
         var network = new SvaeNetwork(train.ItemCount, options.EmbeddingSize, options.HiddenSize, options.EncoderSize,
-            options.LatentSize, options.DecoderSize, options.Seed);
+            options.LatentSize, options.DecoderSize, options.Seed, options.Dropout);
         try
         {
             network.to(device);
