@@ -13,18 +13,30 @@ internal sealed class ProgressDisplay
 {
     private readonly bool _plain;
     private Action<string>? _status;
+    private string? _lastEpoch;
 
     public ProgressDisplay(MLContext ml, bool forcePlain)
     {
         _plain = forcePlain || Console.IsOutputRedirected || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"));
         ml.Log += (_, e) =>
         {
-            if (e.Kind != ChannelMessageKind.Info && e.Kind != ChannelMessageKind.Warning) return;
             string message = e.Message;
             int end = message.IndexOf("] ", StringComparison.Ordinal);
             if (message.StartsWith('[') && end > 0) message = message[(end + 2)..];
-            if (!message.Contains("epoch", StringComparison.Ordinal) && e.Kind != ChannelMessageKind.Warning) return;
-            Report(message);
+            switch (e.Kind)
+            {
+                case ChannelMessageKind.Trace when message.Contains(", batch ", StringComparison.Ordinal):
+                    // Batch progress: only the live display shows it, after the last epoch's loss and NDCG.
+                    if (!_plain) _status?.Invoke(_lastEpoch is null ? message : $"{message} | last: {_lastEpoch}");
+                    break;
+                case ChannelMessageKind.Info when message.Contains(" epoch ", StringComparison.Ordinal):
+                    _lastEpoch = message;
+                    Report(message);
+                    break;
+                case ChannelMessageKind.Warning:
+                    Report(message);
+                    break;
+            }
         };
     }
 

@@ -26,6 +26,9 @@ internal static class HostInterop
     /// <summary>Logs an informational message.</summary>
     public static void Info(this IChannel channel, string message) => channel.Info(MessageSensitivity.None, message);
 
+    /// <summary>Logs a trace message (progress detail: shown by live displays, not by plain logs).</summary>
+    public static void Trace(this IChannel channel, string message) => channel.Trace(MessageSensitivity.None, message);
+
     /// <summary>Logs a warning.</summary>
     public static void Warning(this IChannel channel, string message) => channel.Warning(MessageSensitivity.None, message);
 }

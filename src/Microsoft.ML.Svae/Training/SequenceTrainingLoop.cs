@@ -136,9 +136,13 @@ internal static class SequenceTrainingLoop
                 double epochLoss;
                 using (var lossSum = zeros(1, ScalarType.Float64, device))
                 {
-                    foreach (var users in batcher.Plan(random))
+                    var plan = batcher.Plan(random);
+                    int reportEvery = Math.Max(1, plan.Count / 10);
+                    foreach (var users in plan)
                     {
                         host.CheckAlive();
+                        if (epochUpdates % reportEvery == 0)
+                            ch.Trace(FormattableString.Invariant($"{modelName} epoch {epoch}/{options.NumberOfEpochs}, batch {epochUpdates + 1}/{plan.Count}"));
                         using var scope = NewDisposeScope();
                         beta = klSchedule.Weight(updates, epochUpdates);
                         var batch = batcher.Pack(users, device);
