@@ -24,7 +24,7 @@ internal sealed record ModelRun(
 internal static class Experiment
 {
     public static List<ModelRun> Run(MLContext ml, IDataView interactions, ExperimentOptions options, TextWriter log,
-        Action<ModelEntry, int, RecommendationTransformer, SequenceDataset>? onModel = null)
+        List<string> failures, Action<ModelEntry, int, RecommendationTransformer, SequenceDataset>? onModel = null)
     {
         var runs = new List<ModelRun>();
         foreach (int seed in options.SplitSeeds)
@@ -42,7 +42,19 @@ internal static class Experiment
                 var train = model.Protocol == ModelProtocol.TrainWithHeldOutFoldIn ? dataset.TrainWithHeldOutFoldIn() : dataset.Train;
                 log.WriteLine($"{model.Name} (split seed {seed}): training ...");
                 var clock = Stopwatch.StartNew();
-                using var fitted = model.Fit(ml, options.Settings with { Seed = options.Settings.Seed }, train, dataset.Validation);
+                RecommendationTransformer fittedModel;
+                try
+                {
+                    fittedModel = model.Fit(ml, options.Settings, train, dataset.Validation);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // One model's failure (e.g. a native libtorch error) must not lose the other models' results.
+                    log.WriteLine($"{model.Name} (split seed {seed}) FAILED after {clock.Elapsed.TotalSeconds:F1} s: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+                    failures.Add($"{model.Name} (split seed {seed}): {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+                    continue;
+                }
+                using var fitted = fittedModel;
                 double seconds = clock.Elapsed.TotalSeconds;
                 var metrics = ml.Recommendation().Evaluate(fitted.Transform(dataset.Test));
                 log.WriteLine($"{model.Name} (split seed {seed}): {metrics} in {seconds:F1} s");

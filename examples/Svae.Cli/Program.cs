@@ -86,7 +86,8 @@ namespace Svae.Cli
 
                 var firstSplit = new Dictionary<string, RecommendationMetrics>();
                 IReadOnlyList<TrainingEpoch>? svaeCurve = null;
-                var runs = display.Run($"reproduce on {name}", () => Experiment.Run(ml, interactions, options, display.Writer, (model, seed, fitted, dataset) =>
+                var failures = new List<string>();
+                var runs = display.Run($"reproduce on {name}", () => Experiment.Run(ml, interactions, options, display.Writer, failures, (model, seed, fitted, dataset) =>
                 {
                     if (seed != splitSeeds[0]) return;
                     if (model.Name == "SVAE") svaeCurve = Experiment.HistoryOf(fitted);
@@ -116,11 +117,13 @@ namespace Svae.Cli
                     Figures.NextK(Path.Combine(outputDir, "fig5-next-k.png"), points, name);
                     notes.Add("fig. 5: SVAE test NDCG@100 for k = " + string.Join(", ", points.Select(p => FormattableString.Invariant($"{p.K}: {100 * p.Ndcg:F2}"))) + $" (split seed {splitSeeds[0]}).");
                 }
+                foreach (string failure in failures)
+                    notes.Add($"FAILED, not in the table's means: {failure}.");
                 notes.Add(FormattableString.Invariant($"Wall time of the whole run: {clock.Elapsed.TotalSeconds:F0} s."));
                 File.WriteAllText(Path.Combine(outputDir, "results.md"), Results.Markdown(table, $"Table 2 on {name}", notes));
                 display.Line(File.ReadAllText(Path.Combine(outputDir, "results.md")));
                 display.Line($"Wrote {Path.GetFullPath(outputDir)}.");
-                return 0;
+                return failures.Count == 0 ? 0 : 1;
             });
             return command;
         }
