@@ -35,6 +35,7 @@ internal static class SequenceScoring
         {
             foreach (var users_ in batcher.Plan(random: null))
             {
+                using var noGc = NativeCallGuard.Enter();
                 using var scope = NewDisposeScope();
                 var batch = batcher.Pack(users_, device);
                 var scores = MaskSeen(model.ScoreUsers(batch), batch);

@@ -143,6 +143,7 @@ internal static class SequenceTrainingLoop
                         host.CheckAlive();
                         if (epochUpdates % reportEvery == 0)
                             ch.Trace(FormattableString.Invariant($"{modelName} epoch {epoch}/{options.NumberOfEpochs}, batch {epochUpdates + 1}/{plan.Count}"));
+                        using var noGc = NativeCallGuard.Enter();
                         using var scope = NewDisposeScope();
                         beta = klSchedule.Weight(updates, epochUpdates);
                         var batch = batcher.Pack(users, device);
