@@ -19,18 +19,21 @@ internal static class Results
             new Int32DataFrameColumn("Splits", groups.Select(g => g.Count())),
         };
         foreach (string metric in Metrics)
-            columns.Add(new DoubleDataFrameColumn(metric, groups.Select(g => Math.Round(100 * g.Average(r => r.Metrics.Means[metric]), 2))));
-        columns.Add(new DoubleDataFrameColumn("NDCG@100 min", groups.Select(g => Math.Round(100 * g.Min(r => r.Metrics.Means["NDCG@100"]), 2))));
-        columns.Add(new DoubleDataFrameColumn("NDCG@100 max", groups.Select(g => Math.Round(100 * g.Max(r => r.Metrics.Means["NDCG@100"]), 2))));
-        columns.Add(new DoubleDataFrameColumn("Train seconds", groups.Select(g => Math.Round(g.Average(r => r.TrainSeconds), 1))));
+            columns.Add(new DecimalDataFrameColumn(metric, groups.Select(g => Percent(g.Average(r => r.Metrics.Means[metric])))));
+        columns.Add(new DecimalDataFrameColumn("NDCG@100 min", groups.Select(g => Percent(g.Min(r => r.Metrics.Means["NDCG@100"])))));
+        columns.Add(new DecimalDataFrameColumn("NDCG@100 max", groups.Select(g => Percent(g.Max(r => r.Metrics.Means["NDCG@100"])))));
+        columns.Add(new DecimalDataFrameColumn("Train seconds", groups.Select(g => Math.Round((decimal)g.Average(r => r.TrainSeconds), 1))));
         if (withPaper)
             for (int m = 0; m < Metrics.Length; m++)
             {
                 int index = m;
-                columns.Add(new DoubleDataFrameColumn("Paper " + Metrics[m], groups.Select(g => g.First().Model.PaperMovieLens1M?[index])));
+                columns.Add(new DecimalDataFrameColumn("Paper " + Metrics[m], groups.Select(g => (decimal?)g.First().Model.PaperMovieLens1M?[index])));
             }
         return new DataFrame(columns);
     }
+
+    /// <summary>A fraction as a percentage with two decimals (decimal, so the CSV shows 36.61, not 36.609999999999999).</summary>
+    private static decimal Percent(double fraction) => Math.Round((decimal)(100 * fraction), 2);
 
     public static void WriteCsv(DataFrame table, string path) => DataFrame.SaveCsv(table, path, cultureInfo: CultureInfo.InvariantCulture);
 
@@ -51,6 +54,7 @@ internal static class Results
     {
         null => "",
         double d => d.ToString("0.00", CultureInfo.InvariantCulture),
+        decimal m => m.ToString("0.00", CultureInfo.InvariantCulture),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
     };
 }

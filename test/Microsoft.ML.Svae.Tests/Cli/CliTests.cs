@@ -41,6 +41,17 @@ public class CliTests : IDisposable
         Assert.Contains("fig. 5: SVAE test NDCG@100 for k = 1:", File.ReadAllText(Path.Combine(_dir, "results.md")));
     }
 
+    [Fact]
+    public void SweepWritesOneRowPerTrial()
+    {
+        int code = RunnerCli.Build().Parse(new[] { "sweep", "--trials", "2", "--epochs", "3", "--output", _dir, "--plain" }).Invoke();
+        Assert.Equal(0, code);
+        var csv = File.ReadAllLines(Path.Combine(_dir, "trials.csv"));
+        Assert.StartsWith("Trial,NDCG@100 after 1 epochs,NDCG@100 after 3 epochs,Stopped early", csv[0]);
+        Assert.Equal(3, csv.Length);
+        Assert.Contains("LearningRate", csv[0]);
+    }
+
     [Theory]
     [InlineData("1-4", new[] { 1, 2, 3, 4 })]
     [InlineData("2,5", new[] { 2, 5 })]
