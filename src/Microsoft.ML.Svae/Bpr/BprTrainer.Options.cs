@@ -14,14 +14,8 @@ public sealed partial class BprTrainer
     /// per step, no weight decay and up to 100 epochs. The paper gives no settings for BPR; λ, the learning rate
     /// and the batch size were chosen on the validation users of MovieLens-100K.
     /// </remarks>
-    public sealed class Options : SequenceTrainerOptions
+    public sealed class Options : UserKeyedTrainerOptions
     {
-        /// <summary>
-        /// The user key column (a scalar <c>Key&lt;UInt32&gt;</c>): the training rows' users, whose vectors are
-        /// learned, and the user of each scored row. A key of 0 or above the training data's key count is an
-        /// unknown user, scored with a zero user vector.
-        /// </summary>
-        public string UserIdColumnName { get; set; } = SequenceColumns.UserId;
 
         /// <summary>The number of latent factors of users and items.</summary>
         [Range(4, 512, 64, true)]
@@ -50,8 +44,6 @@ public sealed partial class BprTrainer
         public override void Validate()
         {
             base.Validate();
-            if (string.IsNullOrWhiteSpace(UserIdColumnName))
-                throw new ArgumentOutOfRangeException(nameof(UserIdColumnName), "UserIdColumnName must name the user key column.");
             CheckAtLeast(nameof(NumberOfFactors), NumberOfFactors, 1);
             CheckInRange(nameof(Regularization), Regularization, 0, 1000);
         }

@@ -58,7 +58,7 @@ namespace Microsoft.ML.Svae;
 /// </remarks>
 /// <seealso cref="RecommendationTrainers.Bpr(string, string, int, int, double)"/>
 /// <seealso cref="RecommendationTrainers.Bpr(Options)"/>
-public sealed partial class BprTrainer : RecommendationTrainerBase<BprTransformer>
+public sealed partial class BprTrainer : UserKeyedTrainerBase<BprTransformer>
 {
     /// <summary>Default values of the options and of the simple catalog overload.</summary>
     internal static class Defaults
@@ -78,15 +78,12 @@ public sealed partial class BprTrainer : RecommendationTrainerBase<BprTransforme
         _options = options;
     }
 
-    private protected override void CheckInputShape(SchemaShape inputSchema)
-        => UserKeys.CheckColumn(inputSchema, _options.UserIdColumnName, "user id");
-
     private protected override BprTransformer Train(IDataView trainData, UserSequences train, IDataView? validationData)
     {
-        var data = UserKeyedData.Read(Host, trainData, train, validationData, _options, _options.UserIdColumnName);
+        var data = ReadUsers(trainData, train, validationData);
         var result = BprTraining.Train(Host, data, _options);
         using var network = result.Network;
-        var description = Describe(trainData, "BPR", train.ItemCount) with { UserIdColumnName = _options.UserIdColumnName, UserCount = data.UserCount };
+        var description = DescribeWithUsers(trainData, "BPR", train.ItemCount, data.UserCount);
         return CreateTransformer(Host, description, network, result.History, result.BestEpoch);
     }
 
@@ -114,17 +111,11 @@ internal static class BprTraining
 }
 
 /// <summary>The fitted BPR model: scores the items for the user of the user column, masking the history.</summary>
-public sealed class BprTransformer : TrainedRecommendationTransformer
+public sealed class BprTransformer : UserKeyedRecommendationTransformer
 {
     internal BprTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
         IReadOnlyList<TrainingEpoch> history, int bestEpoch)
         : base(env, description, onnx, history, bestEpoch)
     {
     }
-
-    /// <summary>The user key column the model reads.</summary>
-    public string UserIdColumnName => Description.UserIdColumnName!;
-
-    /// <summary>The number of user keys with learned vectors; other keys are unknown users.</summary>
-    public int UserCount => Description.UserCount;
 }

@@ -13,14 +13,8 @@ public sealed partial class CaserTrainer
     /// 3 negatives per target, Adam with learning rate 1e-3 and coupled L2 weight decay 1e-6 — the authors'
     /// defaults (the SVAE paper keeps 16 horizontal and 4 vertical filters) — and 50 epochs.
     /// </remarks>
-    public sealed class Options : SequenceTrainerOptions
+    public sealed class Options : UserKeyedTrainerOptions
     {
-        /// <summary>
-        /// The user key column (a scalar <c>Key&lt;UInt32&gt;</c>): the training rows' users, whose embeddings are
-        /// learned, and the user of each scored row. A key of 0 or above the training data's key count is an
-        /// unknown user, scored with a zero user embedding.
-        /// </summary>
-        public string UserIdColumnName { get; set; } = SequenceColumns.UserId;
 
         /// <summary>d, the size of the item and user embeddings and of the fully connected layer (50 in the authors' code).</summary>
         [Range(8, 512, 50, true)]
@@ -63,8 +57,6 @@ public sealed partial class CaserTrainer
         public override void Validate()
         {
             base.Validate();
-            if (string.IsNullOrWhiteSpace(UserIdColumnName))
-                throw new ArgumentOutOfRangeException(nameof(UserIdColumnName), "UserIdColumnName must name the user key column.");
             CheckAtLeast(nameof(EmbeddingSize), EmbeddingSize, 1);
             CheckAtLeast(nameof(SequenceLength), SequenceLength, 1);
             CheckAtLeast(nameof(TargetLength), TargetLength, 1);

@@ -66,7 +66,7 @@ namespace Microsoft.ML.Svae;
 /// </remarks>
 /// <seealso cref="RecommendationTrainers.Caser(string, string, int, int, int, double)"/>
 /// <seealso cref="RecommendationTrainers.Caser(Options)"/>
-public sealed partial class CaserTrainer : RecommendationTrainerBase<CaserTransformer>
+public sealed partial class CaserTrainer : UserKeyedTrainerBase<CaserTransformer>
 {
     /// <summary>Default values of the options and of the simple catalog overload.</summary>
     internal static class Defaults
@@ -86,15 +86,12 @@ public sealed partial class CaserTrainer : RecommendationTrainerBase<CaserTransf
         _options = options;
     }
 
-    private protected override void CheckInputShape(SchemaShape inputSchema)
-        => UserKeys.CheckColumn(inputSchema, _options.UserIdColumnName, "user id");
-
     private protected override CaserTransformer Train(IDataView trainData, UserSequences train, IDataView? validationData)
     {
-        var data = UserKeyedData.Read(Host, trainData, train, validationData, _options, _options.UserIdColumnName);
+        var data = ReadUsers(trainData, train, validationData);
         var result = CaserTraining.Train(Host, data, _options);
         using var network = result.Network;
-        var description = Describe(trainData, "Caser", train.ItemCount) with { UserIdColumnName = _options.UserIdColumnName, UserCount = data.UserCount };
+        var description = DescribeWithUsers(trainData, "Caser", train.ItemCount, data.UserCount);
         return CreateTransformer(Host, description, network, result.History, result.BestEpoch);
     }
 
@@ -130,17 +127,11 @@ internal static class CaserTraining
 }
 
 /// <summary>The fitted Caser model: scores the items for the user of the user column from the history's last L items.</summary>
-public sealed class CaserTransformer : TrainedRecommendationTransformer
+public sealed class CaserTransformer : UserKeyedRecommendationTransformer
 {
     internal CaserTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
         IReadOnlyList<TrainingEpoch> history, int bestEpoch)
         : base(env, description, onnx, history, bestEpoch)
     {
     }
-
-    /// <summary>The user key column the model reads.</summary>
-    public string UserIdColumnName => Description.UserIdColumnName!;
-
-    /// <summary>The number of user keys with learned embeddings; other keys are unknown users.</summary>
-    public int UserCount => Description.UserCount;
 }

@@ -62,7 +62,7 @@ namespace Microsoft.ML.Svae;
 /// </remarks>
 /// <seealso cref="RecommendationTrainers.Fpmc(string, string, int, int, double)"/>
 /// <seealso cref="RecommendationTrainers.Fpmc(Options)"/>
-public sealed partial class FpmcTrainer : RecommendationTrainerBase<FpmcTransformer>
+public sealed partial class FpmcTrainer : UserKeyedTrainerBase<FpmcTransformer>
 {
     /// <summary>Default values of the options and of the simple catalog overload.</summary>
     internal static class Defaults
@@ -82,15 +82,12 @@ public sealed partial class FpmcTrainer : RecommendationTrainerBase<FpmcTransfor
         _options = options;
     }
 
-    private protected override void CheckInputShape(SchemaShape inputSchema)
-        => UserKeys.CheckColumn(inputSchema, _options.UserIdColumnName, "user id");
-
     private protected override FpmcTransformer Train(IDataView trainData, UserSequences train, IDataView? validationData)
     {
-        var data = UserKeyedData.Read(Host, trainData, train, validationData, _options, _options.UserIdColumnName);
+        var data = ReadUsers(trainData, train, validationData);
         var result = FpmcTraining.Train(Host, data, _options);
         using var network = result.Network;
-        var description = Describe(trainData, "FPMC", train.ItemCount) with { UserIdColumnName = _options.UserIdColumnName, UserCount = data.UserCount };
+        var description = DescribeWithUsers(trainData, "FPMC", train.ItemCount, data.UserCount);
         return CreateTransformer(Host, description, network, result.History, result.BestEpoch);
     }
 
@@ -118,17 +115,11 @@ internal static class FpmcTraining
 }
 
 /// <summary>The fitted FPMC model: scores the items for the user of the user column after the history's last item.</summary>
-public sealed class FpmcTransformer : TrainedRecommendationTransformer
+public sealed class FpmcTransformer : UserKeyedRecommendationTransformer
 {
     internal FpmcTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx,
         IReadOnlyList<TrainingEpoch> history, int bestEpoch)
         : base(env, description, onnx, history, bestEpoch)
     {
     }
-
-    /// <summary>The user key column the model reads.</summary>
-    public string UserIdColumnName => Description.UserIdColumnName!;
-
-    /// <summary>The number of user keys with learned vectors; other keys are unknown users.</summary>
-    public int UserCount => Description.UserCount;
 }

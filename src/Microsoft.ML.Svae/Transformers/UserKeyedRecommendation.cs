@@ -1,0 +1,63 @@
+namespace Microsoft.ML.Svae;
+
+/// <summary>
+/// Options of the models with per-user parameters (BPR, FPMC, Caser): they also read a user key column.
+/// </summary>
+public abstract class UserKeyedTrainerOptions : SequenceTrainerOptions
+{
+    /// <summary>
+    /// The user key column (a scalar <c>Key&lt;UInt32&gt;</c>): the training rows' users, whose parameters are
+    /// learned, and the user of each scored row. A key of 0 or above the training data's key count is an
+    /// unknown user, scored with a zero user vector.
+    /// </summary>
+    public string UserIdColumnName { get; set; } = SequenceColumns.UserId;
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        base.Validate();
+        if (string.IsNullOrWhiteSpace(UserIdColumnName))
+            throw new ArgumentOutOfRangeException(nameof(UserIdColumnName), "UserIdColumnName must name the user key column.");
+    }
+}
+
+/// <summary>The estimator side of the models with per-user parameters: the user column's checks and reading.</summary>
+/// <typeparam name="TTransformer">The fitted recommender.</typeparam>
+public abstract class UserKeyedTrainerBase<TTransformer> : RecommendationTrainerBase<TTransformer>
+    where TTransformer : UserKeyedRecommendationTransformer
+{
+    private protected UserKeyedTrainerBase(IHostEnvironment env, UserKeyedTrainerOptions options, string name)
+        : base(env, options, name)
+    {
+        UserOptions = options;
+    }
+
+    private protected UserKeyedTrainerOptions UserOptions { get; }
+
+    private protected override void CheckInputShape(SchemaShape inputSchema)
+        => UserKeys.CheckColumn(inputSchema, UserOptions.UserIdColumnName, "user id");
+
+    /// <summary>The training rows' users (and the validation users') read next to their histories.</summary>
+    private protected UserKeyedData ReadUsers(IDataView trainData, UserSequences train, IDataView? validationData)
+        => UserKeyedData.Read(Host, trainData, train, validationData, UserOptions, UserOptions.UserIdColumnName);
+
+    /// <summary>The model description, with the user column and the number of users that have parameters.</summary>
+    private protected RecommendationModelDescription DescribeWithUsers(IDataView trainData, string modelName, int itemCount, int userCount)
+        => Describe(trainData, modelName, itemCount) with { UserIdColumnName = UserOptions.UserIdColumnName, UserCount = userCount };
+}
+
+/// <summary>A fitted model with per-user parameters: it reads the user key column next to the history.</summary>
+public abstract class UserKeyedRecommendationTransformer : TrainedRecommendationTransformer
+{
+    private protected UserKeyedRecommendationTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnxModel,
+        IReadOnlyList<TrainingEpoch> trainingHistory, int bestEpoch)
+        : base(env, description, onnxModel, trainingHistory, bestEpoch)
+    {
+    }
+
+    /// <summary>The user key column the model reads.</summary>
+    public string UserIdColumnName => Description.UserIdColumnName!;
+
+    /// <summary>The number of user keys with learned parameters; other keys are unknown users.</summary>
+    public int UserCount => Description.UserCount;
+}
