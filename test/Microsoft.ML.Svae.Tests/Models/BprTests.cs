@@ -1,11 +1,10 @@
 namespace Microsoft.ML.Svae.Tests;
 
-public class BprTests
+public class BprTests : UserKeyedModelTests<BprTrainer.Options, BprTransformer>
 {
-    private const int Items = 30;
     private const int Groups = 3;
 
-    private static BprTrainer.Options SmallOptions(int epochs = 15, int seed = 7) => new()
+    private static BprTrainer.Options Small(int epochs = 15, int seed = 7) => new()
     {
         NumberOfFactors = 8,
         NumberOfEpochs = epochs,
@@ -17,12 +16,18 @@ public class BprTests
         EarlyStoppingPatience = 0,
     };
 
+    private protected override BprTrainer.Options SmallOptions(int epochs, int seed) => Small(epochs, seed);
+
+    private protected override UserKeyedTrainerBase<BprTransformer> Trainer(MLContext ml, BprTrainer.Options options) => ml.Recommendation().Trainers.Bpr(options);
+
+    private protected override (IDataView Train, IDataView Validation) PlantedData(MLContext ml) => UserSequenceTestData.GroupProtocol(ml, Items, Groups);
+
     [Fact]
     public void LearnsTheUsersPreferencesAndBeatsPopularity()
     {
         var ml = new MLContext(seed: 1);
         var (train, validation) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
-        using var bpr = ml.Recommendation().Trainers.Bpr(SmallOptions()).Fit(train, validation);
+        using var bpr = ml.Recommendation().Trainers.Bpr(Small()).Fit(train, validation);
         using var pop = ml.Recommendation().Trainers.Popularity(topK: 10).Fit(train);
         var bprMetrics = ml.Recommendation().Evaluate(bpr.Transform(validation), cutoffs: new[] { 1, 10 });
         var popMetrics = ml.Recommendation().Evaluate(pop.Transform(validation), cutoffs: new[] { 1, 10 });
@@ -41,7 +46,7 @@ public class BprTests
     {
         var ml = new MLContext(seed: 1);
         var (train, _) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
-        var options = SmallOptions(epochs: 3);
+        var options = Small(epochs: 3);
         options.OutputScores = true;
         var history = UserSequences.Read(train, SequenceColumns.History, "history");
         var data = UserKeyedData.Read(ml, train, history, null, options, options.UserIdColumnName);
@@ -58,56 +63,13 @@ public class BprTests
     {
         var ml = new MLContext(seed: 1);
         var (train, validation) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
-        var options = SmallOptions(epochs: 2);
+        var options = Small(epochs: 2);
         options.TopK = 5;
         EstimatorChecks.Run(ml, ml.Recommendation().Trainers.Bpr(options), train, validation);
 
         using var model = ml.Recommendation().Trainers.Bpr(options).Fit(train);
         UserSequenceTestData.AssertServedIdentically(ml, model, train.Schema, Items, 120,
             new (uint, uint[])[] { (1, new uint[] { 3, 4, 5 }), (95, Array.Empty<uint>()), (0, new uint[] { 30 }), (120, new uint[] { 1 }) });
-    }
-
-    [Fact]
-    public void SameSeedGivesTheSameModel()
-    {
-        var ml = new MLContext(seed: 1);
-        var (train, validation) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
-        List<float[]> Scores(int seed)
-        {
-            using var model = ml.Recommendation().Trainers.Bpr(SmallOptions(epochs: 2, seed: seed)).Fit(train, validation);
-            return SequenceTestData.FloatColumn(model.Transform(validation), SequenceColumns.TopScores);
-        }
-        Assert.Equal(Scores(11), Scores(11));
-        Assert.NotEqual(Scores(11), Scores(12));
-    }
-
-    [Fact]
-    public void AMissingOrWronglyTypedUserColumnFailsWithItsName()
-    {
-        var ml = new MLContext(seed: 1);
-        var (train, _) = UserSequenceTestData.GroupProtocol(ml, Items, Groups);
-        var (missing, wrong) = UserSequenceTestData.BadUserColumns(ml, Items);
-        var trainer = ml.Recommendation().Trainers.Bpr(SmallOptions(epochs: 1));
-
-        var shapeMissing = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(UserSequenceTestData.ShapeOf(missing.Schema)));
-        Assert.Contains("'UserId'", shapeMissing.Message);
-        var shapeWrong = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(UserSequenceTestData.ShapeOf(wrong.Schema)));
-        Assert.Contains("'UserId'", shapeWrong.Message);
-        Assert.Contains("Key<UInt32>", shapeWrong.Message);
-
-        var fitMissing = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(missing));
-        Assert.Contains("'UserId'", fitMissing.Message);
-        var fitWrong = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(wrong));
-        Assert.Contains("'UserId'", fitWrong.Message);
-        Assert.Contains("Key<UInt32>", fitWrong.Message);
-
-        using var model = trainer.Fit(train);
-        Assert.Contains("'UserId'", Assert.ThrowsAny<ArgumentException>(() => model.Transform(missing)).Message);
-        Assert.Contains("'UserId'", Assert.ThrowsAny<ArgumentException>(() => model.Transform(wrong)).Message);
-
-        var other = new BprTrainer.Options { UserIdColumnName = "Customer" };
-        var custom = Assert.ThrowsAny<ArgumentException>(() => ml.Recommendation().Trainers.Bpr(other).Fit(train));
-        Assert.Contains("'Customer'", custom.Message);
     }
 
     [Fact]
@@ -118,11 +80,11 @@ public class BprTests
         var rename = ml.Transforms.CopyColumns("Items", SequenceColumns.History)
             .Append(ml.Transforms.CopyColumns("Customer", SequenceColumns.UserId))
             .Fit(train);
-        var options = SmallOptions(epochs: 2);
+        var options = Small(epochs: 2);
         options.HistoryColumnName = "Items";
         options.UserIdColumnName = "Customer";
         using var renamed = ml.Recommendation().Trainers.Bpr(options).Fit(rename.Transform(train));
-        using var plain = ml.Recommendation().Trainers.Bpr(SmallOptions(epochs: 2)).Fit(train);
+        using var plain = ml.Recommendation().Trainers.Bpr(Small(epochs: 2)).Fit(train);
         Assert.Equal("Customer", renamed.UserIdColumnName);
         Assert.Equal(SequenceTestData.KeyColumn(plain.Transform(validation), SequenceColumns.TopItems),
             SequenceTestData.KeyColumn(renamed.Transform(rename.Transform(validation)), SequenceColumns.TopItems));
@@ -135,7 +97,7 @@ public class BprTests
     [InlineData(nameof(BprTrainer.Options.Regularization), -1.0)]
     public void BadOptionsFailWithTheOptionsName(string option, object value)
     {
-        var options = SmallOptions();
+        var options = Small();
         var property = typeof(BprTrainer.Options).GetProperty(option)!;
         property.SetValue(options, Convert.ChangeType(value, property.PropertyType, System.Globalization.CultureInfo.InvariantCulture));
         var error = Assert.ThrowsAny<ArgumentException>(() => new MLContext().Recommendation().Trainers.Bpr(options));

@@ -1,10 +1,9 @@
 namespace Microsoft.ML.Svae.Tests;
 
-public class CaserTests
+public class CaserTests : UserKeyedModelTests<CaserTrainer.Options, CaserTransformer>
 {
-    private const int Items = 30;
 
-    private static CaserTrainer.Options SmallOptions(int epochs = 10, int seed = 7) => new()
+    private static CaserTrainer.Options Small(int epochs = 10, int seed = 7) => new()
     {
         EmbeddingSize = 16,
         SequenceLength = 3,
@@ -20,12 +19,18 @@ public class CaserTests
         EarlyStoppingPatience = 0,
     };
 
+    private protected override CaserTrainer.Options SmallOptions(int epochs, int seed) => Small(epochs, seed);
+
+    private protected override UserKeyedTrainerBase<CaserTransformer> Trainer(MLContext ml, CaserTrainer.Options options) => ml.Recommendation().Trainers.Caser(options);
+
+    private protected override (IDataView Train, IDataView Validation) PlantedData(MLContext ml) => UserSequenceTestData.CycleProtocol(ml, Items);
+
     [Fact]
     public void LearnsTheTransitionAndBeatsPopularity()
     {
         var ml = new MLContext(seed: 1);
         var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
-        using var caser = ml.Recommendation().Trainers.Caser(SmallOptions()).Fit(train, validation);
+        using var caser = ml.Recommendation().Trainers.Caser(Small()).Fit(train, validation);
         using var pop = ml.Recommendation().Trainers.Popularity(topK: 10).Fit(train);
         var caserMetrics = ml.Recommendation().Evaluate(caser.Transform(validation), cutoffs: new[] { 1, 10 });
         var popMetrics = ml.Recommendation().Evaluate(pop.Transform(validation), cutoffs: new[] { 1, 10 });
@@ -44,7 +49,7 @@ public class CaserTests
     {
         var ml = new MLContext(seed: 1);
         var (train, _) = UserSequenceTestData.CycleProtocol(ml, Items);
-        var options = SmallOptions(epochs: 3);
+        var options = Small(epochs: 3);
         options.OutputScores = true;
         var history = UserSequences.Read(train, SequenceColumns.History, "history");
         var data = UserKeyedData.Read(ml, train, history, null, options, options.UserIdColumnName);
@@ -61,56 +66,13 @@ public class CaserTests
     {
         var ml = new MLContext(seed: 1);
         var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
-        var options = SmallOptions(epochs: 2);
+        var options = Small(epochs: 2);
         options.TopK = 5;
         EstimatorChecks.Run(ml, ml.Recommendation().Trainers.Caser(options), train, validation);
 
         using var model = ml.Recommendation().Trainers.Caser(options).Fit(train);
         UserSequenceTestData.AssertServedIdentically(ml, model, train.Schema, Items, 160,
             new (uint, uint[])[] { (1, new uint[] { 3, 4, 5 }), (130, Array.Empty<uint>()), (0, new uint[] { 30 }), (160, new uint[] { 1 }) });
-    }
-
-    [Fact]
-    public void SameSeedGivesTheSameModel()
-    {
-        var ml = new MLContext(seed: 1);
-        var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
-        List<float[]> Scores(int seed)
-        {
-            using var model = ml.Recommendation().Trainers.Caser(SmallOptions(epochs: 2, seed: seed)).Fit(train, validation);
-            return SequenceTestData.FloatColumn(model.Transform(validation), SequenceColumns.TopScores);
-        }
-        Assert.Equal(Scores(11), Scores(11));
-        Assert.NotEqual(Scores(11), Scores(12));
-    }
-
-    [Fact]
-    public void AMissingOrWronglyTypedUserColumnFailsWithItsName()
-    {
-        var ml = new MLContext(seed: 1);
-        var (train, _) = UserSequenceTestData.CycleProtocol(ml, Items);
-        var (missing, wrong) = UserSequenceTestData.BadUserColumns(ml, Items);
-        var trainer = ml.Recommendation().Trainers.Caser(SmallOptions(epochs: 1));
-
-        var shapeMissing = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(UserSequenceTestData.ShapeOf(missing.Schema)));
-        Assert.Contains("'UserId'", shapeMissing.Message);
-        var shapeWrong = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(UserSequenceTestData.ShapeOf(wrong.Schema)));
-        Assert.Contains("'UserId'", shapeWrong.Message);
-        Assert.Contains("Key<UInt32>", shapeWrong.Message);
-
-        var fitMissing = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(missing));
-        Assert.Contains("'UserId'", fitMissing.Message);
-        var fitWrong = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(wrong));
-        Assert.Contains("'UserId'", fitWrong.Message);
-        Assert.Contains("Key<UInt32>", fitWrong.Message);
-
-        using var model = trainer.Fit(train);
-        Assert.Contains("'UserId'", Assert.ThrowsAny<ArgumentException>(() => model.Transform(missing)).Message);
-        Assert.Contains("'UserId'", Assert.ThrowsAny<ArgumentException>(() => model.Transform(wrong)).Message);
-
-        var other = new CaserTrainer.Options { UserIdColumnName = "Customer" };
-        var custom = Assert.ThrowsAny<ArgumentException>(() => ml.Recommendation().Trainers.Caser(other).Fit(train));
-        Assert.Contains("'Customer'", custom.Message);
     }
 
     [Theory]
@@ -122,7 +84,7 @@ public class CaserTests
     [InlineData(nameof(CaserTrainer.Options.NumberOfEpochs), 0)]
     public void BadOptionsFailWithTheOptionsName(string option, object value)
     {
-        var options = SmallOptions();
+        var options = Small();
         var property = typeof(CaserTrainer.Options).GetProperty(option)!;
         property.SetValue(options, Convert.ChangeType(value, property.PropertyType, System.Globalization.CultureInfo.InvariantCulture));
         var error = Assert.ThrowsAny<ArgumentException>(() => new MLContext().Recommendation().Trainers.Caser(options));
@@ -136,7 +98,7 @@ public class CaserTests
         // Training users with 1..4 events (L = 3, T = 2: most are shorter than L + T, some shorter than L).
         var walks = CycleData.Walks(60, Items, 1, 4, seed: 5);
         var train = UserSequenceTestData.Rows(ml, Items, walks.Count, Enumerable.Range(1, walks.Count).Select(k => (uint)k), walks);
-        var options = SmallOptions(epochs: 2);
+        var options = Small(epochs: 2);
         options.OutputScores = true;
         Assert.Equal(0, CaserModel.Windows(1, 3, 2));
         Assert.Equal(1, CaserModel.Windows(2, 3, 2));

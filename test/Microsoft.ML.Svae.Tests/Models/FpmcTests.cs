@@ -1,10 +1,9 @@
 namespace Microsoft.ML.Svae.Tests;
 
-public class FpmcTests
+public class FpmcTests : UserKeyedModelTests<FpmcTrainer.Options, FpmcTransformer>
 {
-    private const int Items = 30;
 
-    private static FpmcTrainer.Options SmallOptions(int epochs = 10, int seed = 7) => new()
+    private static FpmcTrainer.Options Small(int epochs = 10, int seed = 7) => new()
     {
         NumberOfFactors = 8,
         NumberOfEpochs = epochs,
@@ -16,12 +15,18 @@ public class FpmcTests
         EarlyStoppingPatience = 0,
     };
 
+    private protected override FpmcTrainer.Options SmallOptions(int epochs, int seed) => Small(epochs, seed);
+
+    private protected override UserKeyedTrainerBase<FpmcTransformer> Trainer(MLContext ml, FpmcTrainer.Options options) => ml.Recommendation().Trainers.Fpmc(options);
+
+    private protected override (IDataView Train, IDataView Validation) PlantedData(MLContext ml) => UserSequenceTestData.CycleProtocol(ml, Items);
+
     [Fact]
     public void LearnsTheTransitionAndBeatsPopularity()
     {
         var ml = new MLContext(seed: 1);
         var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
-        using var fpmc = ml.Recommendation().Trainers.Fpmc(SmallOptions()).Fit(train, validation);
+        using var fpmc = ml.Recommendation().Trainers.Fpmc(Small()).Fit(train, validation);
         using var pop = ml.Recommendation().Trainers.Popularity(topK: 10).Fit(train);
         var fpmcMetrics = ml.Recommendation().Evaluate(fpmc.Transform(validation), cutoffs: new[] { 1, 10 });
         var popMetrics = ml.Recommendation().Evaluate(pop.Transform(validation), cutoffs: new[] { 1, 10 });
@@ -40,7 +45,7 @@ public class FpmcTests
     {
         var ml = new MLContext(seed: 1);
         var (train, _) = UserSequenceTestData.CycleProtocol(ml, Items);
-        var options = SmallOptions(epochs: 3);
+        var options = Small(epochs: 3);
         options.OutputScores = true;
         var history = UserSequences.Read(train, SequenceColumns.History, "history");
         var data = UserKeyedData.Read(ml, train, history, null, options, options.UserIdColumnName);
@@ -57,56 +62,13 @@ public class FpmcTests
     {
         var ml = new MLContext(seed: 1);
         var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
-        var options = SmallOptions(epochs: 2);
+        var options = Small(epochs: 2);
         options.TopK = 5;
         EstimatorChecks.Run(ml, ml.Recommendation().Trainers.Fpmc(options), train, validation);
 
         using var model = ml.Recommendation().Trainers.Fpmc(options).Fit(train);
         UserSequenceTestData.AssertServedIdentically(ml, model, train.Schema, Items, 160,
             new (uint, uint[])[] { (1, new uint[] { 3, 4, 5 }), (130, Array.Empty<uint>()), (0, new uint[] { 30 }), (160, new uint[] { 1 }) });
-    }
-
-    [Fact]
-    public void SameSeedGivesTheSameModel()
-    {
-        var ml = new MLContext(seed: 1);
-        var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
-        List<float[]> Scores(int seed)
-        {
-            using var model = ml.Recommendation().Trainers.Fpmc(SmallOptions(epochs: 2, seed: seed)).Fit(train, validation);
-            return SequenceTestData.FloatColumn(model.Transform(validation), SequenceColumns.TopScores);
-        }
-        Assert.Equal(Scores(11), Scores(11));
-        Assert.NotEqual(Scores(11), Scores(12));
-    }
-
-    [Fact]
-    public void AMissingOrWronglyTypedUserColumnFailsWithItsName()
-    {
-        var ml = new MLContext(seed: 1);
-        var (train, _) = UserSequenceTestData.CycleProtocol(ml, Items);
-        var (missing, wrong) = UserSequenceTestData.BadUserColumns(ml, Items);
-        var trainer = ml.Recommendation().Trainers.Fpmc(SmallOptions(epochs: 1));
-
-        var shapeMissing = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(UserSequenceTestData.ShapeOf(missing.Schema)));
-        Assert.Contains("'UserId'", shapeMissing.Message);
-        var shapeWrong = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(UserSequenceTestData.ShapeOf(wrong.Schema)));
-        Assert.Contains("'UserId'", shapeWrong.Message);
-        Assert.Contains("Key<UInt32>", shapeWrong.Message);
-
-        var fitMissing = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(missing));
-        Assert.Contains("'UserId'", fitMissing.Message);
-        var fitWrong = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(wrong));
-        Assert.Contains("'UserId'", fitWrong.Message);
-        Assert.Contains("Key<UInt32>", fitWrong.Message);
-
-        using var model = trainer.Fit(train);
-        Assert.Contains("'UserId'", Assert.ThrowsAny<ArgumentException>(() => model.Transform(missing)).Message);
-        Assert.Contains("'UserId'", Assert.ThrowsAny<ArgumentException>(() => model.Transform(wrong)).Message);
-
-        var other = new FpmcTrainer.Options { UserIdColumnName = "Customer" };
-        var custom = Assert.ThrowsAny<ArgumentException>(() => ml.Recommendation().Trainers.Fpmc(other).Fit(train));
-        Assert.Contains("'Customer'", custom.Message);
     }
 
     [Theory]
@@ -116,7 +78,7 @@ public class FpmcTests
     [InlineData(nameof(FpmcTrainer.Options.Regularization), -1.0)]
     public void BadOptionsFailWithTheOptionsName(string option, object value)
     {
-        var options = SmallOptions();
+        var options = Small();
         var property = typeof(FpmcTrainer.Options).GetProperty(option)!;
         property.SetValue(options, Convert.ChangeType(value, property.PropertyType, System.Globalization.CultureInfo.InvariantCulture));
         var error = Assert.ThrowsAny<ArgumentException>(() => new MLContext().Recommendation().Trainers.Fpmc(options));
