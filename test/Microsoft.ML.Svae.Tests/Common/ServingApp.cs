@@ -46,4 +46,26 @@ internal static class ServingApp
             File.Delete(input);
         }
     }
+
+    /// <summary>
+    /// Saves <paramref name="model"/>, scores <paramref name="input"/>'s rows (the given histories, and users
+    /// for user-keyed models) in the serving app, and asserts the same top items and scores as in-process.
+    /// </summary>
+    public static void AssertServedIdentically(MLContext mlContext, ITransformer model, DataViewSchema trainSchema, IDataView input,
+        IEnumerable<uint[]> histories, IEnumerable<uint>? users = null)
+    {
+        var expected = model.Transform(input);
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"svae-served-{Guid.NewGuid():N}.zip");
+        try
+        {
+            mlContext.Model.Save(model, trainSchema, path);
+            var served = Score(path, histories, users);
+            Assert.Equal(SequenceTestData.KeyColumn(expected, SequenceColumns.TopItems), served.Select(s => s.Items).ToList());
+            Assert.Equal(SequenceTestData.FloatColumn(expected, SequenceColumns.TopScores), served.Select(s => s.Scores).ToList());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

@@ -139,21 +139,9 @@ internal static class UserSequenceTestData
     /// </summary>
     public static void AssertServedIdentically(MLContext mlContext, RecommendationTransformer model, DataViewSchema trainSchema,
         int itemCount, int userCount, IReadOnlyList<(uint User, uint[] History)> cases)
-    {
-        var expected = model.Transform(Rows(mlContext, itemCount, userCount, cases.Select(c => c.User), cases.Select(c => c.History)));
-        string path = Path.Combine(Path.GetTempPath(), $"svae-user-{Guid.NewGuid():N}.zip");
-        try
-        {
-            mlContext.Model.Save(model, trainSchema, path);
-            var served = ServingApp.Score(path, cases.Select(c => c.History), cases.Select(c => c.User));
-            Assert.Equal(SequenceTestData.KeyColumn(expected, SequenceColumns.TopItems), served.Select(s => s.Items).ToList());
-            Assert.Equal(SequenceTestData.FloatColumn(expected, SequenceColumns.TopScores), served.Select(s => s.Scores).ToList());
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
+        => ServingApp.AssertServedIdentically(mlContext, model, trainSchema,
+            Rows(mlContext, itemCount, userCount, cases.Select(c => c.User), cases.Select(c => c.History)),
+            cases.Select(c => c.History), cases.Select(c => c.User));
 
     /// <summary>A view with the history but no user column, and one whose user column is not a key.</summary>
     public static (IDataView Missing, IDataView WrongType) BadUserColumns(MLContext mlContext, int itemCount)

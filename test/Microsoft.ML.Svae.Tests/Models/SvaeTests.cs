@@ -108,19 +108,7 @@ public class SvaeTests
 
         using var model = ml.Recommendation().Trainers.Svae(options).Fit(train);
         var histories = new[] { new uint[] { 3, 4, 5 }, Array.Empty<uint>(), new uint[] { 30 } };
-        var expected = model.Transform(SequenceTestData.Histories(ml, Items, histories));
-        string path = Path.Combine(Path.GetTempPath(), $"svae-{Guid.NewGuid():N}.zip");
-        try
-        {
-            ml.Model.Save(model, train.Schema, path);
-            var served = ServingApp.Score(path, histories);
-            Assert.Equal(SequenceTestData.KeyColumn(expected, SequenceColumns.TopItems), served.Select(s => s.Items).ToList());
-            Assert.Equal(SequenceTestData.FloatColumn(expected, SequenceColumns.TopScores), served.Select(s => s.Scores).ToList());
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        ServingApp.AssertServedIdentically(ml, model, train.Schema, SequenceTestData.Histories(ml, Items, histories), histories);
     }
 
     [Fact]
