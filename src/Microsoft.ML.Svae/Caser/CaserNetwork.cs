@@ -106,11 +106,8 @@ internal sealed class CaserNetwork : Module, IUserScoringNetwork
         foreach (var convolution in horizontalConvolutions)
             parts.Add(functional.relu(convolution.call(image).squeeze(3)).amax(new long[] { 2 }));  // [W, n_h]
         var features = cat(parts, 1);
-        if (training && DropoutRate > 0)
-        {
-            var keep = rand(features.shape, features.dtype, features.device, generator: DropoutGenerator) >= DropoutRate;
-            features = features * keep.to(features.dtype) / (1 - DropoutRate);
-        }
+        if (training)
+            features = SeededDropout.Apply(features, DropoutRate, DropoutGenerator);
         var z = functional.relu(fullyConnected.call(features));
         return cat(new[] { z, UserVectors.Lookup(userEmbedding.weight!, users) }, 1).MoveToOuterDisposeScope();
     }

@@ -82,11 +82,8 @@ internal sealed class MvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     {
         using var scope = NewDisposeScope();
         var input = Normalize(multiHot);
-        if (training && InputDropout > 0)
-        {
-            var keep = rand(input.shape, input.dtype, input.device, generator: NoiseGenerator) >= InputDropout;
-            input = input * keep.to(input.dtype) / (1 - InputDropout);
-        }
+        if (training)
+            input = SeededDropout.Apply(input, InputDropout, NoiseGenerator);
         var (mean, logVariance) = Encode(input);
         var z = training ? GaussianLatent.Reparameterize(mean, logVariance, NoiseGenerator) : mean;
         return (Decode(z).MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());

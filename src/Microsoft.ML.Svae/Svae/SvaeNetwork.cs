@@ -38,7 +38,6 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     internal readonly Linear encoderOut;
     internal readonly Linear decoderHidden;
     internal readonly Linear decoderOut;
-    internal readonly Dropout inputDropout;
 #pragma warning restore IDE1006
 
     /// <summary>Creates the network on the CPU, initialized from <paramref name="seed"/>.</summary>
@@ -57,7 +56,7 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
         encoderOut = Linear(encoderSize, 2L * latentSize);
         decoderHidden = Linear(latentSize, decoderSize);
         decoderOut = Linear(decoderSize, itemCount);
-        inputDropout = Dropout(dropout);
+        EmbeddingDropout = dropout;
         RegisterComponents();
         ResetParameters(seed);
     }
@@ -74,9 +73,12 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     /// <summary>K, the latent size.</summary>
     public int LatentSize { get; }
 
+    /// <summary>The dropout rate on the GRU's input embeddings in training mode.</summary>
+    public double EmbeddingDropout { get; }
+
     /// <summary>
-    /// The source of ε in training mode; must be on the network's device. <see langword="null"/> uses the
-    /// global generator (not reproducible when several trainings run at once).
+    /// The source of ε and of the dropout masks in training mode; must be on the network's device.
+    /// <see langword="null"/> uses the global generator (not reproducible when several trainings run at once).
     /// </summary>
     public Generator? NoiseGenerator { get; set; }
 
@@ -96,7 +98,10 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     {
         using var scope = NewDisposeScope();
         // Dropout (training mode only) on the GRU's input embeddings; an identity at inference.
-        var (outputs, _) = gru.call(inputDropout.call(itemEmbedding.call(items)), null);
+        var embedded = itemEmbedding.call(items);
+        if (training)
+            embedded = SeededDropout.Apply(embedded, EmbeddingDropout, NoiseGenerator);
+        var (outputs, _) = gru.call(embedded, null);
         return outputs.MoveToOuterDisposeScope();
     }
 
