@@ -146,6 +146,47 @@ public class SvaeNetworkTests
         Assert.NotEqual(Draw(5), Draw(6));
     }
 
+    [Fact]
+    public void EmbeddingDropoutUsesTheSeededGeneratorInTrainingAndIsOffInEval()
+    {
+        using var plain = Network();
+        using var dropped = new SvaeNetwork(12, 8, 10, 9, 4, 7, seed: 3, dropout: 0.5);
+        using var scope = NewDisposeScope();
+        var items = tensor(new long[] { 1, 2, 3, 4, 5 }, new long[] { 1, 5 });
+        float[] States(ulong seed, long globalSeed)
+        {
+            manual_seed(globalSeed); // the global generator must not matter
+            using var generator = new Generator(seed, CPU);
+            dropped.NoiseGenerator = generator;
+            var states = dropped.Recurrent(items).data<float>().ToArray();
+            dropped.NoiseGenerator = null;
+            return states;
+        }
+
+        dropped.train();
+        Assert.Equal(States(5, 1), States(5, 2));
+        Assert.NotEqual(States(5, 1), States(6, 1));
+        plain.eval();
+        var reference = plain.Recurrent(items).data<float>().ToArray();
+        Assert.NotEqual(reference, States(5, 1));
+
+        dropped.eval();
+        Assert.Equal(reference, States(5, 1));
+    }
+
+    [Fact]
+    public void SeededDropoutZeroesOrRescalesEveryElement()
+    {
+        using var scope = NewDisposeScope();
+        var input = ones(1000);
+        Assert.Same(input, SeededDropout.Apply(input, 0, null));
+        using var generator = new Generator(7, CPU);
+        var output = SeededDropout.Apply(input, 0.25, generator).data<float>().ToArray();
+        Assert.All(output, v => Assert.True(v == 0f || Math.Abs(v - 1 / 0.75f) < 1e-6f, $"unexpected value {v}"));
+        int zeros = output.Count(v => v == 0f);
+        Assert.InRange(zeros, 200, 300); // 250 expected; a binomial(1000, 0.25) is outside [200, 300] with probability < 1e-3
+    }
+
     private static void AssertClose(Tensor expected, Tensor actual)
     {
         var e = expected.data<float>().ToArray();
