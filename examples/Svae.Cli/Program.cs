@@ -18,6 +18,7 @@ namespace Svae.Cli
             var root = new RootCommand("MLNet.Svae: sequential variational autoencoders for collaborative filtering (Sachdeva et al., WSDM 2019) on ML.NET.");
             root.Subcommands.Add(Reproduce());
             root.Subcommands.Add(Stats());
+            root.Subcommands.Add(Split());
             root.Subcommands.Add(Sweep());
             root.Subcommands.Add(Score());
             return root;
@@ -158,6 +159,34 @@ namespace Svae.Cli
                 Console.WriteLine(ml.Recommendation().Data.ComputeStatistics(interactions, name + " (all ratings)"));
                 Console.WriteLine(ml.Recommendation().Data.ComputeStatistics(dataset, name + " (ratings > 3, ≥ 5 items)"));
                 Console.WriteLine(dataset.Report);
+                return 0;
+            });
+            return command;
+        }
+
+        private static Command Split()
+        {
+            var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds of the user split; one folder per seed.", DefaultValueFactory = _ => "98765" };
+            var heldOut = new Option<int?>("--held-out-users") { Description = "Validation and test users each (default: 750 on ML-1M, else 100)." };
+            var output = new Option<string>("--output") { Description = "Folder that receives split-<seed>/ with train.csv and the held-out fold-in/fold-out files.", DefaultValueFactory = _ => "splits" };
+            var command = new Command("split", "Write the protocol's user split (training histories, validation and test fold-in/fold-out) as CSV files in raw ids, to run other implementations on the same users.")
+            {
+                seeds, heldOut, output,
+            };
+            AddDataOptions(command);
+            command.SetAction(parse =>
+            {
+                var ml = new MLContext(seed: 1);
+                var (interactions, _, format) = LoadData(ml, parse, Console.Out);
+                int users = parse.GetValue(heldOut) ?? (format == "ml-1m" ? 750 : 100);
+                foreach (int seed in ParseInts(parse.GetValue(seeds)!))
+                {
+                    var dataset = ml.Recommendation().Data.PrepareSequences(interactions, DataSources.Protocol(users, users, seed, FoldSplit.Temporal));
+                    string directory = Path.Combine(parse.GetValue(output)!, FormattableString.Invariant($"split-{seed}"));
+                    SplitExport.Write(dataset, directory);
+                    Console.WriteLine(FormattableString.Invariant(
+                        $"split seed {seed}: {dataset.TrainUserCount} training, {dataset.ValidationUserCount} validation and {dataset.TestUserCount} test users written to {directory}"));
+                }
                 return 0;
             });
             return command;

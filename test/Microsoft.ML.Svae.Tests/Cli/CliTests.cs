@@ -52,6 +52,42 @@ public class CliTests : IDisposable
         Assert.Contains("LearningRate", csv[0]);
     }
 
+    [Fact]
+    public void SplitWritesDisjointUsersWithTheirFoldInsAndFoldOuts()
+    {
+        int code = RunnerCli.Build().Parse(new[] { "split", "--seeds", "3", "--held-out-users", "20", "--output", _dir, "--plain" }).Invoke();
+        Assert.Equal(0, code);
+        string directory = Path.Combine(_dir, "split-3");
+        var rows = new Dictionary<string, List<string[]>>();
+        foreach (string file in SplitExport.FileNames)
+        {
+            var lines = File.ReadAllLines(Path.Combine(directory, file));
+            Assert.Equal("user_id,item_id,position,timestamp", lines[0]);
+            rows[file] = lines.Skip(1).Select(l => l.Split(',')).ToList();
+            Assert.NotEmpty(rows[file]);
+        }
+        HashSet<string> Users(string file) => rows[file].Select(r => r[0]).ToHashSet();
+        Assert.Equal(20, Users("test_foldin.csv").Count);
+        Assert.Equal(Users("test_foldin.csv"), Users("test_foldout.csv"));
+        Assert.Equal(Users("validation_foldin.csv"), Users("validation_foldout.csv"));
+        Assert.Empty(Users("train.csv").Intersect(Users("test_foldin.csv")));
+        Assert.Empty(Users("train.csv").Intersect(Users("validation_foldin.csv")));
+        Assert.Empty(Users("validation_foldin.csv").Intersect(Users("test_foldin.csv")));
+
+        // Each held-out user: positions 0..n−1 in time order, fold-in timestamps sorted, fold-in ≥ fold-out (80/20).
+        foreach (var user in Users("test_foldin.csv"))
+        {
+            var foldIn = rows["test_foldin.csv"].Where(r => r[0] == user).ToList();
+            var foldOut = rows["test_foldout.csv"].Where(r => r[0] == user).ToList();
+            Assert.Equal(Enumerable.Range(0, foldIn.Count).Select(i => i.ToString()), foldIn.Select(r => r[2]));
+            Assert.Equal(Enumerable.Range(0, foldOut.Count).Select(i => i.ToString()), foldOut.Select(r => r[2]));
+            var stamps = foldIn.Select(r => long.Parse(r[3])).ToList();
+            Assert.Equal(stamps.Order(), stamps);
+            Assert.All(foldOut, r => Assert.Equal("", r[3]));
+            Assert.True(foldIn.Count >= foldOut.Count, $"user {user}: fold-in {foldIn.Count}, fold-out {foldOut.Count}");
+        }
+    }
+
     [Theory]
     [InlineData("1-4", new[] { 1, 2, 3, 4 })]
     [InlineData("2,5", new[] { 2, 5 })]
