@@ -16,16 +16,18 @@ internal sealed class SvaeSpeedBenchmark : IBenchmark
 {
     public string Name => "svae-speed";
 
-    public string Usage => "[--epochs N] [--max-length L]: seconds per epoch on the ML-1M-shaped synthetic training set, FLOPs, sgemm rate, scoring latency";
+    public string Usage => "[--epochs N] [--max-length L] [--batch-size B]: seconds per epoch on the ML-1M-shaped synthetic training set, FLOPs, sgemm rate, scoring latency";
 
     public int Run(string[] args)
     {
         int epochs = 2;
         int maxLength = 1000;
+        int? batchSize = null;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--max-length") maxLength = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--batch-size") batchSize = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else { Console.Error.WriteLine($"usage: svae-speed {Usage}"); return 2; }
         }
 
@@ -46,6 +48,9 @@ internal sealed class SvaeSpeedBenchmark : IBenchmark
         Console.WriteLine($"libtorch threads: {get_num_threads()}");
 
         var options = new SvaeTrainer.Options { NumberOfEpochs = epochs, MaxHistoryLength = maxLength, EarlyStoppingPatience = 0 };
+        if (batchSize is int b)
+            options.BatchSize = b;
+        Console.WriteLine($"users per step: {options.BatchSize}");
         var watch = Stopwatch.StartNew();
         using var model = ml.Recommendation().Trainers.Svae(options).Fit(data.Train);
         double total = watch.Elapsed.TotalSeconds;
