@@ -60,6 +60,11 @@ namespace Microsoft.ML.Svae;
 ///   public code's coupled L2 of 5e-3 under Adam reduced the model to a popularity ranking here) and
 ///   embedding dropout 0.2.
 ///
+/// To train as the authors' public code does: `BatchSize = 1`, `Dropout = 0`, `KlAnnealingResetsEachEpoch = true`
+/// and `WeightDecay = 5e-3 / (mean number of loss steps per training user)` (their loss sums a user's steps; ours
+/// averages over the steps of a batch). On MovieLens-100K that recipe is on a par with the defaults on
+/// validation and trains about 3.4 times slower (docs/BENCHMARKS.md).
+///
 /// ### References
 /// * Sachdeva, Manco, Ritacco, Pudi. Sequential Variational Autoencoders for Collaborative Filtering. WSDM 2019.
 /// * Liang, Krishnan, Hoffman, Jebara. Variational Autoencoders for Collaborative Filtering. WWW 2018.
