@@ -1,8 +1,8 @@
 namespace Microsoft.ML.Svae.Tests;
 
 /// <summary>
-/// The checks every model with per-user parameters (BPR, FPMC, Caser) shares: seeded determinism and the
-/// user column's errors. Each model's test class supplies its small options, trainer and planted data.
+/// The checks every model with per-user parameters (BPR, FPMC, Caser) shares: learning the planted pattern
+/// better than POP, seeded determinism and the user column's errors. Each model's test class supplies its small options, trainer and planted data.
 /// </summary>
 public abstract class UserKeyedModelTests<TOptions, TTransformer>
     where TOptions : UserKeyedTrainerOptions
@@ -16,6 +16,31 @@ public abstract class UserKeyedModelTests<TOptions, TTransformer>
 
     /// <summary>Training data and validation users with the model's planted pattern.</summary>
     private protected abstract (IDataView Train, IDataView Validation) PlantedData(MLContext ml);
+
+    /// <summary>The epochs the model needs to learn <see cref="PlantedData"/>.</summary>
+    private protected abstract int PlantedEpochs { get; }
+
+    /// <summary>The users of <see cref="PlantedData"/>'s training data (training users and held-out fold-ins).</summary>
+    private protected abstract int PlantedUserCount { get; }
+
+    [Fact]
+    public void LearnsThePlantedPatternAndBeatsPopularity()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = PlantedData(ml);
+        using var model = Trainer(ml, SmallOptions(PlantedEpochs, 7)).Fit(train, validation);
+        using var pop = ml.Recommendation().Trainers.Popularity(topK: 10).Fit(train);
+        var modelMetrics = ml.Recommendation().Evaluate(model.Transform(validation), cutoffs: new[] { 1, 10 });
+        var popMetrics = ml.Recommendation().Evaluate(pop.Transform(validation), cutoffs: new[] { 1, 10 });
+
+        Assert.True(modelMetrics.Ndcg(10) > popMetrics.Ndcg(10) + 0.3,
+            $"{GetType().Name}: NDCG@10 {modelMetrics.Ndcg(10):F3} should clearly beat POP {popMetrics.Ndcg(10):F3} on the planted pattern.");
+        var losses = model.TrainingHistory.Select(e => e.TrainingLoss).ToList();
+        Assert.True(losses[^1] < losses[0], $"The training loss should decrease: {string.Join(", ", losses)}");
+        Assert.All(model.TrainingHistory, e => Assert.NotNull(e.ValidationNdcg));
+        Assert.Equal(SequenceColumns.UserId, model.UserIdColumnName);
+        Assert.Equal(PlantedUserCount, model.UserCount);
+    }
 
     [Fact]
     public void SameSeedGivesTheSameModel()
