@@ -15,9 +15,14 @@ internal static class ModelScoring
     /// user key and a colon (<c>7:3,4,5</c>); it is fed to models whose input has a <c>UserId</c> column
     /// (BPR, FPMC, Caser; no prefix gives the unknown user 0) and ignored by the others.
     /// </summary>
-    public static IEnumerable<string> Score(MLContext mlContext, string modelPath, IEnumerable<string> histories)
+    /// <param name="mlContext">The ML.NET context.</param>
+    /// <param name="modelPath">The model zip.</param>
+    /// <param name="histories">The history lines.</param>
+    /// <param name="load">Loads the zip; default <c>mlContext.Model.Load</c> (the runner passes
+    /// <c>mlContext.Recommendation().LoadModel</c>, which reports a damaged file clearly).</param>
+    public static IEnumerable<string> Score(MLContext mlContext, string modelPath, IEnumerable<string> histories, ModelLoader? load = null)
     {
-        var model = mlContext.Model.Load(modelPath, out DataViewSchema inputSchema);
+        var model = (load ?? mlContext.Model.Load)(modelPath, out DataViewSchema inputSchema);
         try
         {
             // The history column's key type (its item count) is only known from the model, so the
@@ -55,6 +60,9 @@ internal static class ModelScoring
             (model as IDisposable)?.Dispose();
         }
     }
+
+    /// <summary>Loads a model zip and its input schema (the signature of <c>mlContext.Model.Load</c>).</summary>
+    public delegate ITransformer ModelLoader(string path, out DataViewSchema inputSchema);
 
     /// <summary>The model's input: a user's item keys in time order, and the user's key for models that read it.</summary>
     private sealed class HistoryInput

@@ -237,7 +237,8 @@ namespace Svae.Cli
             {
                 var lines = new List<string>(parse.GetValue(histories) ?? Array.Empty<string>());
                 if (parse.GetValue(input) is string file) lines.AddRange(File.ReadAllLines(file));
-                foreach (string line in ModelScoring.Score(new MLContext(), parse.GetValue(modelPath)!, lines))
+                var ml = new MLContext();
+                foreach (string line in ModelScoring.Score(ml, parse.GetValue(modelPath)!, lines, ml.Recommendation().LoadModel))
                     Console.WriteLine(line);
                 return 0;
             });

@@ -69,6 +69,16 @@ public sealed class RecommendationCatalog
         ModelFiles.WriteAtomically(path, stream => Environment.Model.Save(model, inputSchema, stream));
     }
 
+    /// <summary>
+    /// Loads a model zip as <c>mlContext.Model.Load</c> does (the result is ML.NET's own <see cref="ITransformer"/>),
+    /// but a damaged file raises one <see cref="InvalidDataException"/> saying so (an unreadable zip, or an ONNX graph
+    /// that ONNX Runtime cannot read) instead of ML.NET's nested instantiation errors. Dispose the model when done.
+    /// </summary>
+    /// <param name="path">The zip file.</param>
+    /// <param name="inputSchema">The schema of the data the model reads.</param>
+    public ITransformer LoadModel(string path, out DataViewSchema inputSchema)
+        => ModelLoading.Load(Environment, path, out inputSchema);
+
     /// <summary>Evaluates recommendations with all options (e.g. a full score column instead of a top-K list).</summary>
     public RecommendationMetrics Evaluate(IDataView data, RecommendationEvaluatorOptions options)
     {

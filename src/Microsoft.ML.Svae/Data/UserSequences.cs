@@ -74,6 +74,31 @@ internal sealed class UserSequences
     /// <inheritdoc cref="Read(IDataView, string, string, out long)"/>
     public static UserSequences Read(IDataView data, string columnName, string role) => Read(data, columnName, role, out _);
 
+    /// <summary>
+    /// Reads the training histories every trainer learns from: as <see cref="Read(IDataView, string, string, out long)"/>,
+    /// and the keys it ignores (the missing key 0, or keys beyond the column's key count) are reported as a warning
+    /// through <paramref name="env"/>'s log. Throws <see cref="ArgumentException"/> naming the column when no usable
+    /// event is left.
+    /// </summary>
+    public static UserSequences ReadTrainingHistories(IHostEnvironment env, IDataView data, string columnName, string parameterName)
+    {
+        var sequences = Read(data, columnName, "history", out long dropped);
+        if (dropped > 0)
+        {
+            using var ch = env.Start("Reading training histories");
+            ch.Warning($"{dropped} of {dropped + sequences.EventCount} item keys in the training history column '{columnName}' are the missing key 0 " +
+                $"or beyond the key count ({sequences.ItemCount}) and are ignored.");
+        }
+        if (sequences.EventCount == 0)
+        {
+            string why = dropped == 0
+                ? $"({sequences.Count} rows)"
+                : $"({sequences.Count} rows; all {dropped} item keys are the missing key 0 or beyond the key count {sequences.ItemCount})";
+            throw new ArgumentException($"The training data has no events in column '{columnName}' {why}: nothing to learn from.", parameterName);
+        }
+        return sequences;
+    }
+
     private static VBuffer<uint> DenseCopy(in VBuffer<uint> sparse)
     {
         var dense = new uint[sparse.Length];

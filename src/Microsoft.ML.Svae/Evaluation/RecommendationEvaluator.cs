@@ -13,7 +13,8 @@ namespace Microsoft.ML.Svae;
 /// remaining ranked items are compared with the fold-out R by <see cref="RankingMetrics"/>. Users with an empty
 /// fold-out are skipped and counted. The fold-out is used as given: an item in both fold-in and fold-out stays
 /// in R (it counts in |R| and IDCG) but cannot be hit, since seen items are excluded. The authors' code
-/// (svae_cf) behaves the same way, except that it does not deduplicate R.
+/// (svae_cf) behaves the same way, except that it does not deduplicate R. Evaluating a data view with no rows,
+/// or whose fold-outs are all empty, is an error (there would be no user to average over).
 /// </remarks>
 internal static class RecommendationEvaluator
 {
@@ -95,6 +96,14 @@ internal static class RecommendationEvaluator
             throw new InvalidOperationException(
                 $"The data view returned {foldIn.Count} rows for column '{historyColumnName}' but {foldOut.Count} for column '{foldOutColumnName}'.");
         int users = foldOut.Count;
+        if (users == 0)
+            throw new ArgumentException(
+                "The data to evaluate is empty (0 rows): there is no user to evaluate, and every metric would be NaN. " +
+                "Evaluate the scored held-out users (e.g. model.Transform(dataset.Test) with TestUsers > 0).", nameof(scored));
+        if (foldOut.EventCount == 0)
+            throw new ArgumentException(
+                $"None of the {users} rows has an item in the fold-out column '{foldOutColumnName}': users with an empty fold-out are skipped, " +
+                "so there is no user to evaluate and every metric would be NaN. Check that the column holds the held-out items (R) of each user.", nameof(scored));
 
         var topItems = new int[checked(users * maxCutoff)];
         long[]? userIds = userIdColumn is null ? null : new long[users];

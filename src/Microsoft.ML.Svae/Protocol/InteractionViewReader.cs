@@ -85,6 +85,43 @@ internal static class InteractionViewReader
         return ids.ToArray();
     }
 
+    /// <summary>
+    /// Throws <see cref="InvalidDataException"/> naming the first row of a Single or Double rating column whose value is
+    /// NaN or infinite (integer columns are always finite and are not read).
+    /// </summary>
+    public static void CheckFiniteRatings(IDataView data, DataViewSchema.Column rating)
+    {
+        if (rating.Type.RawType != typeof(float) && rating.Type.RawType != typeof(double))
+            return;
+        if (data is ArrayDataView view && view.FindColumn(rating.Name) is ScalarArrayColumn<float> array)
+        {
+            for (int r = 0; r < view.RowCount; r++)
+                if (!float.IsFinite(array.Values[r]))
+                    throw NonFiniteRating(rating, r, array.Values[r]);
+            return;
+        }
+        using var cursor = data.GetRowCursor(new[] { rating });
+        var getter = DoubleGetter(cursor, rating);
+        long row = -1;
+        while (cursor.MoveNext())
+        {
+            row++;
+            double value = getter();
+            if (!double.IsFinite(value))
+                throw NonFiniteRating(rating, row, value);
+        }
+    }
+
+    private static InvalidDataException NonFiniteRating(DataViewSchema.Column column, long row, double value)
+    {
+        string shown = double.IsNaN(value) ? "NaN" : value > 0 ? "+Infinity" : "-Infinity";
+        string hint = double.IsNaN(value)
+            ? "NaN is a missing rating: remove such rows first (e.g. mlContext.Data.FilterRowsByMissingValues) or give them a rating"
+            : "an infinite rating is most likely a bug upstream";
+        return new InvalidDataException(
+            $"Row {row} (0-based) of the rating column '{column.Name}' has the value {shown}, which is not a finite number; ratings must be finite ({hint}).");
+    }
+
     // Fast path: the readers' own array view, read without cursoring.
     private static bool TryReadArrays(IDataView data, DataViewSchema.Column user, DataViewSchema.Column item,
         DataViewSchema.Column? rating, DataViewSchema.Column? time, out InteractionTable table)
@@ -212,19 +249,24 @@ internal static class InteractionViewReader
             var g = DoubleGetter(cursor, column);
             return () =>
             {
-                double d = Math.Floor(g());
+                double value = g();
+                double d = Math.Floor(value);
                 if (!(d >= long.MinValue && d < long.MaxValue))
-                    throw BadValue("timestamp", column, row(), d, "a finite number of seconds");
+                    throw BadValue("timestamp", column, row(), value, "a finite number of seconds between Int64.MinValue and Int64.MaxValue");
                 return (long)d;
             };
         }
         var integer = IntegerGetter(cursor, column);
         return () =>
         {
+            // Every Int64 is a valid time (only the order matters), Int64.MinValue included: its magnitude 2^63
+            // is one more than Int64.MaxValue. Only an unsigned value above Int64.MaxValue does not fit.
             var (isNegative, magnitude) = integer();
+            if (isNegative)
+                return magnitude == 1UL << 63 ? long.MinValue : -(long)magnitude;
             if (magnitude > long.MaxValue)
-                throw BadValue("timestamp", column, row(), magnitude, "at most Int64.MaxValue seconds");
-            return isNegative ? -(long)magnitude : (long)magnitude;
+                throw BadValue("timestamp", column, row(), magnitude, "a number of seconds between Int64.MinValue and Int64.MaxValue");
+            return (long)magnitude;
         };
     }
 

@@ -106,9 +106,16 @@ public sealed class RecommendationDataCatalog
     /// Keeps the interactions whose rating is STRICTLY greater than <paramref name="threshold"/> (section 5.1: "strictly
     /// greater than 3"), with ML.NET's <c>FilterRowsByColumn</c> and a lower bound just above the threshold. A Single
     /// or Double rating column is filtered directly; an integer column is first converted to Single with
-    /// <c>ConvertType</c> into a temporary column that is dropped afterwards. Rows with a NaN rating are dropped.
-    /// The result is lazy and keeps the input's columns and row order.
+    /// <c>ConvertType</c> into a temporary column that is dropped afterwards. The result is lazy and keeps the input's
+    /// columns and row order.
     /// </summary>
+    /// <remarks>
+    /// A Single or Double rating column is checked first, in one pass: a NaN (a missing rating) or an infinite rating
+    /// raises <see cref="InvalidDataException"/> naming the 0-based row and the value (remove missing ratings first,
+    /// e.g. with <c>mlContext.Data.FilterRowsByMissingValues</c>). Every finite rating is compared with the threshold as
+    /// it is, whatever its scale: negative and zero ratings (e.g. dislikes) are below the default threshold and dropped
+    /// like any other low rating, and a huge finite rating such as 1e30 is a positive; no rating scale is assumed.
+    /// </remarks>
     /// <param name="interactions">The interactions.</param>
     /// <param name="threshold">Ratings must be greater than this (compared as a Double).</param>
     /// <param name="ratingColumnName">The numeric rating column.</param>
@@ -120,7 +127,10 @@ public sealed class RecommendationDataCatalog
         var column = SchemaChecks.Column(interactions.Schema, ratingColumnName, "rating");
         double lowerBound = Math.BitIncrement((double)threshold);
         if (column.Type == NumberDataViewType.Single || column.Type == NumberDataViewType.Double)
+        {
+            InteractionViewReader.CheckFiniteRatings(interactions, column);
             return _mlContext.Data.FilterRowsByColumn(interactions, ratingColumnName, lowerBound: lowerBound);
+        }
         if (column.Type is NumberDataViewType)
         {
             const string temporary = "__SvaeRatingAsSingle";

@@ -59,9 +59,7 @@ public abstract class RecommendationTrainerBase<TTransformer> : IEstimator<TTran
     public TTransformer Fit(IDataView trainData, IDataView? validationData)
     {
         ArgumentNullException.ThrowIfNull(trainData);
-        var train = UserSequences.Read(trainData, BaseOptions.HistoryColumnName, "history");
-        if (train.EventCount == 0)
-            throw new ArgumentException($"The training data has no events in column '{BaseOptions.HistoryColumnName}' ({train.Count} rows): nothing to learn from.", nameof(trainData));
+        var train = UserSequences.ReadTrainingHistories(Host, trainData, BaseOptions.HistoryColumnName, nameof(trainData));
         return Train(trainData, train, validationData);
     }
 

@@ -15,10 +15,11 @@ public class SequenceProtocolTests
     [Fact]
     public void BinarizeKeepsRatingsStrictlyAboveTheThreshold()
     {
-        var view = Interactions(_ml, new (uint, uint, float, long)[] { (1, 1, 1, 0), (1, 2, 3, 1), (1, 3, 3.5f, 2), (1, 4, 4, 3), (1, 5, 5, 4), (1, 6, float.NaN, 5), (1, 7, 3.0000002f, 6) });
+        var view = Interactions(_ml, new (uint, uint, float, long)[] { (1, 1, 1, 0), (1, 2, 3, 1), (1, 3, 3.5f, 2), (1, 4, 4, 3), (1, 5, 5, 4), (1, 6, -2, 5), (1, 7, 3.0000002f, 6), (1, 8, 1e30f, 7) });
         var kept = Rows(_ml, _data.Binarize(view));
-        Assert.Equal(new uint[] { 3, 4, 5, 7 }, kept.Select(r => r.ItemId));
-        Assert.Equal(new uint[] { 4, 5 }, Rows(_ml, _data.Binarize(view, threshold: 3.5f)).Select(r => r.ItemId));
+        // Negative ratings are ordinary low ratings; a huge finite rating is a positive (no scale is assumed).
+        Assert.Equal(new uint[] { 3, 4, 5, 7, 8 }, kept.Select(r => r.ItemId));
+        Assert.Equal(new uint[] { 4, 5, 8 }, Rows(_ml, _data.Binarize(view, threshold: 3.5f)).Select(r => r.ItemId));
     }
 
     [Fact]
