@@ -13,9 +13,12 @@ internal static class InteractionViewReader
     /// Key&lt;UInt32&gt; (the key value is used as the id; missing keys are an error). Ratings: any numeric type.
     /// Times: Int64 and other integer types or Single/Double (Unix seconds, truncated toward negative infinity),
     /// DateTime (taken as UTC) or DateTimeOffset. A null rating column gives ratings of 1; a null time column
-    /// gives the 0-based row index.
+    /// gives the 0-based row index. With <paramref name="keepRatingsAbove"/>, only rows whose rating is greater are
+    /// kept (as <see cref="RecommendationDataCatalog.Binarize"/> compares), and a NaN or infinite rating is an error;
+    /// row numbers in errors and row-index times count the rows of <paramref name="data"/>, dropped ones included.
     /// </summary>
-    public static InteractionTable Read(IDataView data, string userColumn, string itemColumn, string? ratingColumn, string? timestampColumn)
+    public static InteractionTable Read(IDataView data, string userColumn, string itemColumn, string? ratingColumn, string? timestampColumn,
+        float? keepRatingsAbove = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         var schema = data.Schema;
@@ -30,7 +33,9 @@ internal static class InteractionViewReader
         if (time is { } t && !IsTime(t.Type))
             throw new ArgumentOutOfRangeException(t.Name, $"The timestamp column '{t.Name}' must hold Unix seconds (Int64 or another numeric type) or DateTime/DateTimeOffset values, but its type is {SchemaChecks.Describe(t.Type)}.");
 
-        if (TryReadArrays(data, user, item, rating, time, out var direct))
+        if (keepRatingsAbove is not null && rating is null)
+            throw new ArgumentNullException(nameof(ratingColumn), "A rating column is needed to keep ratings above a threshold.");
+        if (keepRatingsAbove is null && TryReadArrays(data, user, item, rating, time, out var direct))
             return direct;
 
         long? knownRows = data.GetRowCount();
@@ -42,16 +47,23 @@ internal static class InteractionViewReader
         long row = -1;
         var userGetter = IdGetter(cursor, user, "user id", () => row);
         var itemGetter = IdGetter(cursor, item, "item id", () => row);
-        var ratingGetter = rating is { } rg ? NumberGetter(cursor, rg) : null;
+        var ratingGetter = rating is { } rg ? RatingGetter(cursor, rg) : null;
         var timeGetter = time is { } tg ? TimeGetter(cursor, tg, () => row) : null;
         while (cursor.MoveNext())
         {
             row++;
+            double value = ratingGetter is null ? 1 : ratingGetter();
+            if (keepRatingsAbove is float threshold)
+            {
+                if (!double.IsFinite(value))
+                    throw NonFiniteRating(rating!.Value, row, value);
+                if (!(value > threshold))
+                    continue;
+            }
             uint u = userGetter();
             uint i = itemGetter();
-            float value = ratingGetter is null ? 1f : ratingGetter();
             long seconds = timeGetter is null ? row : timeGetter();
-            builder.Add(u, i, value, seconds);
+            builder.Add(u, i, (float)value, seconds);
         }
         return builder.Build();
     }
@@ -279,14 +291,17 @@ internal static class InteractionViewReader
         return () => { f(ref x); return x; };
     }
 
-    /// <summary>A numeric column as Single.</summary>
-    private static Func<float> NumberGetter(DataViewRowCursor cursor, DataViewSchema.Column column)
+    /// <summary>
+    /// A numeric rating column: Double values as they are, Single and integer values as Single (the precision at
+    /// which <see cref="RecommendationDataCatalog.Binarize"/> compares them with the threshold).
+    /// </summary>
+    private static Func<double> RatingGetter(DataViewRowCursor cursor, DataViewSchema.Column column)
     {
         var raw = column.Type.RawType;
         if (raw == typeof(float)) { var g = cursor.GetGetter<float>(column); float v = 0; return () => { g(ref v); return v; }; }
-        if (raw == typeof(double)) { var g = cursor.GetGetter<double>(column); double v = 0; return () => { g(ref v); return (float)v; }; }
+        if (raw == typeof(double)) { var g = cursor.GetGetter<double>(column); double v = 0; return () => { g(ref v); return v; }; }
         var integer = IntegerGetter(cursor, column);
-        return () => { var (neg, mag) = integer(); return neg ? -(float)mag : mag; };
+        return () => { var (neg, mag) = integer(); return neg ? -(float)mag : (float)mag; };
     }
 
     /// <summary>An integer column as (sign, magnitude).</summary>

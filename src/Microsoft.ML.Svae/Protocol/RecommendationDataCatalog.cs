@@ -149,7 +149,9 @@ public sealed class RecommendationDataCatalog
     /// <remarks>
     /// <para>Steps, in order:</para>
     /// <list type="number">
-    /// <item><description>If <see cref="SequenceProtocolOptions.RatingThreshold"/> is set, <see cref="Binarize"/> (rating &gt; threshold).</description></item>
+    /// <item><description>If <see cref="SequenceProtocolOptions.RatingThreshold"/> is set, only ratings greater than the threshold
+    /// are kept, compared as <see cref="Binarize"/> does; a NaN or infinite rating is an error naming its row. Without a
+    /// threshold the rating column is not read. Row numbers in errors always count the rows of <paramref name="interactions"/>.</description></item>
     /// <item><description>Users with fewer than <see cref="SequenceProtocolOptions.MinItemsPerUser"/> events are dropped.</description></item>
     /// <item><description>Each user's events are sorted stably by (timestamp, input row order): events in the same second
     /// keep the order in which they appear in the input (on MovieLens about two thirds of the positive events share
@@ -182,10 +184,9 @@ public sealed class RecommendationDataCatalog
         long eventsRead = InteractionViewReader.CountRows(interactions);
         if (eventsRead == 0)
             throw new ArgumentException("The interaction data view is empty (0 rows): there is nothing to prepare.", nameof(interactions));
-        var data = interactions;
-        if (options.RatingThreshold is float threshold)
-            data = Binarize(interactions, threshold, options.RatingColumnName);
-        var table = InteractionViewReader.Read(data, options.UserIdColumnName, options.ItemIdColumnName, null, options.TimestampColumnName);
+        // Binarization (as Binarize does) happens while reading, so that errors name the rows of the input.
+        var table = InteractionViewReader.Read(interactions, options.UserIdColumnName, options.ItemIdColumnName,
+            options.RatingThreshold is null ? null : options.RatingColumnName, options.TimestampColumnName, options.RatingThreshold);
         if (table.Count == 0)
             throw new InvalidOperationException(
                 $"No interaction has a rating greater than {options.RatingThreshold} in column '{options.RatingColumnName}' ({eventsRead} interactions read): " +

@@ -124,7 +124,7 @@ public sealed class SequenceProtocolOptions
         if (!(FoldOutFraction > 0 && FoldOutFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(FoldOutFraction), $"FoldOutFraction must be strictly between 0 and 1 (got {FoldOutFraction}).");
         if (!Enum.IsDefined(FoldSplit))
-            throw new ArgumentOutOfRangeException(nameof(FoldSplit), $"Unknown FoldSplit {FoldSplit}.");
+            throw new ArgumentOutOfRangeException(nameof(FoldSplit), $"FoldSplit must be {string.Join(" or ", Enum.GetNames<FoldSplit>())} (got {FoldSplit}).");
     }
 
     /// <summary>The fold-in size for a history of <paramref name="n"/> ≥ 2 events.</summary>

@@ -96,6 +96,24 @@ public class BadInputTests
         Assert.Equal(10, dataset.TrainSequences.EventCount);
     }
 
+    [Fact]
+    public void RowNumbersCountTheInputRowsEvenWhenBinarizationDropsSome()
+    {
+        var rows = Enumerable.Range(0, 4).Select(i => new Protocol.IntUserRow { UserId = 1, ItemId = (uint)i, Rating = 1, Timestamp = i }).ToList();
+        rows.Add(new Protocol.IntUserRow { UserId = -2, ItemId = 9, Rating = 5, Timestamp = 9 });
+        var error = Assert.Throws<InvalidDataException>(() => _ml.Recommendation().Data.PrepareSequences(_ml.Data.LoadFromEnumerable(rows)));
+        Assert.Equal("Row 4 (0-based) of the user id column 'UserId' has the value -2, which is not a valid id (an integer between 0 and 4294967295).", error.Message);
+
+        // Without a timestamp column the time is the input row index, dropped rows included.
+        var ratings = new float[] { 5, 1, 5, 5, 5, 5 };
+        var view = Interactions(_ml, ratings.Select((r, i) => (1u, (uint)i + 1, r, 0L)));
+        var dataset = _ml.Recommendation().Data.PrepareSequences(view, new SequenceProtocolOptions { TimestampColumnName = null, ValidationUsers = 0, TestUsers = 0 });
+        var row = Assert.Single(SequenceRows(dataset.Train));
+        Assert.Equal(new long[] { 0, 2, 3, 4, 5 }, row.Times);
+        Assert.Equal(6, dataset.Report.EventsRead);
+        Assert.Equal(5, dataset.Report.EventsAfterBinarization);
+    }
+
     // ------------------------------------------------------------------ timestamps
 
     [Fact]
