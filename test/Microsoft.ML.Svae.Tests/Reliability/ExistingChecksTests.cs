@@ -157,6 +157,23 @@ public class ExistingChecksTests : IDisposable
         Assert.StartsWith("allocationExponent must be in [0, 1] (got 1.5).", error.Message);
     }
 
+    // ------------------------------------------------------------------ training
+
+    [Fact]
+    public void UserKeyedTrainingIgnoresRowsWithoutAUserKeyAndFailsWhenNoneHasOne()
+    {
+        var histories = new[] { new uint[] { 1, 2, 3 }, new uint[] { 2, 3, 4 }, new uint[] { 3, 4, 5 } };
+        var none = UserSequenceTestData.Rows(_ml, 5, 3, new uint[] { 0, 0, 0 }, histories);
+        var error = Assert.Throws<ArgumentException>(() => _ml.Recommendation().Trainers.Bpr(numberOfEpochs: 1).Fit(none));
+        Assert.StartsWith("No training row has a user key in column 'UserId' (all 3 are the missing key 0): the model learns one vector per user.", error.Message);
+
+        var messages = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        _ml.Log += (_, e) => messages.Enqueue(e.Message);
+        var some = UserSequenceTestData.Rows(_ml, 5, 3, new uint[] { 1, 0, 3 }, histories);
+        using var model = _ml.Recommendation().Trainers.Bpr(numberOfEpochs: 1).Fit(some);
+        Assert.Contains(messages, m => m.Contains("1 of 3 training rows have the missing user key 0 in column 'UserId' and are ignored.", StringComparison.Ordinal));
+    }
+
     // ------------------------------------------------------------------ scoring
 
     [Fact]
