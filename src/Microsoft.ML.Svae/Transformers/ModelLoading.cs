@@ -24,15 +24,34 @@ internal static class ModelLoading
         {
             return mlContext.Model.Load(path, out inputSchema);
         }
-        catch (Exception e) when (e is not OutOfMemoryException && Damage(path, e) is string damage)
+        catch (Exception e) when (e is not OutOfMemoryException && Explain(path, e) is string message)
         {
-            throw new InvalidDataException(
-                $"The model file '{path}' is damaged: {damage}. Save the model again, or restore the file from a copy.", e);
+            throw new InvalidDataException(message, e);
         }
     }
 
-    /// <summary>What is damaged in the file, or null when the failure is not explained by damage.</summary>
-    private static string? Damage(string path, Exception error)
+    /// <summary>A message for a failed load explained by the file's content, or null to let ML.NET's error through.</summary>
+    private static string? Explain(string path, Exception error)
+    {
+        if (Damage(path) is string damage)
+            return $"The model file '{path}' is damaged: {damage}. Save the model again, or restore the file from a copy.";
+        // The parts are intact as far as can be checked, yet ML.NET or ONNX Runtime could not read one of them.
+        var innermost = error;
+        while (innermost.InnerException is not null)
+            innermost = innermost.InnerException;
+        if (innermost == error)
+            return null;
+        if (innermost is OnnxRuntimeException onnx)
+            return $"The model file '{path}' could not be read: ONNX Runtime rejected its ONNX graph ({onnx.Message.Trim()}). " +
+                "The file may be damaged, or need a newer ONNX Runtime than this app has.";
+        if (innermost is FormatException)
+            return $"The model file '{path}' could not be read: ML.NET could not decode a part of it ({innermost.Message}). " +
+                "The file may be damaged, or have been written by a newer version of ML.NET or of this library.";
+        return null;
+    }
+
+    /// <summary>What is damaged in the file, or null when no damage is found.</summary>
+    private static string? Damage(string path)
     {
         // First the container: a truncated or overwritten file is not a readable zip, or an entry fails its checksum.
         var onnxEntries = new List<(string Name, byte[] Bytes)>();
@@ -48,7 +67,7 @@ internal static class ModelLoading
                     onnxEntries.Add((entry.FullName, bytes.ToArray()));
             }
         }
-        catch (Exception e) when (e is InvalidDataException or IOException)
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
         {
             return $"it is not a readable zip archive ({e.Message})";
         }
@@ -59,15 +78,6 @@ internal static class ModelLoading
             if (OnnxEntryDamage(bytes) is string why)
                 return $"its ONNX graph (zip entry '{name}') could not be read: {why}";
         }
-
-        // Else a part ML.NET could not decode (its decoders throw FormatException) or ONNX Runtime rejected.
-        var innermost = error;
-        while (innermost.InnerException is not null)
-            innermost = innermost.InnerException;
-        if (innermost is OnnxRuntimeException onnx)
-            return $"its ONNX graph could not be read: {onnx.Message.Trim()}";
-        if (innermost is FormatException && innermost != error)
-            return $"ML.NET could not decode a part of it ({innermost.Message})";
         return null;
     }
 

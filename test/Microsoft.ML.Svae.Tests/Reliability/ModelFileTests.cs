@@ -122,6 +122,22 @@ public class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void LoadModelReportsAnUndecodablePartOutsideTheOnnxGraph()
+    {
+        string path = SavePopularityModel("undecodable.zip");
+        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
+        {
+            var entry = Assert.Single(zip.Entries, e => e.FullName == "TransformerChain/Transform_000/Model.key");
+            entry.Delete();
+            using var stream = zip.CreateEntry("TransformerChain/Transform_000/Model.key").Open();
+            stream.Write(Garbage);
+        }
+        var error = Assert.Throws<InvalidDataException>(() => _ml.Recommendation().LoadModel(path, out _));
+        Assert.StartsWith($"The model file '{path}' could not be read: ML.NET could not decode a part of it (", error.Message);
+        Assert.EndsWith("The file may be damaged, or have been written by a newer version of ML.NET or of this library.", error.Message);
+    }
+
+    [Fact]
     public void LoadModelReportsATruncatedZipAndAMissingFile()
     {
         string path = SavePopularityModel("truncated.zip");
