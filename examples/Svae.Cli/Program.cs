@@ -238,7 +238,18 @@ namespace Svae.Cli
                 var lines = new List<string>(parse.GetValue(histories) ?? Array.Empty<string>());
                 if (parse.GetValue(input) is string file) lines.AddRange(File.ReadAllLines(file));
                 var ml = new MLContext();
-                foreach (string line in ModelScoring.Score(ml, parse.GetValue(modelPath)!, lines, ml.Recommendation().LoadModel))
+                List<string> scored;
+                try
+                {
+                    scored = ModelScoring.Score(ml, parse.GetValue(modelPath)!, lines, ml.Recommendation().LoadModel).ToList();
+                }
+                catch (InvalidDataException e)
+                {
+                    // A damaged model file: LoadModel's message says what is wrong; no stack trace.
+                    parse.InvocationConfiguration.Error.WriteLine($"svae score: {e.Message}");
+                    return 1;
+                }
+                foreach (string line in scored)
                     Console.WriteLine(line);
                 return 0;
             });

@@ -156,8 +156,12 @@ public class ModelFileTests : IDisposable
     {
         string path = SavePopularityModel("cli-damaged.zip");
         CorruptOnnxEntry(path, keepLengthField: true);
-        var configuration = new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false };
-        var error = Assert.Throws<InvalidDataException>(() => RunnerCli.Build().Parse(new[] { "score", path, "1,2" }).Invoke(configuration));
-        Assert.StartsWith($"The model file '{path}' is damaged: its ONNX graph", error.Message);
+        var error = new StringWriter();
+        var output = new StringWriter();
+        var configuration = new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false, Error = error, Output = output };
+        Assert.Equal(1, RunnerCli.Build().Parse(new[] { "score", path, "1,2" }).Invoke(configuration));
+        Assert.StartsWith($"svae score: The model file '{path}' is damaged: its ONNX graph (zip entry 'TransformerChain/Transform_000/OnnxModel') could not be read: ", error.ToString());
+        Assert.DoesNotContain("   at ", error.ToString()); // one message, no stack trace
+        Assert.Equal("", output.ToString());
     }
 }
