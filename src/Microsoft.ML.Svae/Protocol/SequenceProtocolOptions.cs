@@ -41,7 +41,9 @@ public sealed class SequenceProtocolOptions
     /// <summary>
     /// If set, only interactions whose rating is strictly greater than this value are kept: the paper's
     /// binarization, 3 by default on MovieLens' and Netflix's 1–5 scale. Set it to <see langword="null"/> for
-    /// implicit-feedback logs, where every interaction is a positive event.
+    /// implicit-feedback logs, where every interaction is a positive event (the rating column is then not read).
+    /// Ratings must be finite: a NaN or infinite rating is an error naming its row. Any finite rating counts as it
+    /// is, whatever its scale (negative ratings are below the threshold; 1e30 is above it).
     /// </summary>
     public float? RatingThreshold { get; set; } = 3;
 
