@@ -1,7 +1,7 @@
 // The throw-away consumer app of .ci/run: built outside the repository against the packed Microsoft.ML.Svae
 // (PackageReference from a local feed) plus TorchSharp-cpu, as a user's app would be. It trains SVAE on small
 // synthetic data, saves the model zip, and scores the zip with public ML.NET alone. Exit code 0 only when
-// every check passes; any exception fails the run.
+// every check passes; any exception is printed and fails the run with exit code 1.
 //
 //   SvaeConsumer <work folder>
 //
@@ -10,55 +10,64 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Svae;
 
-string work = Path.GetFullPath(args.Length > 0 ? args[0] : ".");
-Directory.CreateDirectory(work);
-string zipPath = Path.Combine(work, "svae.zip");
-
-var trained = LibraryUse.TrainAndSave(zipPath);
-Console.WriteLine($"trained SVAE on {trained.ItemCount} items; saved {zipPath} ({new FileInfo(zipPath).Length} bytes)");
-
-// Score the zip as a serving app does: a fresh MLContext, ml.Model.Load, a PredictionEngine over POCOs.
-var ml = new MLContext();
-var model = ml.Model.Load(zipPath, out DataViewSchema inputSchema);
 try
 {
-    var historyType = inputSchema[nameof(HistoryInput.History)].Type;
-    var inputDefinition = SchemaDefinition.Create(typeof(HistoryInput));
-    inputDefinition[nameof(HistoryInput.History)].ColumnType = historyType;
-    var outputSchema = model.GetOutputSchema(inputSchema);
-    var outputDefinition = SchemaDefinition.Create(typeof(Recommendation));
-    outputDefinition[nameof(Recommendation.TopItems)].ColumnType = outputSchema[nameof(Recommendation.TopItems)].Type;
-    outputDefinition[nameof(Recommendation.TopScores)].ColumnType = outputSchema[nameof(Recommendation.TopScores)].Type;
-    using var engine = ml.Model.CreatePredictionEngine<HistoryInput, Recommendation>(
-        model, inputSchemaDefinition: inputDefinition, outputSchemaDefinition: outputDefinition);
+    string work = Path.GetFullPath(args.Length > 0 ? args[0] : ".");
+    Directory.CreateDirectory(work);
+    string zipPath = Path.Combine(work, "svae.zip");
 
-    int checkedUsers = 0;
-    foreach (var (history, expectedItems, expectedScores) in trained.Expected)
+    var trained = LibraryUse.TrainAndSave(zipPath);
+    Console.WriteLine($"trained SVAE on {trained.ItemCount} items; saved {zipPath} ({new FileInfo(zipPath).Length} bytes)");
+
+    // Score the zip as a serving app does: a fresh MLContext, ml.Model.Load, a PredictionEngine over POCOs.
+    var ml = new MLContext();
+    var model = ml.Model.Load(zipPath, out DataViewSchema inputSchema);
+    try
     {
-        var result = engine.Predict(new HistoryInput { History = history });
-        Check(result.TopItems.Length == expectedItems.Length && result.TopScores.Length == expectedScores.Length,
-            $"the zip gave {result.TopItems.Length} items, the fitted model {expectedItems.Length}");
-        Check(result.TopItems.SequenceEqual(expectedItems), "the zip's top items differ from the fitted model's");
-        for (int i = 0; i < expectedScores.Length; i++)
-            Check(result.TopScores[i] == expectedScores[i] // also the -Infinity of places without an item
-                  || Math.Abs(result.TopScores[i] - expectedScores[i]) <= 1e-4f * Math.Max(1f, Math.Abs(expectedScores[i])),
-                $"score {i}: zip {result.TopScores[i]}, fitted model {expectedScores[i]}");
-        var recommended = result.TopItems.Where(k => k != 0).ToArray();
-        Check(recommended.Length > 0, "no item recommended");
-        Check(recommended.All(k => k <= trained.ItemCount), "a recommended key is beyond the item count");
-        Check(!recommended.Intersect(history).Any(), "a seen item was recommended");
-        Check(recommended.Distinct().Count() == recommended.Length, "an item was recommended twice");
-        checkedUsers++;
+        var historyType = inputSchema[nameof(HistoryInput.History)].Type;
+        var inputDefinition = SchemaDefinition.Create(typeof(HistoryInput));
+        inputDefinition[nameof(HistoryInput.History)].ColumnType = historyType;
+        var outputSchema = model.GetOutputSchema(inputSchema);
+        var outputDefinition = SchemaDefinition.Create(typeof(Recommendation));
+        outputDefinition[nameof(Recommendation.TopItems)].ColumnType = outputSchema[nameof(Recommendation.TopItems)].Type;
+        outputDefinition[nameof(Recommendation.TopScores)].ColumnType = outputSchema[nameof(Recommendation.TopScores)].Type;
+        using var engine = ml.Model.CreatePredictionEngine<HistoryInput, Recommendation>(
+            model, inputSchemaDefinition: inputDefinition, outputSchemaDefinition: outputDefinition);
+
+        int checkedUsers = 0;
+        foreach (var (history, expectedItems, expectedScores) in trained.Expected)
+        {
+            var result = engine.Predict(new HistoryInput { History = history });
+            Check(result.TopItems.Length == expectedItems.Length && result.TopScores.Length == expectedScores.Length,
+                $"the zip gave {result.TopItems.Length} items, the fitted model {expectedItems.Length}");
+            Check(result.TopItems.SequenceEqual(expectedItems), "the zip's top items differ from the fitted model's");
+            for (int i = 0; i < expectedScores.Length; i++)
+                Check(result.TopScores[i] == expectedScores[i] // also the -Infinity of places without an item
+                      || Math.Abs(result.TopScores[i] - expectedScores[i]) <= 1e-4f * Math.Max(1f, Math.Abs(expectedScores[i])),
+                    $"score {i}: zip {result.TopScores[i]}, fitted model {expectedScores[i]}");
+            var recommended = result.TopItems.Where(k => k != 0).ToArray();
+            Check(recommended.Length > 0, "no item recommended");
+            Check(recommended.All(k => k <= trained.ItemCount), "a recommended key is beyond the item count");
+            Check(!recommended.Intersect(history).Any(), "a seen item was recommended");
+            Check(recommended.Distinct().Count() == recommended.Length, "an item was recommended twice");
+            checkedUsers++;
+        }
+        Check(checkedUsers > 0, "no test user to score");
+        Console.WriteLine($"scored {checkedUsers} users from the zip with ML.NET alone; results match the fitted model");
     }
-    Check(checkedUsers > 0, "no test user to score");
-    Console.WriteLine($"scored {checkedUsers} users from the zip with ML.NET alone; results match the fitted model");
+    finally
+    {
+        (model as IDisposable)?.Dispose();
+    }
+    Console.WriteLine("consumer app: OK");
+    return 0;
 }
-finally
+catch (Exception e)
 {
-    (model as IDisposable)?.Dispose();
+    // Reported, not thrown on: the run fails with exit code 1 instead of an abort.
+    Console.Error.WriteLine(e);
+    return 1;
 }
-Console.WriteLine("consumer app: OK");
-return 0;
 
 static void Check(bool condition, string what)
 {
