@@ -13,6 +13,7 @@ internal static class TrainingDevice
     /// </summary>
     public static torch.Device Resolve(IHostEnvironment env, SequenceTrainerOptions options)
     {
+        TorchNativeLibrary.EnsureLoaded(); // the first use of TorchSharp in Fit: a load failure is explained here
         int? gpu = options.GpuDeviceId;
         bool fallback = options.FallbackToCpu;
         if (gpu is null && ContextSettings(env) is var (contextGpu, contextFallback))
