@@ -9,8 +9,10 @@ namespace Microsoft.ML.Svae.Protocol;
 internal static class InteractionViewReader
 {
     /// <summary>
-    /// Reads the columns. Ids: UInt32, any other integer type or integral Single/Double (0 ≤ id ≤ 4294967295), or
-    /// Key&lt;UInt32&gt; (the key value is used as the id; missing keys are an error). Ratings: any numeric type.
+    /// Reads the columns. Ids: Text (any non-empty string, e.g. a product SKU) and Int64 (any value) keep their type:
+    /// the table holds UInt32 stand-ins (the id's rank among the column's ids) and <see cref="IdNames"/> to get the
+    /// ids back. UInt32, any other integer type or integral Single/Double (0 ≤ id ≤ 4294967295), or
+    /// Key&lt;UInt32&gt; (the key value is used as the id; missing keys are an error) are read as UInt32 ids. Ratings: any numeric type.
     /// Times: Int64 and other integer types or Single/Double (Unix seconds, truncated toward negative infinity),
     /// DateTime (taken as UTC) or DateTimeOffset. A null rating column gives ratings of 1; a null time column
     /// gives the 0-based row index.
@@ -33,6 +35,9 @@ internal static class InteractionViewReader
         if (TryReadArrays(data, user, item, rating, time, out var direct))
             return direct;
 
+        var userNames = ReadNames(data, user, "user id");
+        var itemNames = ReadNames(data, item, "item id");
+
         long? knownRows = data.GetRowCount();
         var builder = new InteractionTableBuilder(knownRows is long k ? (int)Math.Min(k, Array.MaxLength) : 1024);
         var columns = new List<DataViewSchema.Column> { user, item };
@@ -40,8 +45,8 @@ internal static class InteractionViewReader
         if (time is { } tc) columns.Add(tc);
         using var cursor = data.GetRowCursor(columns.Distinct());
         long row = -1;
-        var userGetter = IdGetter(cursor, user, "user id", () => row);
-        var itemGetter = IdGetter(cursor, item, "item id", () => row);
+        var userGetter = IdGetter(cursor, user, "user id", () => row, userNames);
+        var itemGetter = IdGetter(cursor, item, "item id", () => row, itemNames);
         var ratingGetter = rating is { } rg ? NumberGetter(cursor, rg) : null;
         var timeGetter = time is { } tg ? TimeGetter(cursor, tg, () => row) : null;
         while (cursor.MoveNext())
@@ -53,7 +58,10 @@ internal static class InteractionViewReader
             long seconds = timeGetter is null ? row : timeGetter();
             builder.Add(u, i, value, seconds);
         }
-        return builder.Build();
+        var table = builder.Build();
+        table.UserNames = userNames;
+        table.ItemNames = itemNames;
+        return table;
     }
 
     /// <summary>Counts the rows (uses the row count the view knows, else cursors through it).</summary>
@@ -68,15 +76,16 @@ internal static class InteractionViewReader
         return count;
     }
 
-    /// <summary>Reads the user column only (same conversions as <see cref="Read"/>).</summary>
+    /// <summary>Reads the user column only (same conversions as <see cref="Read"/>; Text and Int64 ids as their stand-ins).</summary>
     public static uint[] ReadIds(IDataView data, string column, string role)
     {
         var col = SchemaChecks.Column(data.Schema, column, role);
         CheckIdType(col, role);
+        var names = ReadNames(data, col, role);
         var ids = new List<uint>(data.GetRowCount() is long k ? (int)Math.Min(k, Array.MaxLength) : 1024);
         using var cursor = data.GetRowCursor(new[] { col });
         long row = -1;
-        var getter = IdGetter(cursor, col, role, () => row);
+        var getter = IdGetter(cursor, col, role, () => row, names);
         while (cursor.MoveNext())
         {
             row++;
@@ -129,13 +138,51 @@ internal static class InteractionViewReader
         var type = column.Type;
         if (type is KeyDataViewType key && key.RawType == typeof(uint))
             return;
-        if (type is NumberDataViewType)
+        if (type is NumberDataViewType || type is TextDataViewType)
             return;
-        string hint = type.RawType == typeof(ReadOnlyMemory<char>)
-            ? " Text ids are not supported: map them to keys first with mlContext.Transforms.Conversion.MapValueToKey (the key is then used as the id)."
-            : "";
         throw new ArgumentOutOfRangeException(column.Name,
-            $"The {role} column '{column.Name}' must hold unsigned integer ids (UInt32, another integer type or Key<UInt32>), but its type is {SchemaChecks.Describe(type)}.{hint}");
+            $"The {role} column '{column.Name}' must hold ids: Text (e.g. product SKUs), Int64, UInt32 or another integer type, or Key<UInt32>; " +
+            $"but its type is {SchemaChecks.Describe(type)}.");
+    }
+
+    /// <summary>
+    /// The distinct ids of a Text or Int64 id column (first pass over the column); <see langword="null"/> for the
+    /// other types, which are read as UInt32 ids. An empty text id is an error naming the row.
+    /// </summary>
+    private static IdNames? ReadNames(IDataView data, DataViewSchema.Column column, string role)
+    {
+        if (column.Type is TextDataViewType)
+        {
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            var lookup = ids.GetAlternateLookup<ReadOnlySpan<char>>();
+            using var cursor = data.GetRowCursor(new[] { column });
+            var getter = cursor.GetGetter<ReadOnlyMemory<char>>(column);
+            ReadOnlyMemory<char> value = default;
+            long row = -1;
+            while (cursor.MoveNext())
+            {
+                row++;
+                getter(ref value);
+                if (value.IsEmpty)
+                    throw new InvalidDataException($"Row {row} (0-based) of the {role} column '{column.Name}' is empty, which is not an id.");
+                lookup.Add(value.Span);
+            }
+            return new IdNames<string>(TextDataViewType.Instance, ids, StringComparer.Ordinal);
+        }
+        if (column.Type == NumberDataViewType.Int64)
+        {
+            var ids = new HashSet<long>();
+            using var cursor = data.GetRowCursor(new[] { column });
+            var getter = cursor.GetGetter<long>(column);
+            long value = 0;
+            while (cursor.MoveNext())
+            {
+                getter(ref value);
+                ids.Add(value);
+            }
+            return new IdNames<long>(NumberDataViewType.Int64, ids, Comparer<long>.Default);
+        }
+        return null;
     }
 
     private static bool IsNumeric(DataViewType type) => type is NumberDataViewType;
@@ -145,10 +192,22 @@ internal static class InteractionViewReader
     private static Exception BadValue(string role, DataViewSchema.Column column, long row, object value, string expected)
         => new InvalidDataException($"Row {row} (0-based) of the {role} column '{column.Name}' has the value {value}, which is not {expected}.");
 
-    private static Func<uint> IdGetter(DataViewRowCursor cursor, DataViewSchema.Column column, string role, Func<long> row)
+    private static Func<uint> IdGetter(DataViewRowCursor cursor, DataViewSchema.Column column, string role, Func<long> row, IdNames? names)
     {
         const string expected = "a valid id (an integer between 0 and 4294967295)";
         var type = column.Type;
+        if (names is IdNames<string> text)
+        {
+            var g = cursor.GetGetter<ReadOnlyMemory<char>>(column);
+            ReadOnlyMemory<char> v = default;
+            return () => { g(ref v); return text.StandIn(v.Span); };
+        }
+        if (names is IdNames<long> int64)
+        {
+            var g = cursor.GetGetter<long>(column);
+            long v = 0;
+            return () => { g(ref v); return int64.StandIn(v); };
+        }
         if (type is KeyDataViewType)
         {
             var g = cursor.GetGetter<uint>(column);

@@ -93,6 +93,9 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
         Ids,
     }
 
+    /// <summary>The temporary file holding the graph the ONNX transformers read (deleted on <see cref="Dispose()"/>).</summary>
+    internal string TemporaryGraphPath => _onnxPath;
+
     /// <summary>What the model reads and writes: column names, item count, list length, vocabularies.</summary>
     internal RecommendationModelDescription Description { get; }
 

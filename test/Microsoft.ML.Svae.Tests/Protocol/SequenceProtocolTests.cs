@@ -353,10 +353,10 @@ public class SequenceProtocolTests
     [Fact]
     public void WrongColumnTypesRaiseClearErrors()
     {
-        var textUsers = _ml.Data.LoadFromEnumerable(new[] { new TextUserRow { UserId = "alice", ItemId = 1u, Rating = 4f, Timestamp = 0L } });
-        var e = Assert.ThrowsAny<ArgumentException>(() => _data.PrepareSequences(textUsers));
-        Assert.Contains("user id column 'UserId' must hold unsigned integer ids", e.Message);
-        Assert.Contains("MapValueToKey", e.Message);
+        var boolUsers = _ml.Data.LoadFromEnumerable(new[] { new BoolUserRow { UserId = true, ItemId = 1u, Rating = 4f, Timestamp = 0L } });
+        var e = Assert.ThrowsAny<ArgumentException>(() => _data.PrepareSequences(boolUsers));
+        Assert.Contains("The user id column 'UserId' must hold ids: Text (e.g. product SKUs), Int64, UInt32", e.Message);
+        Assert.Contains("but its type is Boolean", e.Message);
 
         var textTimes = _ml.Data.LoadFromEnumerable(new[] { new TextTimeRow { UserId = 1u, ItemId = 1u, Rating = 4f, Timestamp = "yesterday" } });
         e = Assert.ThrowsAny<ArgumentException>(() => _data.PrepareSequences(textTimes));
