@@ -162,7 +162,22 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ((ICanSaveModel)Chain(InputForm.Ids)).Save(ctx);
+        var chain = Chain(InputForm.Ids);
+        EnsureGraphFile();
+        ((ICanSaveModel)chain).Save(ctx);
+    }
+
+    /// <summary>
+    /// Writes the graph file again if something deleted it (e.g. a temporary-folder cleanup): the ONNX transformers
+    /// read it when they are created and when they are saved.
+    /// </summary>
+    private void EnsureGraphFile()
+    {
+        if (!File.Exists(_onnxPath))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_onnxPath)!);
+            File.WriteAllBytes(_onnxPath, _onnxModel);
+        }
     }
 
     private TransformerChain<ITransformer> Chain(InputForm form)
@@ -172,7 +187,12 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
         lock (_chainLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return _idChain ??= BuildChain(_env, Description, _onnxPath, InputForm.Ids);
+            if (_idChain is null)
+            {
+                EnsureGraphFile();
+                _idChain = BuildChain(_env, Description, _onnxPath, InputForm.Ids);
+            }
+            return _idChain;
         }
     }
 
@@ -374,6 +394,7 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
         void ICanSaveModel.Save(ModelSaveContext ctx)
         {
             ObjectDisposedException.ThrowIf(_model._disposed, _model);
+            _model.EnsureGraphFile();
             ((ICanSaveModel)_model._keyChain).Save(ctx);
         }
 

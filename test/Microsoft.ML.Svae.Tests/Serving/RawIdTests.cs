@@ -78,6 +78,8 @@ public class RawIdTests : IDisposable
         Assert.Equal(Enumerable.Range(0, 6).Select(u => $"user-{u}"), data.GetUserIds<string>());
         var itemIdsError = Assert.Throws<InvalidOperationException>(() => data.ItemIds);
         Assert.Contains("GetItemIds<string>()", itemIdsError.Message);
+        var vocabulary = data.ItemVocabulary.Transform(_ml.Data.LoadFromEnumerable(new[] { new ItemRow { ItemId = "SKU-C" }, new ItemRow { ItemId = "SKU-Z" } }));
+        Assert.Equal([3u, 0u], vocabulary.GetColumn<uint>(InteractionColumns.ItemId));
 
         using var model = _ml.Recommendation().Trainers.Popularity(topK: 3).Fit(data.Train);
         Assert.Equal(TextDataViewType.Instance, model.ItemIdType);
@@ -242,6 +244,11 @@ public class RawIdTests : IDisposable
         public TItem ItemId { get; set; } = default!;
 
         public long Timestamp { get; set; }
+    }
+
+    public sealed class ItemRow
+    {
+        public string ItemId { get; set; } = "";
     }
 
     public sealed class HistoryInput<T>

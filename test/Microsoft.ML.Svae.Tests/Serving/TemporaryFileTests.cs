@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Svae.Tests.Serving;
 
@@ -18,6 +19,33 @@ public class TemporaryFileTests
         model.Dispose();
         Assert.False(File.Exists(path));
         Assert.Throws<ObjectDisposedException>(() => model.Transform(train));
+    }
+
+    [Fact]
+    public void AModelWhoseGraphFileWasCleanedUpStillSaves()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = SequenceTestData.Histories(ml, 4, [[1u, 2u], [2u, 3u]]);
+        using var model = ml.Recommendation().Trainers.Popularity(topK: 2).Fit(train);
+        File.Delete(model.TemporaryGraphPath); // e.g. by a cleanup that took this process for a dead one
+        string zip = Path.Combine(Path.GetTempPath(), $"svae-cleaned-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(model, train.Schema, zip);
+            var loaded = ml.Model.Load(zip, out _);
+            var scored = loaded.Transform(ml.Data.LoadFromEnumerable(new[] { new IdRow { History = [2u] } }));
+            Assert.Equal([1u, 3u], scored.GetColumn<VBuffer<uint>>(SequenceColumns.TopItems).Single().DenseValues());
+            (loaded as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            File.Delete(zip);
+        }
+    }
+
+    private sealed class IdRow
+    {
+        public uint[] History { get; set; } = [];
     }
 
     [Fact]
