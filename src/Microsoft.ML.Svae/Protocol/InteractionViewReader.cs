@@ -11,8 +11,10 @@ internal static class InteractionViewReader
     /// <summary>
     /// Reads the columns. Ids: Text (any non-empty string, e.g. a product SKU) and Int64 (any value) keep their type:
     /// the table holds UInt32 stand-ins (the id's rank among the column's ids) and <see cref="IdNames"/> to get the
-    /// ids back. UInt32, any other integer type or integral Single/Double (0 ≤ id ≤ 4294967295), or
-    /// Key&lt;UInt32&gt; (the key value is used as the id; missing keys are an error) are read as UInt32 ids. Ratings: any numeric type.
+    /// ids back. Key&lt;UInt32&gt; columns with a <c>KeyValues</c> annotation of Text, Int64 or UInt32 ids (as written
+    /// by <c>MapValueToKey</c>) are read as those ids; missing keys are an error. UInt32, any other integer type or
+    /// integral Single/Double (0 ≤ id ≤ 4294967295), and other Key&lt;UInt32&gt; columns (the key value is used as
+    /// the id) are read as UInt32 ids. Ratings: any numeric type.
     /// Times: Int64 and other integer types or Single/Double (Unix seconds, truncated toward negative infinity),
     /// DateTime (taken as UTC) or DateTimeOffset. A null rating column gives ratings of 1; a null time column
     /// gives the 0-based row index.
@@ -35,8 +37,8 @@ internal static class InteractionViewReader
         if (TryReadArrays(data, user, item, rating, time, out var direct))
             return direct;
 
-        var userNames = ReadNames(data, user, "user id");
-        var itemNames = ReadNames(data, item, "item id");
+        var userIds = PrepareIds(data, user, "user id");
+        var itemIds = PrepareIds(data, item, "item id");
 
         long? knownRows = data.GetRowCount();
         var builder = new InteractionTableBuilder(knownRows is long k ? (int)Math.Min(k, Array.MaxLength) : 1024);
@@ -45,8 +47,8 @@ internal static class InteractionViewReader
         if (time is { } tc) columns.Add(tc);
         using var cursor = data.GetRowCursor(columns.Distinct());
         long row = -1;
-        var userGetter = IdGetter(cursor, user, "user id", () => row, userNames);
-        var itemGetter = IdGetter(cursor, item, "item id", () => row, itemNames);
+        var userGetter = IdGetter(cursor, user, "user id", () => row, userIds);
+        var itemGetter = IdGetter(cursor, item, "item id", () => row, itemIds);
         var ratingGetter = rating is { } rg ? NumberGetter(cursor, rg) : null;
         var timeGetter = time is { } tg ? TimeGetter(cursor, tg, () => row) : null;
         while (cursor.MoveNext())
@@ -59,8 +61,8 @@ internal static class InteractionViewReader
             builder.Add(u, i, value, seconds);
         }
         var table = builder.Build();
-        table.UserNames = userNames;
-        table.ItemNames = itemNames;
+        table.UserNames = userIds.Names;
+        table.ItemNames = itemIds.Names;
         return table;
     }
 
@@ -81,17 +83,17 @@ internal static class InteractionViewReader
     {
         var col = SchemaChecks.Column(data.Schema, column, role);
         CheckIdType(col, role);
-        var names = ReadNames(data, col, role);
-        var ids = new List<uint>(data.GetRowCount() is long k ? (int)Math.Min(k, Array.MaxLength) : 1024);
+        var ids = PrepareIds(data, col, role);
+        var result = new List<uint>(data.GetRowCount() is long k ? (int)Math.Min(k, Array.MaxLength) : 1024);
         using var cursor = data.GetRowCursor(new[] { col });
         long row = -1;
-        var getter = IdGetter(cursor, col, role, () => row, names);
+        var getter = IdGetter(cursor, col, role, () => row, ids);
         while (cursor.MoveNext())
         {
             row++;
-            ids.Add(getter());
+            result.Add(getter());
         }
-        return ids.ToArray();
+        return result.ToArray();
     }
 
     // Fast path: the readers' own array view, read without cursoring.
@@ -146,9 +148,60 @@ internal static class InteractionViewReader
     }
 
     /// <summary>
-    /// The distinct ids of a Text or Int64 id column (first pass over the column); <see langword="null"/> for the
-    /// other types, which are read as UInt32 ids. An empty text id is an error naming the row.
+    /// How the ids of a column are read. <see cref="Names"/>: the ids of a Text or Int64 column (read as stand-ins).
+    /// <see cref="KeyIds"/>: for a key column with <c>KeyValues</c>, the id (or stand-in) of key k at k − 1.
     /// </summary>
+    private readonly record struct IdColumn(IdNames? Names, uint[]? KeyIds);
+
+    /// <summary>
+    /// Prepares the reading of an id column. Text and Int64 columns: their distinct ids (a first pass over the
+    /// column; an empty text id is an error naming the row). Key columns with a <c>KeyValues</c> annotation of
+    /// Text, Int64 or UInt32 ids (as <c>MapValueToKey</c> writes): those ids, so that the protocol and the models
+    /// trained on it see the raw ids, not the keys. Other columns are read as UInt32 ids (a key's value is its id).
+    /// </summary>
+    private static IdColumn PrepareIds(IDataView data, DataViewSchema.Column column, string role)
+    {
+        if (column.Type is KeyDataViewType key)
+            return KeyValueIds(column, key);
+        return new IdColumn(ReadNames(data, column, role), null);
+    }
+
+    private static IdColumn KeyValueIds(DataViewSchema.Column column, KeyDataViewType key)
+    {
+        var annotation = column.Annotations.Schema.GetColumnOrNull("KeyValues");
+        if (annotation is null || annotation.Value.Type is not VectorDataViewType vector || (ulong)vector.Size != key.Count)
+            return default;
+        if (vector.ItemType is TextDataViewType)
+        {
+            var ids = KeyValues<ReadOnlyMemory<char>>(column).Select(v => v.ToString()).ToArray();
+            if (ids.Any(id => id.Length == 0) || ids.Distinct(StringComparer.Ordinal).Count() != ids.Length)
+                return default;
+            var names = new IdNames<string>(TextDataViewType.Instance, ids, StringComparer.Ordinal);
+            return new IdColumn(names, ids.Select(names.StandIn).ToArray());
+        }
+        if (vector.ItemType == NumberDataViewType.Int64)
+        {
+            var ids = KeyValues<long>(column);
+            if (ids.Distinct().Count() != ids.Length)
+                return default;
+            var names = new IdNames<long>(NumberDataViewType.Int64, ids, Comparer<long>.Default);
+            return new IdColumn(names, ids.Select(names.StandIn).ToArray());
+        }
+        if (vector.ItemType == NumberDataViewType.UInt32)
+        {
+            var ids = KeyValues<uint>(column);
+            return ids.Distinct().Count() == ids.Length ? new IdColumn(null, ids) : default;
+        }
+        return default;
+    }
+
+    private static T[] KeyValues<T>(DataViewSchema.Column column)
+    {
+        var buffer = default(VBuffer<T>);
+        column.GetKeyValues(ref buffer);
+        return buffer.DenseValues().ToArray();
+    }
+
     private static IdNames? ReadNames(IDataView data, DataViewSchema.Column column, string role)
     {
         if (column.Type is TextDataViewType)
@@ -192,10 +245,25 @@ internal static class InteractionViewReader
     private static Exception BadValue(string role, DataViewSchema.Column column, long row, object value, string expected)
         => new InvalidDataException($"Row {row} (0-based) of the {role} column '{column.Name}' has the value {value}, which is not {expected}.");
 
-    private static Func<uint> IdGetter(DataViewRowCursor cursor, DataViewSchema.Column column, string role, Func<long> row, IdNames? names)
+    private static Func<uint> IdGetter(DataViewRowCursor cursor, DataViewSchema.Column column, string role, Func<long> row, IdColumn ids)
     {
         const string expected = "a valid id (an integer between 0 and 4294967295)";
         var type = column.Type;
+        var names = ids.Names;
+        if (ids.KeyIds is uint[] keyIds)
+        {
+            var g = cursor.GetGetter<uint>(column);
+            uint v = 0;
+            return () =>
+            {
+                g(ref v);
+                if (v == 0)
+                    throw new InvalidDataException($"Row {row()} (0-based) of the {role} column '{column.Name}' is a missing key (0); filter missing values first.");
+                if (v > keyIds.Length)
+                    throw BadValue(role, column, row(), v, $"a key of its key type (1 to {keyIds.Length})");
+                return keyIds[v - 1];
+            };
+        }
         if (names is IdNames<string> text)
         {
             var g = cursor.GetGetter<ReadOnlyMemory<char>>(column);

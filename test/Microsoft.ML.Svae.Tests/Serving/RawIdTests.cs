@@ -100,6 +100,19 @@ public class RawIdTests : IDisposable
     }
 
     [Fact]
+    public void SkusAlreadyMappedToKeysAreReadAsTheSkusBehindTheKeys()
+    {
+        var rows = Events().Select(e => new EventRow<uint, string> { UserId = (uint)e.User, ItemId = $"SKU-{Popularity[e.Item]}", Timestamp = e.Time }).ToList();
+        var raw = _ml.Data.LoadFromEnumerable(rows);
+        var keyed = _ml.Transforms.Conversion.MapValueToKey(InteractionColumns.ItemId).Fit(raw).Transform(raw); // keys in order of occurrence: C = 1
+        var data = _ml.Recommendation().Data.PrepareSequences(keyed, AllUsersTrain);
+        Assert.Equal(TextDataViewType.Instance, data.ItemIdType);
+        Assert.Equal(["SKU-A", "SKU-B", "SKU-C", "SKU-D", "SKU-E", "SKU-F"], data.GetItemIds<string>());
+        using var model = _ml.Recommendation().Trainers.Popularity(topK: 1).Fit(data.Train);
+        Assert.Equal(["SKU-C"], ServeZip(Save(model, data.Train.Schema), ["SKU-F"])[0].Items);
+    }
+
+    [Fact]
     public void KeyOutputCarriesTheSkusAsKeyValuesSoMapKeyToValueWorks()
     {
         var data = Prepare(u => (uint)(100 + u), sku => $"SKU-{sku}");
