@@ -125,8 +125,8 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
     /// The model in its key form, as a transformer to save with <c>mlContext.Model.Save</c> for pipelines that hold
     /// item keys: the saved zip reads <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c> item keys of the model's key type (and
     /// user keys) and writes <see cref="SequenceColumns.TopItems"/> as keys; keys of another key count are rejected
-    /// ("Could not apply a map over type 'Key&lt;UInt32, 0-N&gt;' ..."). It shares this transformer's resources: use it
-    /// while this transformer is not disposed, and do not dispose it.
+    /// ("Could not apply a map over type 'Key&lt;UInt32, 0-N&gt;' ..."). It shares this transformer's ONNX session and
+    /// graph file (it has no resources of its own): use it while this transformer is not disposed.
     /// </summary>
     public ITransformer AsKeyInputModel()
     {

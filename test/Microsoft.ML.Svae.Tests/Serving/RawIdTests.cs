@@ -100,6 +100,25 @@ public class RawIdTests : IDisposable
     }
 
     [Fact]
+    public void SkuZipsServeInAProcessWithoutThisLibrary()
+    {
+        var data = Prepare(u => $"user-{u}", sku => $"SKU-{sku}");
+        using var pop = _ml.Recommendation().Trainers.Popularity(topK: 3).Fit(data.Train);
+        var served = ServingApp.Score(Save(pop, data.Train.Schema), [["SKU-C"], ["SKU-A", "NOT-A-SKU"]]);
+        Assert.Equal(["SKU-A", "SKU-E", "SKU-B"], served[0].Items);
+        Assert.Equal([5f, 4f, 3f], served[0].Scores);
+        Assert.Equal(["SKU-C", "SKU-E", "SKU-B"], served[1].Items);
+
+        // With a user column: the user's id prefixes the line.
+        using var bpr = _ml.Recommendation().Trainers.Bpr(numberOfEpochs: 1).Fit(data.Train);
+        var input = _ml.Data.LoadFromEnumerable(new[] { new UserHistoryInput { UserId = "user-2", History = ["SKU-C", "SKU-A"] } });
+        var expected = _ml.Data.CreateEnumerable<Recommendation<string>>(bpr.Transform(input), reuseRowObject: false).Single();
+        var servedBpr = ServingApp.Score(Save(bpr, data.Train.Schema), [["SKU-C", "SKU-A"]], ["user-2"]).Single();
+        Assert.Equal(expected.TopItems, servedBpr.Items);
+        Assert.Equal(expected.TopScores, servedBpr.Scores);
+    }
+
+    [Fact]
     public void SkusAlreadyMappedToKeysAreReadAsTheSkusBehindTheKeys()
     {
         var rows = Events().Select(e => new EventRow<uint, string> { UserId = (uint)e.User, ItemId = $"SKU-{Popularity[e.Item]}", Timestamp = e.Time }).ToList();
@@ -151,6 +170,11 @@ public class RawIdTests : IDisposable
         {
             var served = ServeZip(Save(model, uint32.Train.Schema), [UInt32Id("A"), 7u]);
             Assert.Equal([UInt32Id("C"), UInt32Id("E")], served[0].Items);
+            // In process with keys, TopItems' key values have the type of the history's (once Int64 against UInt32).
+            var scored = model.Transform(uint32.Train);
+            Assert.Equal(new VectorDataViewType(NumberDataViewType.UInt32, 6), scored.Schema[SequenceColumns.TopItems].Annotations.Schema["KeyValues"].Type);
+            Assert.Equal(uint32.Train.Schema[SequenceColumns.History].Annotations.Schema["KeyValues"].Type,
+                scored.Schema[SequenceColumns.TopItems].Annotations.Schema["KeyValues"].Type);
         }
     }
 
