@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace Svae.Examples;
 
@@ -8,12 +7,20 @@ namespace Svae.Examples;
 /// Scores histories with a recommender zip written by MLNet.Svae, using public ML.NET only (shared by
 /// the serving example and the runner's <c>score</c> command).
 /// </summary>
+/// <remarks>
+/// A saved model reads the user's own item ids, in the type they had in the training data (UInt32, Int64 or
+/// String), and returns item ids of that type: a <c>PredictionEngine</c> over plain classes such as
+/// <see cref="HistoryInput{TItem, TUser}"/> and <see cref="Recommendation{TItem}"/> needs no schema definition.
+/// This tool does not know the id type in advance, so it asks the model which of the three it accepts.
+/// </remarks>
 internal static class ModelScoring
 {
     /// <summary>
-    /// One line per history: <c>key:score key:score ...</c>, best first. A history line may start with a
-    /// user key and a colon (<c>7:3,4,5</c>); it is fed to models whose input has a <c>UserId</c> column
-    /// (BPR, FPMC, Caser; no prefix gives the unknown user 0) and ignored by the others.
+    /// One line per history: <c>id:score id:score ...</c>, best first (K places; where fewer than K items are unseen,
+    /// the remaining places hold the default id, 0 or empty, with the score -Infinity). A history line is a
+    /// comma-separated list of item ids, optionally preceded by a user id and a colon (<c>7:3,4,5</c>); the user is
+    /// fed to models that read a <c>UserId</c> column (BPR, FPMC, Caser; no prefix gives an unknown user) and
+    /// ignored by the others. Ids the model does not know are ignored.
     /// </summary>
     /// <param name="mlContext">The ML.NET context.</param>
     /// <param name="modelPath">The model zip.</param>
@@ -22,41 +29,19 @@ internal static class ModelScoring
     /// <c>mlContext.Recommendation().LoadModel</c>, which reports a damaged file clearly).</param>
     public static IEnumerable<string> Score(MLContext mlContext, string modelPath, IEnumerable<string> histories, ModelLoader? load = null)
     {
-        var model = (load ?? mlContext.Model.Load)(modelPath, out DataViewSchema inputSchema);
+        var model = (load ?? mlContext.Model.Load)(modelPath, out _);
         try
         {
-            // The history column's key type (its item count) is only known from the model, so the
-            // input and output classes get their column types from the loaded schemas.
-            var inputDefinition = SchemaDefinition.Create(typeof(HistoryInput));
-            inputDefinition[nameof(HistoryInput.History)].ColumnType = inputSchema[nameof(HistoryInput.History)].Type;
-            var userColumn = inputSchema.GetColumnOrNull(nameof(HistoryInput.UserId));
-            if (userColumn is null)
-                inputDefinition[nameof(HistoryInput.UserId)].ColumnName = "__ModelScoring_UnusedUserId";
-            else
-                inputDefinition[nameof(HistoryInput.UserId)].ColumnType = userColumn.Value.Type;
-            var outputSchema = model.GetOutputSchema(inputSchema);
-            var outputDefinition = SchemaDefinition.Create(typeof(Recommendation));
-            outputDefinition[nameof(Recommendation.TopItems)].ColumnType = outputSchema[nameof(Recommendation.TopItems)].Type;
-            outputDefinition[nameof(Recommendation.TopScores)].ColumnType = outputSchema[nameof(Recommendation.TopScores)].Type;
-
-            using var engine = mlContext.Model.CreatePredictionEngine<HistoryInput, Recommendation>(
-                model, inputSchemaDefinition: inputDefinition, outputSchemaDefinition: outputDefinition);
-            var lines = new List<string>();
-            foreach (string line in histories)
-            {
-                int colon = line.IndexOf(':');
-                uint user = colon < 0 ? 0 : uint.Parse(line.AsSpan(0, colon).Trim(), CultureInfo.InvariantCulture);
-                var history = line[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Select(s => uint.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-                // A scalar key property holds the key's 0-based index (key − 1); a value beyond the key count is the missing key 0.
-                var result = engine.Predict(new HistoryInput { History = history, UserId = unchecked(user - 1) });
-                lines.Add(string.Join(' ', result.TopItems.Zip(result.TopScores,
-                    (item, score) => $"{item}:{score.ToString("R", CultureInfo.InvariantCulture)}")));
-            }
-            return lines;
+            var lines = histories.ToList();
+            return TryScore<uint>(mlContext, model, lines)
+                ?? TryScore<long>(mlContext, model, lines)
+                ?? TryScore<string>(mlContext, model, lines)
+                ?? throw new InvalidOperationException(
+                    $"The model '{modelPath}' reads neither UInt32, Int64 nor String item ids in a 'History' column.");
         }
         finally
         {
+            // The loaded OnnxTransformer keeps a temporary copy of the graph until it is disposed.
             (model as IDisposable)?.Dispose();
         }
     }
@@ -64,19 +49,66 @@ internal static class ModelScoring
     /// <summary>Loads a model zip and its input schema (the signature of <c>mlContext.Model.Load</c>).</summary>
     public delegate ITransformer ModelLoader(string path, out DataViewSchema inputSchema);
 
-    /// <summary>The model's input: a user's item keys in time order, and the user's key for models that read it.</summary>
-    private sealed class HistoryInput
-    {
-        public uint[] History { get; set; } = Array.Empty<uint>();
+    private static List<string>? TryScore<TItem>(MLContext mlContext, ITransformer model, List<string> lines)
+        => TryScore<TItem, uint>(mlContext, model, lines)
+            ?? TryScore<TItem, long>(mlContext, model, lines)
+            ?? TryScore<TItem, string>(mlContext, model, lines);
 
-        public uint UserId { get; set; }
+    private static List<string>? TryScore<TItem, TUser>(MLContext mlContext, ITransformer model, List<string> lines)
+    {
+        var inputSchema = mlContext.Data.LoadFromEnumerable(Array.Empty<HistoryInput<TItem, TUser>>()).Schema;
+        try
+        {
+            model.GetOutputSchema(inputSchema);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            return null; // the model reads ids of other types
+        }
+
+        using var engine = mlContext.Model.CreatePredictionEngine<HistoryInput<TItem, TUser>, Recommendation<TItem>>(model);
+        var result = new List<string>();
+        foreach (string line in lines)
+        {
+            int colon = line.IndexOf(':');
+            var input = new HistoryInput<TItem, TUser>
+            {
+                History = line[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(Parse<TItem>).ToArray(),
+                UserId = colon < 0 ? Unknown<TUser>() : Parse<TUser>(line[..colon].Trim()),
+            };
+            var recommendation = engine.Predict(input);
+            result.Add(string.Join(' ', recommendation.TopItems.Zip(recommendation.TopScores,
+                (item, score) => $"{Format(item)}:{score.ToString("R", CultureInfo.InvariantCulture)}")));
+        }
+        return result;
     }
 
-    /// <summary>The model's output: the top-K item keys and their scores.</summary>
-    private sealed class Recommendation
-    {
-        public uint[] TopItems { get; set; } = Array.Empty<uint>();
+    private static T Parse<T>(string text) => (T)(object)(typeof(T) == typeof(uint) ? uint.Parse(text, CultureInfo.InvariantCulture)
+        : typeof(T) == typeof(long) ? long.Parse(text, CultureInfo.InvariantCulture)
+        : text);
 
-        public float[] TopScores { get; set; } = Array.Empty<float>();
-    }
+    // No user prefix: a user id no model has (ids the model does not know are unknown users).
+    private static T Unknown<T>() => typeof(T) == typeof(string) ? (T)(object)"" : default!;
+
+    private static string Format<T>(T id) => id is IFormattable f ? f.ToString(null, CultureInfo.InvariantCulture) : id?.ToString() ?? "";
+}
+
+/// <summary>The model's input: a user's item ids in time order, and the user's id for models that read one.</summary>
+/// <typeparam name="TItem">The type of the item ids (UInt32, Int64 or String, as in the training data).</typeparam>
+/// <typeparam name="TUser">The type of the user ids.</typeparam>
+internal sealed class HistoryInput<TItem, TUser>
+{
+    public TItem[] History { get; set; } = Array.Empty<TItem>();
+
+    public TUser UserId { get; set; } = default!;
+}
+
+/// <summary>The model's output: the top-K item ids, best first, and their scores.</summary>
+/// <typeparam name="TItem">The type of the item ids.</typeparam>
+internal sealed class Recommendation<TItem>
+{
+    public TItem[] TopItems { get; set; } = Array.Empty<TItem>();
+
+    public float[] TopScores { get; set; } = Array.Empty<float>();
 }

@@ -3,16 +3,17 @@ using Svae.Examples;
 
 // Serves recommendations from a model zip written by MLNet.Svae, with public ML.NET only.
 //
-//   Svae.Serving <model.zip> [history ...]      one history per argument: comma-separated item keys
+//   Svae.Serving <model.zip> [history ...]      one history per argument: comma-separated item ids
 //   Svae.Serving <model.zip> --input <file>     one history per line
 //
-// For models with per-user parameters (BPR, FPMC, Caser) a history may start with the user key and a
-// colon, e.g. "7:3,4,5"; other models ignore it.
+// Item ids are the ids of the training data (e.g. MovieLens movie ids, or product SKUs), in time order;
+// ids the model does not know are ignored. For models with per-user parameters (BPR, FPMC, Caser) a
+// history may start with the user id and a colon, e.g. "7:3,4,5"; other models ignore it.
 //
-// Prints one line per history: "key:score key:score ...", best first.
+// Prints one line per history: "id:score id:score ...", best first.
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: Svae.Serving <model.zip> [--input <file>] [history ...]   (history = [userKey:]comma-separated item keys)");
+    Console.Error.WriteLine("usage: Svae.Serving <model.zip> [--input <file>] [history ...]   (history = [userId:]comma-separated item ids)");
     return 2;
 }
 

@@ -8,18 +8,19 @@ namespace Microsoft.ML.Svae.Onnx;
 /// dropped inside the graph) and the ranking head (seen items masked, top-K).
 /// </summary>
 /// <remarks>
-/// *** Graph format, version 1 ***
+/// *** Graph format, version 2 ***
 /// Input: the history column, <c>uint32 [1, history_length]</c> item keys (1..N; 0 and keys above N
-/// are dropped). Outputs: <see cref="TopItemValuesOutput"/> <c>int64 [1, K]</c> (the item values of
-/// the top-K items: raw item ids when known, otherwise keys; −1 where fewer than K items are unseen),
-/// <see cref="TopScoresOutput"/>
-/// <c>float [1, K]</c>, and optionally <see cref="ScoresOutput"/> <c>float [1, N]</c> with seen items
-/// at negative infinity. Metadata <c>mlnet.svae.format</c> holds the format version.
+/// are dropped). Outputs: <see cref="TopItemKeysOutput"/> <c>int64 [1, K]</c> (the keys 1..N of the
+/// top-K items; 0 where fewer than K items are unseen), <see cref="TopScoresOutput"/>
+/// <c>float [1, K]</c> (negative infinity where the key is 0), and optionally <see cref="ScoresOutput"/>
+/// <c>float [1, N]</c> with seen items at negative infinity. Metadata <c>mlnet.svae.format</c> holds the
+/// format version. Raw item ids are not part of the graph: the fitted transformer maps them to keys and
+/// back with ML.NET's own transformers (version 1 emitted raw ids with −1 for the missing places).
 /// </remarks>
 internal static class RecommendationGraph
 {
-    public const string FormatVersion = "1";
-    public const string TopItemValuesOutput = "TopItemValues";
+    public const string FormatVersion = "2";
+    public const string TopItemKeysOutput = "TopItemKeys";
     public const string TopScoresOutput = SequenceColumns.TopScores;
     public const string ScoresOutput = SequenceColumns.Scores;
 
@@ -70,7 +71,8 @@ internal static class RecommendationGraph
 
     /// <summary>
     /// Masks the seen items of <paramref name="logits"/> (<c>float [1, N]</c>) to negative infinity and
-    /// writes the top-K outputs.
+    /// writes the top-K outputs. <c>itemValues[i]</c> is what <see cref="TopItemKeysOutput"/> holds for the
+    /// 0-based item index i: the key i + 1 (<see cref="RecommendationModelDescription.ItemValues"/>).
     /// </summary>
     public static void RankingHead(OnnxGraphBuilder g, string logits, string seenIndices, int itemCount, int topK,
         ReadOnlySpan<long> itemValues, bool includeScores)
@@ -84,11 +86,11 @@ internal static class RecommendationGraph
         string values = g.Constant("item_values", itemValues, itemValues.Length);
         string topValues = g.Node("Gather", new[] { values, top[1] }, ("axis", 0L));
         // When fewer than K items are unseen, the remaining places hold seen items at -inf: they become
-        // the value -1, which is no item's value, so the key mapping turns them into the missing key 0.
+        // the missing key 0.
         string seenPlace = g.Node("IsInf", new[] { top[0] }, ("detect_positive", 0L));
-        g.AddNode("Where", new[] { seenPlace, g.Scalar(-1L), topValues }, new[] { TopItemValuesOutput });
+        g.AddNode("Where", new[] { seenPlace, g.Scalar(0L), topValues }, new[] { TopItemKeysOutput });
         g.Output(TopScoresOutput, DataType.Float, 1, k);
-        g.Output(TopItemValuesOutput, DataType.Int64, 1, k);
+        g.Output(TopItemKeysOutput, DataType.Int64, 1, k);
         if (includeScores)
         {
             g.AddNode("Identity", new[] { masked }, new[] { ScoresOutput });

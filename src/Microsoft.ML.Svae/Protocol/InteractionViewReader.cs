@@ -9,8 +9,12 @@ namespace Microsoft.ML.Svae.Protocol;
 internal static class InteractionViewReader
 {
     /// <summary>
-    /// Reads the columns. Ids: UInt32, any other integer type or integral Single/Double (0 ≤ id ≤ 4294967295), or
-    /// Key&lt;UInt32&gt; (the key value is used as the id; missing keys are an error). Ratings: any numeric type.
+    /// Reads the columns. Ids: Text (any non-empty string, e.g. a product SKU) and Int64 (any value) keep their type:
+    /// the table holds UInt32 stand-ins (the id's rank among the column's ids) and <see cref="IdNames"/> to get the
+    /// ids back. Key&lt;UInt32&gt; columns with a <c>KeyValues</c> annotation of Text, Int64 or UInt32 ids (as written
+    /// by <c>MapValueToKey</c>) are read as those ids; missing keys are an error. UInt32, any other integer type or
+    /// integral Single/Double (0 ≤ id ≤ 4294967295), and other Key&lt;UInt32&gt; columns (the key value is used as
+    /// the id) are read as UInt32 ids. Ratings: any numeric type.
     /// Times: Int64 and other integer types or Single/Double (Unix seconds, truncated toward negative infinity),
     /// DateTime (taken as UTC) or DateTimeOffset. A null rating column gives ratings of 1; a null time column
     /// gives the 0-based row index. With <paramref name="keepRatingsAbove"/>, only rows whose rating is greater are
@@ -38,6 +42,9 @@ internal static class InteractionViewReader
         if (keepRatingsAbove is null && TryReadArrays(data, user, item, rating, time, out var direct))
             return direct;
 
+        var userIds = PrepareIds(data, user, "user id");
+        var itemIds = PrepareIds(data, item, "item id");
+
         long? knownRows = data.GetRowCount();
         var builder = new InteractionTableBuilder(knownRows is long k ? (int)Math.Min(k, Array.MaxLength) : 1024);
         var columns = new List<DataViewSchema.Column> { user, item };
@@ -45,8 +52,8 @@ internal static class InteractionViewReader
         if (time is { } tc) columns.Add(tc);
         using var cursor = data.GetRowCursor(columns.Distinct());
         long row = -1;
-        var userGetter = IdGetter(cursor, user, "user id", () => row);
-        var itemGetter = IdGetter(cursor, item, "item id", () => row);
+        var userGetter = IdGetter(cursor, user, "user id", () => row, userIds);
+        var itemGetter = IdGetter(cursor, item, "item id", () => row, itemIds);
         var ratingGetter = rating is { } rg ? RatingGetter(cursor, rg) : null;
         var timeGetter = time is { } tg ? TimeGetter(cursor, tg, () => row) : null;
         while (cursor.MoveNext())
@@ -65,7 +72,10 @@ internal static class InteractionViewReader
             long seconds = timeGetter is null ? row : timeGetter();
             builder.Add(u, i, (float)value, seconds);
         }
-        return builder.Build();
+        var table = builder.Build();
+        table.UserNames = userIds.Names;
+        table.ItemNames = itemIds.Names;
+        return table;
     }
 
     /// <summary>Counts the rows (uses the row count the view knows, else cursors through it).</summary>
@@ -80,21 +90,22 @@ internal static class InteractionViewReader
         return count;
     }
 
-    /// <summary>Reads the user column only (same conversions as <see cref="Read"/>).</summary>
+    /// <summary>Reads the user column only (same conversions as <see cref="Read"/>; Text and Int64 ids as their stand-ins).</summary>
     public static uint[] ReadIds(IDataView data, string column, string role)
     {
         var col = SchemaChecks.Column(data.Schema, column, role);
         CheckIdType(col, role);
-        var ids = new List<uint>(data.GetRowCount() is long k ? (int)Math.Min(k, Array.MaxLength) : 1024);
+        var ids = PrepareIds(data, col, role);
+        var result = new List<uint>(data.GetRowCount() is long k ? (int)Math.Min(k, Array.MaxLength) : 1024);
         using var cursor = data.GetRowCursor(new[] { col });
         long row = -1;
-        var getter = IdGetter(cursor, col, role, () => row);
+        var getter = IdGetter(cursor, col, role, () => row, ids);
         while (cursor.MoveNext())
         {
             row++;
-            ids.Add(getter());
+            result.Add(getter());
         }
-        return ids.ToArray();
+        return result.ToArray();
     }
 
     /// <summary>
@@ -178,13 +189,102 @@ internal static class InteractionViewReader
         var type = column.Type;
         if (type is KeyDataViewType key && key.RawType == typeof(uint))
             return;
-        if (type is NumberDataViewType)
+        if (type is NumberDataViewType || type is TextDataViewType)
             return;
-        string hint = type.RawType == typeof(ReadOnlyMemory<char>)
-            ? " Text ids are not supported: map them to keys first with mlContext.Transforms.Conversion.MapValueToKey (the key is then used as the id)."
-            : "";
         throw new ArgumentOutOfRangeException(column.Name,
-            $"The {role} column '{column.Name}' must hold unsigned integer ids (UInt32, another integer type or Key<UInt32>), but its type is {SchemaChecks.Describe(type)}.{hint}");
+            $"The {role} column '{column.Name}' must hold ids: Text (e.g. product SKUs), Int64, UInt32 or another integer type, or Key<UInt32>; " +
+            $"but its type is {SchemaChecks.Describe(type)}.");
+    }
+
+    /// <summary>
+    /// How the ids of a column are read. <see cref="Names"/>: the ids of a Text or Int64 column (read as stand-ins).
+    /// <see cref="KeyIds"/>: for a key column with <c>KeyValues</c>, the id (or stand-in) of key k at k − 1.
+    /// </summary>
+    private readonly record struct IdColumn(IdNames? Names, uint[]? KeyIds);
+
+    /// <summary>
+    /// Prepares the reading of an id column. Text and Int64 columns: their distinct ids (a first pass over the
+    /// column; an empty text id is an error naming the row). Key columns with a <c>KeyValues</c> annotation of
+    /// Text, Int64 or UInt32 ids (as <c>MapValueToKey</c> writes): those ids, so that the protocol and the models
+    /// trained on it see the raw ids, not the keys. Other columns are read as UInt32 ids (a key's value is its id).
+    /// </summary>
+    private static IdColumn PrepareIds(IDataView data, DataViewSchema.Column column, string role)
+    {
+        if (column.Type is KeyDataViewType key)
+            return KeyValueIds(column, key);
+        return new IdColumn(ReadNames(data, column, role), null);
+    }
+
+    private static IdColumn KeyValueIds(DataViewSchema.Column column, KeyDataViewType key)
+    {
+        var annotation = column.Annotations.Schema.GetColumnOrNull("KeyValues");
+        if (annotation is null || annotation.Value.Type is not VectorDataViewType vector || (ulong)vector.Size != key.Count)
+            return default;
+        if (vector.ItemType is TextDataViewType)
+        {
+            var ids = KeyValues<ReadOnlyMemory<char>>(column).Select(v => v.ToString()).ToArray();
+            if (ids.Any(id => id.Length == 0) || ids.Distinct(StringComparer.Ordinal).Count() != ids.Length)
+                return default;
+            var names = new IdNames<string>(TextDataViewType.Instance, ids, StringComparer.Ordinal);
+            return new IdColumn(names, ids.Select(names.StandIn).ToArray());
+        }
+        if (vector.ItemType == NumberDataViewType.Int64)
+        {
+            var ids = KeyValues<long>(column);
+            if (ids.Distinct().Count() != ids.Length)
+                return default;
+            var names = new IdNames<long>(NumberDataViewType.Int64, ids, Comparer<long>.Default);
+            return new IdColumn(names, ids.Select(names.StandIn).ToArray());
+        }
+        if (vector.ItemType == NumberDataViewType.UInt32)
+        {
+            var ids = KeyValues<uint>(column);
+            return ids.Distinct().Count() == ids.Length ? new IdColumn(null, ids) : default;
+        }
+        return default;
+    }
+
+    private static T[] KeyValues<T>(DataViewSchema.Column column)
+    {
+        var buffer = default(VBuffer<T>);
+        column.GetKeyValues(ref buffer);
+        return buffer.DenseValues().ToArray();
+    }
+
+    private static IdNames? ReadNames(IDataView data, DataViewSchema.Column column, string role)
+    {
+        if (column.Type is TextDataViewType)
+        {
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            var lookup = ids.GetAlternateLookup<ReadOnlySpan<char>>();
+            using var cursor = data.GetRowCursor(new[] { column });
+            var getter = cursor.GetGetter<ReadOnlyMemory<char>>(column);
+            ReadOnlyMemory<char> value = default;
+            long row = -1;
+            while (cursor.MoveNext())
+            {
+                row++;
+                getter(ref value);
+                if (value.IsEmpty)
+                    throw new InvalidDataException($"Row {row} (0-based) of the {role} column '{column.Name}' is empty, which is not an id.");
+                lookup.Add(value.Span);
+            }
+            return new IdNames<string>(TextDataViewType.Instance, ids, StringComparer.Ordinal);
+        }
+        if (column.Type == NumberDataViewType.Int64)
+        {
+            var ids = new HashSet<long>();
+            using var cursor = data.GetRowCursor(new[] { column });
+            var getter = cursor.GetGetter<long>(column);
+            long value = 0;
+            while (cursor.MoveNext())
+            {
+                getter(ref value);
+                ids.Add(value);
+            }
+            return new IdNames<long>(NumberDataViewType.Int64, ids, Comparer<long>.Default);
+        }
+        return null;
     }
 
     private static bool IsNumeric(DataViewType type) => type is NumberDataViewType;
@@ -194,10 +294,37 @@ internal static class InteractionViewReader
     private static Exception BadValue(string role, DataViewSchema.Column column, long row, object value, string expected)
         => new InvalidDataException($"Row {row} (0-based) of the {role} column '{column.Name}' has the value {value}, which is not {expected}.");
 
-    private static Func<uint> IdGetter(DataViewRowCursor cursor, DataViewSchema.Column column, string role, Func<long> row)
+    private static Func<uint> IdGetter(DataViewRowCursor cursor, DataViewSchema.Column column, string role, Func<long> row, IdColumn ids)
     {
         const string expected = "a valid id (an integer between 0 and 4294967295)";
         var type = column.Type;
+        var names = ids.Names;
+        if (ids.KeyIds is uint[] keyIds)
+        {
+            var g = cursor.GetGetter<uint>(column);
+            uint v = 0;
+            return () =>
+            {
+                g(ref v);
+                if (v == 0)
+                    throw new InvalidDataException($"Row {row()} (0-based) of the {role} column '{column.Name}' is a missing key (0); filter missing values first.");
+                if (v > keyIds.Length)
+                    throw BadValue(role, column, row(), v, $"a key of its key type (1 to {keyIds.Length})");
+                return keyIds[v - 1];
+            };
+        }
+        if (names is IdNames<string> text)
+        {
+            var g = cursor.GetGetter<ReadOnlyMemory<char>>(column);
+            ReadOnlyMemory<char> v = default;
+            return () => { g(ref v); return text.StandIn(v.Span); };
+        }
+        if (names is IdNames<long> int64)
+        {
+            var g = cursor.GetGetter<long>(column);
+            long v = 0;
+            return () => { g(ref v); return int64.StandIn(v); };
+        }
         if (type is KeyDataViewType)
         {
             var g = cursor.GetGetter<uint>(column);

@@ -160,7 +160,8 @@ public sealed class RecommendationDataCatalog
     /// <item><description>Users are split into train, validation and test: the users, in ascending raw id order, are
     /// permuted with <c>new Random(Seed)</c> (Fisher–Yates); the last TestUsers users are test, the ValidationUsers
     /// before them validation, the rest train (counts from the options, or round(fraction × users)).</description></item>
-    /// <item><description>The item vocabulary is the set of items of the training users only, keys 1..N in ascending raw id order.</description></item>
+    /// <item><description>The item vocabulary is the set of items of the training users only, keys 1..N in ascending raw id order
+    /// (ordinal order for text ids).</description></item>
     /// <item><description>Held-out users: events on items outside the vocabulary are dropped and counted; a user left with
     /// fewer than 2 events is dropped and counted; the rest is split into fold-in and fold-out with
     /// <c>clamp(floor((1 − FoldOutFraction)·n), 1, n − 1)</c> fold-in events: the first ones in time order

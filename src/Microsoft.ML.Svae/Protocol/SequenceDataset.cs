@@ -18,6 +18,9 @@ namespace Microsoft.ML.Svae;
 /// with the raw user ids as KeyValues annotation. History and FoldOut are variable-length
 /// <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c> with key count <see cref="ItemCount"/> and the raw item ids as KeyValues
 /// annotation. HistoryTimestamps is a variable-length <c>Vector&lt;Int64&gt;</c> (Unix seconds) parallel to History.</para>
+/// <para>Raw ids keep the type of the interaction data's id columns: String for Text ids (e.g. product SKUs; ordered
+/// ordinally), Int64 for Int64 ids, UInt32 for every other type (see <see cref="ItemIdType"/>, <see cref="UserIdType"/>).
+/// A model trained on <see cref="Train"/> reads and writes raw item ids of that type (see <see cref="RecommendationTransformer"/>).</para>
 /// <para>The views are backed by arrays in memory: cursoring them copies each row's vector, nothing else.</para>
 /// </remarks>
 public sealed class SequenceDataset
@@ -56,40 +59,88 @@ public sealed class SequenceDataset
         if (userIds.Length != train.Count + validationFoldIn.Count + testFoldIn.Count)
             throw new ArgumentException("One raw user id per user is needed.", nameof(userIds));
 
-        ItemIds = new ReadOnlyCollection<uint>(itemIds);
-        UserIds = new ReadOnlyCollection<uint>(userIds);
-        _itemAnnotations = KeyValues(itemIds);
         _userKeyType = new KeyDataViewType(typeof(uint), Math.Max(1, userIds.Length));
-        _userAnnotations = KeyValues(userIds);
-
-        Train = BuildView(0, train, trainTimestamps, null);
-        Validation = BuildView(ValidationUserOffset, validationFoldIn, validationFoldInTimestamps, validationFoldOut);
-        Test = BuildView(TestUserOffset, testFoldIn, testFoldInTimestamps, testFoldOut);
-        ItemVocabulary = FitItemVocabulary(mlContext, itemIds);
+        _views = new Lazy<Views>(BuildViews);
         _trainWithFoldIn = new Lazy<(UserSequences, long[], IDataView)>(BuildTrainWithHeldOutFoldIn);
     }
 
-    private readonly DataViewSchema.Annotations _itemAnnotations;
-    private readonly DataViewSchema.Annotations _userAnnotations;
     private readonly KeyDataViewType _userKeyType;
+    private readonly Lazy<Views> _views;
+
+    /// <summary>The views, built on first use (after <see cref="ItemNames"/> and <see cref="UserNames"/> are set).</summary>
+    private sealed record Views(DataViewSchema.Annotations ItemAnnotations, DataViewSchema.Annotations UserAnnotations,
+        IDataView Train, IDataView Validation, IDataView Test, ITransformer ItemVocabulary);
+
+    private Views BuildViews()
+    {
+        var itemAnnotations = ItemNames?.KeyValues(ItemIdArray) ?? KeyValues(ItemIdArray);
+        var userAnnotations = UserNames?.KeyValues(UserIdArray) ?? KeyValues(UserIdArray);
+        return new Views(itemAnnotations, userAnnotations,
+            BuildView(itemAnnotations, userAnnotations, 0, TrainSequences, TrainTimestamps, null),
+            BuildView(itemAnnotations, userAnnotations, ValidationUserOffset, ValidationFoldIn, ValidationFoldInTimestamps, ValidationFoldOut),
+            BuildView(itemAnnotations, userAnnotations, TestUserOffset, TestFoldIn, TestFoldInTimestamps, TestFoldOut),
+            FitItemVocabulary(_mlContext, ItemNames?.View(InteractionColumns.ItemId, ItemIdArray) ?? new ArrayDataView(ItemIdArray.Length,
+                new ScalarArrayColumn<uint>(InteractionColumns.ItemId, NumberDataViewType.UInt32, ItemIdArray))));
+    }
+
+    /// <summary>The raw item ids when they are Text or Int64 (then <see cref="ItemIdArray"/> holds stand-ins).</summary>
+    internal IdNames? ItemNames { get; init; }
+
+    /// <summary>The raw user ids when they are Text or Int64 (then <see cref="UserIdArray"/> holds stand-ins).</summary>
+    internal IdNames? UserNames { get; init; }
 
     /// <summary>Training users: UserId, History (full time-ordered history), HistoryTimestamps.</summary>
-    public IDataView Train { get; }
+    public IDataView Train => _views.Value.Train;
 
     /// <summary>Validation users: UserId, History (fold-in), HistoryTimestamps (of the fold-in), FoldOut.</summary>
-    public IDataView Validation { get; }
+    public IDataView Validation => _views.Value.Validation;
 
     /// <summary>Test users: UserId, History (fold-in), HistoryTimestamps (of the fold-in), FoldOut.</summary>
-    public IDataView Test { get; }
+    public IDataView Test => _views.Value.Test;
 
     /// <summary>N, the number of items: the distinct items of the training users (keys 1..N).</summary>
     public int ItemCount { get; }
 
-    /// <summary>The raw item id of item key k at index k − 1 (keys are ordered by ascending raw id).</summary>
-    public IReadOnlyList<uint> ItemIds { get; }
+    /// <summary>
+    /// The raw item id of item key k at index k − 1 (keys are ordered by ascending raw id), for UInt32 ids; for
+    /// String or Int64 ids use <see cref="GetItemIds{T}"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The item ids are not UInt32.</exception>
+    public IReadOnlyList<uint> ItemIds => ItemNames is null ? new ReadOnlyCollection<uint>(ItemIdArray)
+        : throw new InvalidOperationException($"The item ids are {SchemaChecks.Describe(ItemNames.Type)}: use GetItemIds<{Clr(ItemNames.Type)}>().");
 
-    /// <summary>The raw user id of user key k at index k − 1 (train users, then validation, then test users).</summary>
-    public IReadOnlyList<uint> UserIds { get; }
+    /// <summary>
+    /// The raw user id of user key k at index k − 1 (train users, then validation, then test users), for UInt32
+    /// ids; for String or Int64 ids use <see cref="GetUserIds{T}"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The user ids are not UInt32.</exception>
+    public IReadOnlyList<uint> UserIds => UserNames is null ? new ReadOnlyCollection<uint>(UserIdArray)
+        : throw new InvalidOperationException($"The user ids are {SchemaChecks.Describe(UserNames.Type)}: use GetUserIds<{Clr(UserNames.Type)}>().");
+
+    /// <summary>The type of the raw item ids: UInt32, Int64 or Text (see the remarks).</summary>
+    public DataViewType ItemIdType => ItemNames?.Type ?? NumberDataViewType.UInt32;
+
+    /// <summary>The type of the raw user ids: UInt32, Int64 or Text.</summary>
+    public DataViewType UserIdType => UserNames?.Type ?? NumberDataViewType.UInt32;
+
+    /// <summary>The raw item id of item key k at index k − 1, as <typeparamref name="T"/>: <see cref="uint"/>, <see cref="long"/> or <see cref="string"/> as <see cref="ItemIdType"/> says.</summary>
+    /// <exception cref="InvalidOperationException"><typeparamref name="T"/> is not the type of the ids.</exception>
+    public IReadOnlyList<T> GetItemIds<T>() => Ids<T>(ItemIdArray, ItemNames, "item");
+
+    /// <summary>The raw user id of user key k at index k − 1, as <typeparamref name="T"/> (see <see cref="UserIdType"/>).</summary>
+    /// <exception cref="InvalidOperationException"><typeparamref name="T"/> is not the type of the ids.</exception>
+    public IReadOnlyList<T> GetUserIds<T>() => Ids<T>(UserIdArray, UserNames, "user");
+
+    private static IReadOnlyList<T> Ids<T>(uint[] ids, IdNames? names, string role)
+    {
+        if (names is not null)
+            return names.Values<T>(ids);
+        if (typeof(T) != typeof(uint))
+            throw new InvalidOperationException($"The {role} ids are UInt32, not {typeof(T).Name}.");
+        return (IReadOnlyList<T>)(object)new ReadOnlyCollection<uint>(ids);
+    }
+
+    private static string Clr(DataViewType type) => type is TextDataViewType ? "string" : "long";
 
     /// <summary>Number of training users (rows of <see cref="Train"/>).</summary>
     public int TrainUserCount => TrainSequences.Count;
@@ -105,11 +156,11 @@ public sealed class SequenceDataset
 
     /// <summary>
     /// Maps raw item ids to this data set's item keys: a fitted ML.NET <c>ValueToKeyMappingTransformer</c>
-    /// (<c>MapValueToKey</c> with the vocabulary as key data) that replaces the UInt32 column
-    /// <see cref="InteractionColumns.ItemId"/> by a <c>Key&lt;UInt32&gt;</c> column of the same name with key count
-    /// <see cref="ItemCount"/>; ids outside the vocabulary become the missing key 0.
+    /// (<c>MapValueToKey</c> with the vocabulary as key data) that replaces the column
+    /// <see cref="InteractionColumns.ItemId"/> (of <see cref="ItemIdType"/>) by a <c>Key&lt;UInt32&gt;</c> column of the
+    /// same name with key count <see cref="ItemCount"/>; ids outside the vocabulary become the missing key 0.
     /// </summary>
-    public ITransformer ItemVocabulary { get; }
+    public ITransformer ItemVocabulary => _views.Value.ItemVocabulary;
 
     /// <summary>What each step kept and dropped.</summary>
     public ProtocolReport Report { get; }
@@ -160,7 +211,8 @@ public sealed class SequenceDataset
     /// <summary>0-based position of the first test user in the user key space.</summary>
     internal int TestUserOffset => TrainSequences.Count + ValidationFoldIn.Count;
 
-    private IDataView BuildView(int userOffset, UserSequences history, long[] timestamps, UserSequences? foldOut)
+    private IDataView BuildView(DataViewSchema.Annotations itemAnnotations, DataViewSchema.Annotations userAnnotations,
+        int userOffset, UserSequences history, long[] timestamps, UserSequences? foldOut)
     {
         int rows = history.Count;
         var userKeys = new uint[rows];
@@ -168,12 +220,12 @@ public sealed class SequenceDataset
             userKeys[i] = (uint)(userOffset + i + 1);
         var columns = new List<ArrayColumn>
         {
-            new ScalarArrayColumn<uint>(SequenceColumns.UserId, _userKeyType, userKeys, _userAnnotations),
-            new ItemKeyVectorColumn(SequenceColumns.History, ItemCount, history.Offsets, history.Items, _itemAnnotations),
+            new ScalarArrayColumn<uint>(SequenceColumns.UserId, _userKeyType, userKeys, userAnnotations),
+            new ItemKeyVectorColumn(SequenceColumns.History, ItemCount, history.Offsets, history.Items, itemAnnotations),
             new RaggedArrayColumn<long>(SequenceColumns.HistoryTimestamps, NumberDataViewType.Int64, history.Offsets, timestamps),
         };
         if (foldOut is not null)
-            columns.Add(new ItemKeyVectorColumn(SequenceColumns.FoldOut, ItemCount, foldOut.Offsets, foldOut.Items, _itemAnnotations));
+            columns.Add(new ItemKeyVectorColumn(SequenceColumns.FoldOut, ItemCount, foldOut.Offsets, foldOut.Items, itemAnnotations));
         return new ArrayDataView(rows, columns.ToArray());
     }
 
@@ -196,7 +248,8 @@ public sealed class SequenceDataset
             user += sequences.Count;
         }
         var combined = new UserSequences(ItemCount, offsets, items);
-        return (combined, times, BuildView(0, combined, times, null));
+        var views = _views.Value;
+        return (combined, times, BuildView(views.ItemAnnotations, views.UserAnnotations, 0, combined, times, null));
     }
 
     private static DataViewSchema.Annotations KeyValues(uint[] values)
@@ -211,10 +264,8 @@ public sealed class SequenceDataset
         return builder.ToAnnotations();
     }
 
-    private static ITransformer FitItemVocabulary(MLContext mlContext, uint[] itemIds)
+    private static ITransformer FitItemVocabulary(MLContext mlContext, IDataView keyData)
     {
-        var keyData = new ArrayDataView(itemIds.Length,
-            new ScalarArrayColumn<uint>(InteractionColumns.ItemId, NumberDataViewType.UInt32, itemIds));
         return mlContext.Transforms.Conversion
             .MapValueToKey(InteractionColumns.ItemId, InteractionColumns.ItemId, keyData: keyData)
             .Fit(keyData);

@@ -245,7 +245,11 @@ internal static class SequenceProtocol
         return new SequenceDataset(mlContext, options.Clone(), report, itemIds, keptUserIds.ToArray(),
             trainSequences, trainTimes,
             validationIn, validationInTimes, validationOut, validationOutTimes,
-            testIn, testInTimes, testOut, testOutTimes);
+            testIn, testInTimes, testOut, testOutTimes)
+        {
+            ItemNames = table.ItemNames,
+            UserNames = table.UserNames,
+        };
     }
 
     private static bool IsSorted(ReadOnlySpan<int> rows, long[] times)

@@ -23,10 +23,17 @@ public enum FoldSplit
 /// </summary>
 public sealed class SequenceProtocolOptions
 {
-    /// <summary>The user id column (UInt32, another integer type, or Key&lt;UInt32&gt; whose key value is taken as the id).</summary>
+    /// <summary>
+    /// The user id column: Text (e.g. "alice" or a GUID) or Int64 ids, kept in their type; UInt32 or another integer
+    /// type, read as UInt32 ids; or Key&lt;UInt32&gt;, read as the ids of its <c>KeyValues</c> annotation (Text, Int64 or
+    /// UInt32, as <c>MapValueToKey</c> writes them) or else as its key values.
+    /// </summary>
     public string UserIdColumnName { get; set; } = InteractionColumns.UserId;
 
-    /// <summary>The item id column (same types as <see cref="UserIdColumnName"/>).</summary>
+    /// <summary>
+    /// The item id column (same types as <see cref="UserIdColumnName"/>, e.g. product SKUs as Text). A model trained on
+    /// the prepared data reads and writes item ids of that type.
+    /// </summary>
     public string ItemIdColumnName { get; set; } = InteractionColumns.ItemId;
 
     /// <summary>The rating column; only read when <see cref="RatingThreshold"/> is set.</summary>

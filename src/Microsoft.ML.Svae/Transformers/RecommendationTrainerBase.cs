@@ -7,7 +7,8 @@ public abstract class RecommendationTrainerOptions
 {
     /// <summary>
     /// The input column: a variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c> of item keys in time order
-    /// (the whole history of a training user; the fold-in of a held-out user).
+    /// (the whole history of a training user; the fold-in of a held-out user). Its <c>KeyValues</c> annotation, if
+    /// any, gives the item ids the fitted model reads and writes (see <see cref="RecommendationTransformer"/>).
     /// </summary>
     public string HistoryColumnName { get; set; } = SequenceColumns.History;
 
@@ -65,37 +66,18 @@ public abstract class RecommendationTrainerBase<TTransformer> : IEstimator<TTran
 
     private protected abstract TTransformer Train(IDataView trainData, UserSequences train, IDataView? validationData);
 
-    /// <summary>The model's description: the item values come from the history column's key values when they are integers.</summary>
+    /// <summary>
+    /// The model's description. The graph outputs item keys; the raw item ids behind them (what the fitted model reads
+    /// and writes) come from the history column's <c>KeyValues</c> annotation, or are the keys themselves without one.
+    /// </summary>
     private protected RecommendationModelDescription Describe(IDataView trainData, string modelName, int itemCount)
-        => new(modelName, BaseOptions.HistoryColumnName, itemCount, BaseOptions.TopK, BaseOptions.OutputScores,
-            ItemValues(trainData.Schema[BaseOptions.HistoryColumnName], itemCount));
-
-    private static long[] ItemValues(DataViewSchema.Column history, int itemCount)
-    {
-        var values = Enumerable.Range(1, itemCount).Select(i => (long)i).ToArray();
-        var keyValues = history.Annotations.Schema.GetColumnOrNull("KeyValues");
-        if (keyValues is null || keyValues.Value.Type is not VectorDataViewType vector || vector.Size != itemCount)
-            return values;
-        long[]? raw = vector.ItemType.RawType switch
+        => new(modelName, BaseOptions.HistoryColumnName, itemCount, BaseOptions.TopK, BaseOptions.OutputScores, Keys(itemCount))
         {
-            Type t when t == typeof(uint) => Read<uint>(history, v => v),
-            Type t when t == typeof(int) => Read<int>(history, v => v),
-            Type t when t == typeof(long) => Read<long>(history, v => v),
-            Type t when t == typeof(ulong) => Read<ulong>(history, v => checked((long)v)),
-            _ => null,
+            Items = IdVocabulary.FromKeyColumn(trainData.Schema[BaseOptions.HistoryColumnName], itemCount),
         };
-        // Raw ids must be distinct to serve as key values; otherwise fall back to keys.
-        return raw is not null && raw.Distinct().Count() == raw.Length ? raw : values;
-    }
 
-    private static long[] Read<T>(DataViewSchema.Column column, Func<T, long> convert)
-    {
-        var buffer = default(VBuffer<T>);
-        column.GetKeyValues(ref buffer);
-        var dense = new T[buffer.Length];
-        buffer.CopyTo(dense);
-        return dense.Select(convert).ToArray();
-    }
+    /// <summary>The keys 1..<paramref name="count"/>: what the graph outputs for each item.</summary>
+    private static long[] Keys(int count) => Enumerable.Range(1, count).Select(i => (long)i).ToArray();
 
     /// <summary>Checks the input columns other than the history (e.g. a user key column); called by <see cref="GetOutputSchema"/>.</summary>
     private protected virtual void CheckInputShape(SchemaShape inputSchema)
@@ -117,8 +99,7 @@ public abstract class RecommendationTrainerBase<TTransformer> : IEstimator<TTran
         CheckInputShape(inputSchema);
         // A schema shape does not carry the key count; a placeholder vocabulary of TopK items gives the same column shapes.
         int items = BaseOptions.TopK;
-        var description = new RecommendationModelDescription(GetType().Name, name, items, BaseOptions.TopK,
-            BaseOptions.OutputScores, Enumerable.Range(1, items).Select(i => (long)i).ToArray());
+        var description = new RecommendationModelDescription(GetType().Name, name, items, BaseOptions.TopK, BaseOptions.OutputScores, Keys(items));
         return RecommendationTransformer.OutputShape(Host, inputSchema, description);
     }
 }

@@ -1,3 +1,5 @@
+using Microsoft.ML.Data;
+
 namespace Microsoft.ML.Svae;
 
 /// <summary>
@@ -7,7 +9,7 @@ public abstract class UserKeyedTrainerOptions : SequenceTrainerOptions
 {
     /// <summary>
     /// The user key column (a scalar <c>Key&lt;UInt32&gt;</c>): the training rows' users, whose parameters are
-    /// learned, and the user of each scored row. A key of 0 or above the training data's key count is an
+    /// learned, and the user of each scored row (a user key, or a user id when the history holds item ids). A key of 0 or above the training data's key count is an
     /// unknown user, scored with a zero user vector.
     /// </summary>
     public string UserIdColumnName { get; set; } = SequenceColumns.UserId;
@@ -41,9 +43,21 @@ public abstract class UserKeyedTrainerBase<TTransformer> : RecommendationTrainer
     private protected UserKeyedData ReadUsers(IDataView trainData, UserSequences train, IDataView? validationData)
         => UserKeyedData.Read(Host, trainData, train, validationData, UserOptions, UserOptions.UserIdColumnName);
 
-    /// <summary>The model description, with the user column and the number of users that have parameters.</summary>
+    /// <summary>
+    /// The model description, with the user column, the number of users that have parameters and the raw user ids
+    /// (the user column's <c>KeyValues</c>, or its keys).
+    /// </summary>
     private protected RecommendationModelDescription DescribeWithUsers(IDataView trainData, string modelName, int itemCount, int userCount)
-        => Describe(trainData, modelName, itemCount) with { UserIdColumnName = UserOptions.UserIdColumnName, UserCount = userCount };
+    {
+        string user = UserOptions.UserIdColumnName;
+        int keyCount = UserKeys.CheckColumn(trainData.Schema, user, "user id");
+        return Describe(trainData, modelName, itemCount) with
+        {
+            UserIdColumnName = user,
+            UserCount = userCount,
+            Users = IdVocabulary.FromKeyColumn(trainData.Schema[user], keyCount),
+        };
+    }
 }
 
 /// <summary>A fitted model with per-user parameters: it reads the user key column next to the history.</summary>
@@ -60,4 +74,11 @@ public abstract class UserKeyedRecommendationTransformer : TrainedRecommendation
 
     /// <summary>The number of user keys with learned parameters; other keys are unknown users.</summary>
     public int UserCount => Description.UserCount;
+
+    /// <summary>
+    /// The type of the user ids the model reads with item ids (e.g. <c>UInt32</c>, <c>Int64</c> or <c>String</c>): the
+    /// type of the training user column's <c>KeyValues</c>, or <c>UInt32</c> (the keys themselves) without them.
+    /// Unknown user ids are unknown users.
+    /// </summary>
+    public DataViewType UserIdType => Description.Users!.ItemType;
 }

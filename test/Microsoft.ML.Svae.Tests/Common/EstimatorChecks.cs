@@ -35,11 +35,11 @@ internal static class EstimatorChecks
         var missingError = Assert.ThrowsAny<ArgumentException>(() => estimator.Fit(missing));
         Assert.Contains("History", missingError.Message);
 
-        // Save / load round trip.
+        // Save / load round trips. The key form reads and writes keys like the in-process model.
         string path = Path.Combine(Path.GetTempPath(), $"svae-test-{Guid.NewGuid():N}.zip");
         try
         {
-            mlContext.Model.Save(model, train.Schema, path);
+            mlContext.Model.Save(model.AsKeyInputModel(), train.Schema, path);
             var loaded = mlContext.Model.Load(path, out var inputSchema);
             try
             {
@@ -52,6 +52,20 @@ internal static class EstimatorChecks
             finally
             {
                 (loaded as IDisposable)?.Dispose();
+            }
+
+            // The default zip reads item ids: a key history is refused, naming the column and both types.
+            mlContext.Model.Save(model, train.Schema, path);
+            var idModel = mlContext.Model.Load(path, out _);
+            try
+            {
+                var error = Assert.ThrowsAny<InvalidOperationException>(() => idModel.Transform(score).Preview(1));
+                Assert.Contains("'History'", error.Message);
+                Assert.Contains("Key<UInt32", error.Message);
+            }
+            finally
+            {
+                (idModel as IDisposable)?.Dispose();
             }
         }
         finally

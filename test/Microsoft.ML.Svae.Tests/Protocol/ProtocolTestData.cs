@@ -47,6 +47,17 @@ public sealed class TextRatingRow
     public long Timestamp { get; set; }
 }
 
+public sealed class BoolUserRow
+{
+    public bool UserId { get; set; }
+
+    public uint ItemId { get; set; }
+
+    public float Rating { get; set; }
+
+    public long Timestamp { get; set; }
+}
+
 public sealed class TextUserRow
 {
     public string UserId { get; set; } = "";

@@ -342,11 +342,13 @@ public class SequenceProtocolTests
         var raw = _ml.Data.LoadFromEnumerable(rows);
         var keyed = _ml.Transforms.Conversion.MapValueToKey(InteractionColumns.UserId).Fit(raw).Transform(raw);
         var dataset = _data.PrepareSequences(keyed, new SequenceProtocolOptions { ValidationUsers = 0, TestUsers = 0, RatingThreshold = null });
-        Assert.Equal(new uint[] { 1, 2 }, dataset.UserIds); // key values: bob = 1, alice = 2
+        // The raw ids behind the keys (the KeyValues), not the keys (bob = 1, alice = 2), are the user ids.
+        Assert.Equal(TextDataViewType.Instance, dataset.UserIdType);
+        Assert.Equal(["alice", "bob"], dataset.GetUserIds<string>());
         var train = SequenceRows(dataset.Train);
         Assert.Equal(new uint[] { 15, 14, 13, 12, 11, 10 }, train[0].History.Select(k => dataset.ItemIds[(int)k - 1]));
         long startSeconds = new DateTimeOffset(start).ToUnixTimeSeconds();
-        Assert.Equal(Enumerable.Range(0, 6).Select(i => startSeconds + 60L * i), train[0].Times);
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => startSeconds + 6000L + 60L * i), train[0].Times); // alice: 100 minutes later
     }
 
     // ------------------------------------------------------------------ errors
@@ -354,10 +356,10 @@ public class SequenceProtocolTests
     [Fact]
     public void WrongColumnTypesRaiseClearErrors()
     {
-        var textUsers = _ml.Data.LoadFromEnumerable(new[] { new TextUserRow { UserId = "alice", ItemId = 1u, Rating = 4f, Timestamp = 0L } });
-        var e = Assert.ThrowsAny<ArgumentException>(() => _data.PrepareSequences(textUsers));
-        Assert.Contains("user id column 'UserId' must hold unsigned integer ids", e.Message);
-        Assert.Contains("MapValueToKey", e.Message);
+        var boolUsers = _ml.Data.LoadFromEnumerable(new[] { new BoolUserRow { UserId = true, ItemId = 1u, Rating = 4f, Timestamp = 0L } });
+        var e = Assert.ThrowsAny<ArgumentException>(() => _data.PrepareSequences(boolUsers));
+        Assert.Contains("The user id column 'UserId' must hold ids: Text (e.g. product SKUs), Int64, UInt32", e.Message);
+        Assert.Contains("but its type is Boolean", e.Message);
 
         var textTimes = _ml.Data.LoadFromEnumerable(new[] { new TextTimeRow { UserId = 1u, ItemId = 1u, Rating = 4f, Timestamp = "yesterday" } });
         e = Assert.ThrowsAny<ArgumentException>(() => _data.PrepareSequences(textTimes));

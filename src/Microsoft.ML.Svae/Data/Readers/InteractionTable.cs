@@ -29,6 +29,12 @@ internal sealed class InteractionTable
 
     public long[] Timestamps { get; }
 
+    /// <summary>The user ids when they are Text or Int64 (then <see cref="UserIds"/> holds their stand-ins); otherwise <see langword="null"/>.</summary>
+    public IdNames? UserNames { get; set; }
+
+    /// <summary>The item ids when they are Text or Int64 (then <see cref="ItemIds"/> holds their stand-ins); otherwise <see langword="null"/>.</summary>
+    public IdNames? ItemNames { get; set; }
+
     /// <summary>The table as an <see cref="IDataView"/> with the <see cref="InteractionColumns"/> columns (no copy).</summary>
     public IDataView ToDataView() => new ArrayDataView(Count,
         new ScalarArrayColumn<uint>(InteractionColumns.UserId, NumberDataViewType.UInt32, UserIds),
