@@ -17,12 +17,12 @@ namespace Microsoft.ML.Svae;
 /// was expected; blank lines are skipped; a file without interactions raises <see cref="InvalidDataException"/>.
 /// The data is held in memory as arrays (about 20 bytes per interaction).
 /// </remarks>
-public sealed class RecommendationDataCatalog
+public sealed class SequenceDataCatalog
 {
     private readonly MLContext _mlContext;
 
     /// <summary>Creates the catalog for <paramref name="mlContext"/>.</summary>
-    public RecommendationDataCatalog(MLContext mlContext)
+    public SequenceDataCatalog(MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         _mlContext = mlContext;
