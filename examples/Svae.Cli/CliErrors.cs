@@ -71,7 +71,22 @@ internal static class CliErrors
         }
     }
 
-    /// <summary>A message on one line: line breaks become spaces, runs of spaces collapse.</summary>
+    /// <summary>A parser message with .NET type names (<c>System.Nullable`1[System.Int32]</c>) in words (<c>an integer</c>).</summary>
+    public static string Readable(string message)
+        => System.Text.RegularExpressions.Regex.Replace(message, @"'System\.Nullable`1\[System\.(\w+)\]'|'System\.(\w+)'", m =>
+        {
+            string type = m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value;
+            return type switch
+            {
+                "Int32" or "Int64" => "an integer",
+                "Double" or "Single" => "a number",
+                "Boolean" => "true or false",
+                _ => m.Value,
+            };
+        }).Replace("as expected type an", "as an", StringComparison.Ordinal).Replace("as expected type a ", "as a ", StringComparison.Ordinal)
+          .Replace("as expected type true", "as true", StringComparison.Ordinal);
+
+    /// <summary>A message on one line: each line break, with the spaces around it, becomes one space.</summary>
     public static string OneLine(string message)
         => string.Join(' ', message.Split(new[] { '\r', '\n' }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

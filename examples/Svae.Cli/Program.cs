@@ -38,7 +38,7 @@ namespace Svae.Cli
             var parse = Build().Parse(args);
             if (parse.Errors.Count > 0)
             {
-                error.WriteLine(CliErrors.Prefix + CliErrors.OneLine(string.Join(" ", parse.Errors.Select(e => e.Message))) + " (see svae --help)");
+                error.WriteLine(CliErrors.Prefix + CliErrors.OneLine(string.Join(" ", parse.Errors.Select(e => CliErrors.Readable(e.Message)))) + " (see svae --help)");
                 return CliErrors.UsageExitCode;
             }
             bool verbose = parse.GetValue(VerboseOption);
@@ -125,6 +125,8 @@ namespace Svae.Cli
                 ModelRegistry.CheckOverrides(overrides, entries);
                 if (parse.GetValue(epochs) is < 1)
                     throw new CliException($"--epochs must be at least 1 (got {parse.GetValue(epochs)}).");
+                NotNegative(parse.GetValue(validationUsers), "--validation-users");
+                NotNegative(parse.GetValue(testUsers), "--test-users");
                 string outputDir = OutputFolder(parse.GetValue(output)!);
                 var (interactions, name, format) = LoadData(ml, parse, display.Writer);
                 bool small = format == "synthetic" && !parse.GetValue(FullSyntheticOption);
@@ -200,7 +202,7 @@ namespace Svae.Cli
             {
                 var ml = new MLContext(seed: 1);
                 var (interactions, name, format) = LoadData(ml, parse, Console.Out);
-                int users = parse.GetValue(heldOut) ?? (format == "ml-1m" ? 750 : 100);
+                int users = NotNegative(parse.GetValue(heldOut), "--held-out-users") ?? (format == "ml-1m" ? 750 : 100);
                 var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(users, users, 98765, FoldSplit.Temporal), DataSources.HeldOutAdvice);
                 var table = ml.Recommendation().Data.ComputeStatistics(interactions, name + " (all ratings)");
                 table.Append(ml.Recommendation().Data.ComputeStatistics(dataset, name + " (ratings > 3, ≥ 5 items)").Rows, inPlace: true);
@@ -228,7 +230,7 @@ namespace Svae.Cli
                 var splitSeeds = ParseInts(parse.GetValue(seeds)!, "--seeds");
                 string outputDir = OutputFolder(parse.GetValue(output)!);
                 var (interactions, _, format) = LoadData(ml, parse, Console.Out);
-                int users = parse.GetValue(heldOut) ?? (format == "ml-1m" ? 750 : 100);
+                int users = NotNegative(parse.GetValue(heldOut), "--held-out-users") ?? (format == "ml-1m" ? 750 : 100);
                 foreach (int seed in splitSeeds)
                 {
                     var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(users, users, seed, FoldSplit.Temporal), DataSources.HeldOutAdvice);
@@ -370,6 +372,10 @@ namespace Svae.Cli
             }
             return result;
         }
+
+        /// <summary>Checks that an optional count given on the command line is not negative.</summary>
+        private static int? NotNegative(int? value, string option)
+            => value is < 0 ? throw new CliException($"{option} must be at least 0 (got {value}).") : value;
 
         /// <summary>A comma-separated list of integers, e.g. "1,2,4"; <paramref name="option"/> names the option in errors.</summary>
         internal static List<int> ParseInts(string text, string option = "value")

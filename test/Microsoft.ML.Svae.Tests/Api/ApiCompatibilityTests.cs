@@ -279,6 +279,18 @@ public class ApiCompatibilityTests
         Assert.True(errors.Count == 0, Describe(errors));
     }
 
+    [Fact]
+    public void ReadmeQuickStartCompiles()
+    {
+        string markdown = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md"));
+        var quickStart = Regex.Matches(markdown, @"```csharp\r?\n(.*?)```", RegexOptions.Singleline).Select(m => m.Groups[1].Value)
+            .Where(b => b.Contains("using Microsoft.ML.Svae;", StringComparison.Ordinal)).ToList();
+        Assert.Single(quickStart);
+        Assert.Contains("ml.Recommendation().Trainers.Svae()", quickStart[0]);
+        var errors = Errors(Array.Empty<MetadataReference>(), quickStart[0]);
+        Assert.True(errors.Count == 0, Describe(errors));
+    }
+
     private static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -133,7 +133,8 @@ public class CliTests : IDisposable
         Assert.StartsWith("svae: error: --set: SVAE: ", UsageError("reproduce", "--models", "SVAE", "--set", "BatchSize=0", "--output", _dir, "--plain"));
         Assert.Equal("svae: error: --seeds takes comma-separated integers, but 'x' is not an integer.",
             UsageError("reproduce", "--models", "POP", "--seeds", "1,x", "--output", _dir, "--plain"));
-        Assert.Contains("'many'", UsageError("reproduce", "--epochs", "many"));
+        Assert.Equal("svae: error: Cannot parse argument 'many' for option '--epochs' as an integer. (see svae --help)", UsageError("reproduce", "--epochs", "many"));
+        Assert.Equal("svae: error: --held-out-users must be at least 0 (got -3).", UsageError("split", "--held-out-users", "-3", "--output", _dir));
         Assert.Contains("--nope", UsageError("stats", "--nope"));
         Assert.StartsWith("svae: error: Unknown model 'GRU4Rec'.", UsageError("reproduce", "--models", "GRU4Rec", "--output", _dir));
     }
@@ -192,6 +193,19 @@ public class CliTests : IDisposable
         var numbers = ml.Data.LoadFromEnumerable(new[] { new NumberRow { X = 1 } });
         ml.Model.Save(ml.Transforms.CopyColumns("Y", "X").Fit(numbers), numbers.Schema, other);
         Assert.Equal($"svae: error: The model '{other}' has no 'History' input column: it is not a recommender saved by MLNet.Svae.", UsageError("score", other, "1,2"));
+    }
+
+    [Fact]
+    public void InputErrorsAreTheUsersAndProgrammingErrorsAreInternal()
+    {
+        Assert.Equal("bad", CliErrors.UserMessage(new CliException("bad")));
+        Assert.Equal("no file", CliErrors.UserMessage(new FileNotFoundException("no file")));
+        Assert.Equal("denied", CliErrors.UserMessage(new UnauthorizedAccessException("denied")));
+        Assert.Equal("line 3", CliErrors.UserMessage(new System.Reflection.TargetInvocationException(new FormatException("line 3"))));
+        Assert.Null(CliErrors.UserMessage(new NullReferenceException()));
+        Assert.Null(CliErrors.UserMessage(new ArgumentNullException("x")));
+        Assert.Null(CliErrors.UserMessage(new InvalidOperationException("a bug")));
+        Assert.Equal("a b c", CliErrors.OneLine("a\r\nb\n\n  c  "));
     }
 
     private sealed class NumberRow
