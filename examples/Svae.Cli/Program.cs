@@ -201,8 +201,9 @@ namespace Svae.Cli
             command.SetAction(parse =>
             {
                 var ml = new MLContext(seed: 1);
+                int? heldOutUsers = NotNegative(parse.GetValue(heldOut), "--held-out-users");
                 var (interactions, name, format) = LoadData(ml, parse, Console.Out);
-                int users = NotNegative(parse.GetValue(heldOut), "--held-out-users") ?? (format == "ml-1m" ? 750 : 100);
+                int users = heldOutUsers ?? (format == "ml-1m" ? 750 : 100);
                 var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(users, users, 98765, FoldSplit.Temporal), DataSources.HeldOutAdvice);
                 var table = ml.Recommendation().Data.ComputeStatistics(interactions, name + " (all ratings)");
                 table.Append(ml.Recommendation().Data.ComputeStatistics(dataset, name + " (ratings > 3, ≥ 5 items)").Rows, inPlace: true);
@@ -228,9 +229,10 @@ namespace Svae.Cli
             {
                 var ml = new MLContext(seed: 1);
                 var splitSeeds = ParseInts(parse.GetValue(seeds)!, "--seeds");
+                int? heldOutUsers = NotNegative(parse.GetValue(heldOut), "--held-out-users");
                 string outputDir = OutputFolder(parse.GetValue(output)!);
                 var (interactions, _, format) = LoadData(ml, parse, Console.Out);
-                int users = NotNegative(parse.GetValue(heldOut), "--held-out-users") ?? (format == "ml-1m" ? 750 : 100);
+                int users = heldOutUsers ?? (format == "ml-1m" ? 750 : 100);
                 foreach (int seed in splitSeeds)
                 {
                     var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(users, users, seed, FoldSplit.Temporal), DataSources.HeldOutAdvice);
