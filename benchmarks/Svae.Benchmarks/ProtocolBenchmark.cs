@@ -32,7 +32,7 @@ internal sealed class ProtocolBenchmark : IBenchmark
         }
 
         var ml = new MLContext(seed: 0);
-        var data = new RecommendationDataCatalog(ml);
+        var data = new SequenceDataCatalog(ml);
         var rows = new List<DataFrame>();
 
         if (dataPath is not null)

@@ -45,6 +45,28 @@ internal static class DataSources
         throw new ArgumentException($"Cannot tell the format of '{path}': give --format ({string.Join(", ", Formats)}).");
     }
 
+    /// <summary>What to change when a data set is too small for the held-out users of <c>reproduce</c>.</summary>
+    public const string ReproduceAdvice = "hold out fewer users with --validation-users and --test-users";
+
+    /// <summary>What to change when a data set is too small for the held-out users of <c>stats</c> and <c>split</c>.</summary>
+    public const string HeldOutAdvice = "hold out fewer users with --held-out-users";
+
+    /// <summary>
+    /// Runs the protocol; a data set it cannot split (too few users, no positive ratings, bad columns) becomes a
+    /// <see cref="CliException"/> that says what to change (<paramref name="advice"/>).
+    /// </summary>
+    public static SequenceDataset Prepare(MLContext ml, IDataView interactions, SequenceProtocolOptions options, string advice)
+    {
+        try
+        {
+            return ml.Recommendation().Data.PrepareSequences(interactions, options);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException && e is not ArgumentNullException)
+        {
+            throw new CliException($"The data cannot be split as the protocol asks: {CliErrors.OneLine(e.Message)} To fix: {advice}.", e);
+        }
+    }
+
     /// <summary>The protocol of section 5: ratings &gt; 3, users with ≥ 5 items, a user split and an 80/20 fold split.</summary>
     public static SequenceProtocolOptions Protocol(int validationUsers, int testUsers, int seed, FoldSplit split) => new()
     {

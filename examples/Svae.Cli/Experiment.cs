@@ -29,15 +29,15 @@ internal static class Experiment
         var runs = new List<ModelRun>();
         foreach (int seed in options.SplitSeeds)
         {
-            var temporal = ml.Recommendation().Data.PrepareSequences(interactions,
-                DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Temporal));
+            var temporal = DataSources.Prepare(ml, interactions,
+                DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Temporal), DataSources.ReproduceAdvice);
             log.WriteLine($"split seed {seed}: {temporal.Report}");
             SequenceDataset? random = null;
             foreach (var model in options.Models)
             {
                 var dataset = model.Protocol == ModelProtocol.RandomSplit
-                    ? random ??= ml.Recommendation().Data.PrepareSequences(interactions,
-                        DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Random))
+                    ? random ??= DataSources.Prepare(ml, interactions,
+                        DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Random), DataSources.ReproduceAdvice)
                     : temporal;
                 var train = model.Protocol == ModelProtocol.TrainWithHeldOutFoldIn ? dataset.TrainWithHeldOutFoldIn() : dataset.Train;
                 log.WriteLine($"{model.Name} (split seed {seed}): training ...");

@@ -28,13 +28,48 @@ internal sealed record RunSettings(int? Epochs, bool Small, int Seed, int? NextK
     {
         foreach (var (name, text) in Overrides)
         {
-            var property = options.GetType().GetProperty(name);
-            if (property is null || !property.CanWrite) continue;
-            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            object value = type.IsEnum ? Enum.Parse(type, text, ignoreCase: true) : Convert.ChangeType(text, type, System.Globalization.CultureInfo.InvariantCulture);
-            property.SetValue(options, value);
+            var property = SettableProperty(options.GetType(), name);
+            if (property is null) continue;
+            property.SetValue(options, ParseValue(property, name, text));
         }
         return options;
+    }
+
+    /// <summary>The public settable property <paramref name="name"/> (exact case) of an options type, or null.</summary>
+    internal static System.Reflection.PropertyInfo? SettableProperty(Type optionsType, string name)
+    {
+        var property = optionsType.GetProperty(name);
+        return property is { CanWrite: true } && property.SetMethod!.IsPublic && IsSettableType(property.PropertyType) ? property : null;
+    }
+
+    /// <summary>The types <c>--set</c> can parse: numbers, Boolean, enums and strings (and their nullable forms).</summary>
+    private static bool IsSettableType(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return type.IsEnum || type.IsPrimitive || type == typeof(string) || type == typeof(decimal);
+    }
+
+    /// <summary>Parses <c>--set</c>'s text for <paramref name="property"/>; a value that does not parse is a <see cref="CliException"/>.</summary>
+    internal static object? ParseValue(System.Reflection.PropertyInfo property, string name, string text)
+    {
+        var underlying = Nullable.GetUnderlyingType(property.PropertyType);
+        var type = underlying ?? property.PropertyType;
+        if (underlying is not null && (text.Length == 0 || text.Equals("null", StringComparison.OrdinalIgnoreCase)))
+            return null;
+        if (type.IsEnum)
+        {
+            if (!text.All(char.IsDigit) && Enum.TryParse(type, text, ignoreCase: true, out object? member))
+                return member;
+            throw new CliException($"--set {name}={text}: '{text}' is not one of {string.Join(", ", Enum.GetNames(type))}.");
+        }
+        try
+        {
+            return Convert.ChangeType(text, type, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or InvalidCastException)
+        {
+            throw new CliException($"--set {name}={text}: '{text}' is not a valid {type.Name}.", e);
+        }
     }
 }
 
@@ -45,6 +80,9 @@ internal sealed record ModelEntry(
     double[]? PaperMovieLens1M,
     Func<MLContext, RunSettings, IDataView, IDataView, RecommendationTransformer> Fit)
 {
+    /// <summary>The trainer's <c>Options</c> class, whose properties <c>--set</c> may set.</summary>
+    public required Type OptionsType { get; init; }
+
     public string ProtocolDescription => Protocol switch
     {
         ModelProtocol.Temporal => "temporal 80/20 fold-in/out",
@@ -73,26 +111,61 @@ internal static class ModelRegistry
     public static IReadOnlyList<ModelEntry> All { get; } = new List<ModelEntry>
     {
         new("POP", ModelProtocol.Temporal, Paper["POP"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Popularity(s.Apply(new PopularityTrainer.Options())).Fit(train)),
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Popularity(s.Apply(new PopularityTrainer.Options())).Fit(train)) { OptionsType = typeof(PopularityTrainer.Options) },
         new("BPR*", ModelProtocol.TrainWithHeldOutFoldIn, Paper["BPR*"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Bpr(WithEpochs(new BprTrainer.Options(), s, 20)).Fit(train, validation)),
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Bpr(WithEpochs(new BprTrainer.Options(), s, 20)).Fit(train, validation)) { OptionsType = typeof(BprTrainer.Options) },
         new("RVAE", ModelProtocol.Temporal, Paper["RVAE"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Rvae(WithEpochs(new RvaeTrainer.Options(), s, 10)).Fit(train, validation)),
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Rvae(WithEpochs(new RvaeTrainer.Options(), s, 10)).Fit(train, validation)) { OptionsType = typeof(RvaeTrainer.Options) },
         new("FPMC", ModelProtocol.TrainWithHeldOutFoldIn, Paper["FPMC"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Fpmc(WithEpochs(new FpmcTrainer.Options(), s, 20)).Fit(train, validation)),
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Fpmc(WithEpochs(new FpmcTrainer.Options(), s, 20)).Fit(train, validation)) { OptionsType = typeof(FpmcTrainer.Options) },
         new("Caser", ModelProtocol.TrainWithHeldOutFoldIn, Paper["Caser"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Caser(WithEpochs(new CaserTrainer.Options(), s, 10)).Fit(train, validation)),
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Caser(WithEpochs(new CaserTrainer.Options(), s, 10)).Fit(train, validation)) { OptionsType = typeof(CaserTrainer.Options) },
         new("MVAE", ModelProtocol.Temporal, Paper["MVAE"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Mvae(WithEpochs(new MvaeTrainer.Options(), s, 60)).Fit(train, validation)),
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Mvae(WithEpochs(new MvaeTrainer.Options(), s, 60)).Fit(train, validation)) { OptionsType = typeof(MvaeTrainer.Options) },
         new("SVAE", ModelProtocol.Temporal, Paper["SVAE"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Svae(SvaeOptions(s)).Fit(train, validation)),
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Svae(SvaeOptions(s)).Fit(train, validation)) { OptionsType = typeof(SvaeTrainer.Options) },
         new("MVAE*", ModelProtocol.RandomSplit, Paper["MVAE*"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Mvae(WithEpochs(new MvaeTrainer.Options(), s, 60)).Fit(train, validation)),
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Mvae(WithEpochs(new MvaeTrainer.Options(), s, 60)).Fit(train, validation)) { OptionsType = typeof(MvaeTrainer.Options) },
     };
 
     public static ModelEntry Find(string name) =>
         All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown model '{name}'. Known models: {string.Join(", ", All.Select(m => m.Name))}.");
+
+    /// <summary>
+    /// Checks <c>--set</c> values before anything runs: every name must be a settable property of the options of at
+    /// least one of <paramref name="models"/> (exact case), every value must parse, and each model's options with the
+    /// values set must pass the options' own validation.
+    /// </summary>
+    public static void CheckOverrides(IReadOnlyDictionary<string, string> overrides, IReadOnlyList<ModelEntry> models)
+    {
+        if (overrides.Count == 0) return;
+        foreach (var (name, text) in overrides)
+        {
+            var owners = models.Where(m => RunSettings.SettableProperty(m.OptionsType, name) is not null).ToList();
+            if (owners.Count == 0)
+            {
+                var valid = models.SelectMany(m => m.OptionsType.GetProperties().Where(p => RunSettings.SettableProperty(m.OptionsType, p.Name) is not null).Select(p => p.Name))
+                    .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+                throw new CliException($"--set {name}: no option '{name}' in the options of {string.Join(", ", models.Select(m => m.Name))}. Valid names: {string.Join(", ", valid)}.");
+            }
+            foreach (var owner in owners)
+                RunSettings.ParseValue(RunSettings.SettableProperty(owner.OptionsType, name)!, name, text);
+        }
+        var settings = new RunSettings(null, false, 1) { Overrides = overrides };
+        foreach (var model in models)
+        {
+            var options = settings.Apply(Activator.CreateInstance(model.OptionsType)!);
+            try
+            {
+                (options as RecommendationTrainerOptions)?.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliException($"--set: {model.Name}: {CliErrors.OneLine(e.Message)}", e);
+            }
+        }
+    }
 
     /// <summary>SVAE's options for a run: the paper's network, or a small one for the quick synthetic default.</summary>
     public static SvaeTrainer.Options SvaeOptions(RunSettings s)

@@ -7,7 +7,7 @@ using Svae.Cli;
 using Svae.Examples;
 
 // svae: reproduce the paper's study, print Table 1, sweep hyperparameters, score with a saved model.
-return Cli.Build().Parse(args).Invoke();
+return Cli.Run(args);
 
 namespace Svae.Cli
 {
@@ -21,8 +21,48 @@ namespace Svae.Cli
             root.Subcommands.Add(Split());
             root.Subcommands.Add(Sweep());
             root.Subcommands.Add(Score());
+            root.Options.Add(VerboseOption);
             return root;
         }
+
+        /// <summary>
+        /// Parses and runs a command line. An error the user can fix (a bad option name or value, an unreadable or
+        /// corrupt input, data too small for the protocol, an unwritable output folder) prints one line
+        /// <c>svae: error: ...</c> on <paramref name="error"/> and returns 2; an unexpected internal error prints one
+        /// line too and returns 3, with the stack trace when <c>--verbose</c> is given.
+        /// </summary>
+        public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
+        {
+            output ??= Console.Out;
+            error ??= Console.Error;
+            var parse = Build().Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                error.WriteLine(CliErrors.Prefix + CliErrors.OneLine(string.Join(" ", parse.Errors.Select(e => CliErrors.Readable(e.Message)))) + " (see svae --help)");
+                return CliErrors.UsageExitCode;
+            }
+            bool verbose = parse.GetValue(VerboseOption);
+            try
+            {
+                return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
+            }
+            catch (Exception e) when (CliErrors.UserMessage(e) is string message)
+            {
+                error.WriteLine(CliErrors.Prefix + CliErrors.OneLine(message));
+                if (verbose) error.WriteLine(e);
+                return CliErrors.UsageExitCode;
+            }
+            catch (Exception e)
+            {
+                var inner = CliErrors.Unwrap(e);
+                error.WriteLine(CliErrors.Prefix + $"internal error, {inner.GetType().Name}: {CliErrors.OneLine(inner.Message)}" +
+                    (verbose ? "" : " (run with --verbose for the stack trace)"));
+                if (verbose) error.WriteLine(e);
+                return CliErrors.InternalExitCode;
+            }
+        }
+
+        private static readonly Option<bool> VerboseOption = new("--verbose") { Description = "Show the stack trace of an error.", Recursive = true };
 
         // Options shared by the commands that read a data set.
         private static readonly Option<string?> DataOption = new("--data") { Description = "Ratings file or folder (MovieLens ratings.dat / u.data / ratings.csv, Netflix training_set). Default: the built-in synthetic data set." };
@@ -75,15 +115,24 @@ namespace Svae.Cli
                 var ml = new MLContext(seed: 1);
                 var display = new ProgressDisplay(ml, parse.GetValue(PlainOption));
                 var clock = Stopwatch.StartNew();
+                // Arguments are checked before any data is read or model trained.
+                var entries = parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ModelRegistry.Find).ToList();
+                if (entries.Count == 0)
+                    throw new CliException($"--models names no model. Known models: {string.Join(", ", ModelRegistry.All.Select(m => m.Name))}.");
+                var splitSeeds = ParseInts(parse.GetValue(seeds)!, "--seeds");
+                var ks = ParseRange(parse.GetValue(kValues)!, "--k-values");
+                var overrides = ParseOverrides(parse.GetValue(set));
+                ModelRegistry.CheckOverrides(overrides, entries);
+                if (parse.GetValue(epochs) is < 1)
+                    throw new CliException($"--epochs must be at least 1 (got {parse.GetValue(epochs)}).");
+                NotNegative(parse.GetValue(validationUsers), "--validation-users");
+                NotNegative(parse.GetValue(testUsers), "--test-users");
+                string outputDir = OutputFolder(parse.GetValue(output)!);
                 var (interactions, name, format) = LoadData(ml, parse, display.Writer);
                 bool small = format == "synthetic" && !parse.GetValue(FullSyntheticOption);
                 int defaultHeldOut = format == "ml-1m" ? 750 : 100;
-                var entries = parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ModelRegistry.Find).ToList();
-                var splitSeeds = ParseInts(parse.GetValue(seeds)!);
-                var settings = new RunSettings(parse.GetValue(epochs), small, Seed: 42) { Overrides = ParseOverrides(parse.GetValue(set)) };
+                var settings = new RunSettings(parse.GetValue(epochs), small, Seed: 42) { Overrides = overrides };
                 var options = new ExperimentOptions(entries, splitSeeds, parse.GetValue(validationUsers) ?? defaultHeldOut, parse.GetValue(testUsers) ?? defaultHeldOut, settings);
-                string outputDir = parse.GetValue(output)!;
-                Directory.CreateDirectory(outputDir);
 
                 var firstSplit = new Dictionary<string, RecommendationMetrics>();
                 IReadOnlyList<TrainingEpoch>? svaeCurve = null;
@@ -111,7 +160,6 @@ namespace Svae.Cli
                     Figures.HistoryLength(Path.Combine(outputDir, "fig4-history-length.png"), byLength, name);
                 if (svaeCurve is { Count: > 0 })
                     Figures.LearningCurves(Path.Combine(outputDir, "fig6-learning-curves.png"), svaeCurve, name);
-                var ks = ParseRange(parse.GetValue(kValues)!);
                 if (ks.Count > 0 && entries.Any(e => e.Name == "SVAE"))
                 {
                     var points = display.Run("fig. 5: SVAE against k", () => NextKSweep(ml, interactions, options, ks, display));
@@ -131,8 +179,8 @@ namespace Svae.Cli
 
         private static List<(int K, double Ndcg)> NextKSweep(MLContext ml, IDataView interactions, ExperimentOptions options, IReadOnlyList<int> ks, ProgressDisplay display)
         {
-            var dataset = ml.Recommendation().Data.PrepareSequences(interactions,
-                DataSources.Protocol(options.ValidationUsers, options.TestUsers, options.SplitSeeds[0], FoldSplit.Temporal));
+            var dataset = DataSources.Prepare(ml, interactions,
+                DataSources.Protocol(options.ValidationUsers, options.TestUsers, options.SplitSeeds[0], FoldSplit.Temporal), DataSources.ReproduceAdvice);
             var points = new List<(int, double)>();
             foreach (int k in ks)
             {
@@ -153,11 +201,14 @@ namespace Svae.Cli
             command.SetAction(parse =>
             {
                 var ml = new MLContext(seed: 1);
+                int? heldOutUsers = NotNegative(parse.GetValue(heldOut), "--held-out-users");
                 var (interactions, name, format) = LoadData(ml, parse, Console.Out);
-                int users = parse.GetValue(heldOut) ?? (format == "ml-1m" ? 750 : 100);
-                var dataset = ml.Recommendation().Data.PrepareSequences(interactions, DataSources.Protocol(users, users, 98765, FoldSplit.Temporal));
-                Console.WriteLine(ml.Recommendation().Data.ComputeStatistics(interactions, name + " (all ratings)"));
-                Console.WriteLine(ml.Recommendation().Data.ComputeStatistics(dataset, name + " (ratings > 3, ≥ 5 items)"));
+                int users = heldOutUsers ?? (format == "ml-1m" ? 750 : 100);
+                var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(users, users, 98765, FoldSplit.Temporal), DataSources.HeldOutAdvice);
+                var table = ml.Recommendation().Data.ComputeStatistics(interactions, name + " (all ratings)");
+                table.Append(ml.Recommendation().Data.ComputeStatistics(dataset, name + " (ratings > 3, ≥ 5 items)").Rows, inPlace: true);
+                Console.WriteLine(table.ToText());
+                Console.WriteLine();
                 Console.WriteLine(dataset.Report);
                 return 0;
             });
@@ -177,12 +228,15 @@ namespace Svae.Cli
             command.SetAction(parse =>
             {
                 var ml = new MLContext(seed: 1);
+                var splitSeeds = ParseInts(parse.GetValue(seeds)!, "--seeds");
+                int? heldOutUsers = NotNegative(parse.GetValue(heldOut), "--held-out-users");
+                string outputDir = OutputFolder(parse.GetValue(output)!);
                 var (interactions, _, format) = LoadData(ml, parse, Console.Out);
-                int users = parse.GetValue(heldOut) ?? (format == "ml-1m" ? 750 : 100);
-                foreach (int seed in ParseInts(parse.GetValue(seeds)!))
+                int users = heldOutUsers ?? (format == "ml-1m" ? 750 : 100);
+                foreach (int seed in splitSeeds)
                 {
-                    var dataset = ml.Recommendation().Data.PrepareSequences(interactions, DataSources.Protocol(users, users, seed, FoldSplit.Temporal));
-                    string directory = Path.Combine(parse.GetValue(output)!, FormattableString.Invariant($"split-{seed}"));
+                    var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(users, users, seed, FoldSplit.Temporal), DataSources.HeldOutAdvice);
+                    string directory = Path.Combine(outputDir, FormattableString.Invariant($"split-{seed}"));
                     SplitExport.Write(dataset, directory);
                     Console.WriteLine(FormattableString.Invariant(
                         $"split seed {seed}: {dataset.TrainUserCount} training, {dataset.ValidationUserCount} validation and {dataset.TestUserCount} test users written to {directory}"));
@@ -208,16 +262,18 @@ namespace Svae.Cli
             {
                 var ml = new MLContext(seed: 1);
                 var display = new ProgressDisplay(ml, parse.GetValue(PlainOption));
-                var (interactions, name, format) = LoadData(ml, parse, display.Writer);
                 if (!string.Equals(parse.GetValue(model), "SVAE", StringComparison.OrdinalIgnoreCase))
-                    throw new ArgumentException("sweep supports --model SVAE; other trainers' Options carry the same attributes and can be swept with OptionsSearchSpace<T> in code.");
+                    throw new CliException("sweep supports --model SVAE; other trainers' Options carry the same attributes and can be swept with OptionsSearchSpace<T> in code.");
+                if (parse.GetValue(trials) < 1)
+                    throw new CliException($"--trials must be at least 1 (got {parse.GetValue(trials)}).");
+                string outputDir = OutputFolder(parse.GetValue(output)!);
+                var (interactions, name, format) = LoadData(ml, parse, display.Writer);
                 bool small = format == "synthetic" && !parse.GetValue(FullSyntheticOption);
                 int heldOut = format == "ml-1m" ? 750 : 100;
-                var dataset = ml.Recommendation().Data.PrepareSequences(interactions, DataSources.Protocol(heldOut, heldOut, parse.GetValue(seed), FoldSplit.Temporal));
+                var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(heldOut, heldOut, parse.GetValue(seed), FoldSplit.Temporal),
+                    "the sweep holds out 100 validation and 100 test users (750 each on MovieLens-1M)");
                 var baseline = ModelRegistry.SvaeOptions(new RunSettings(parse.GetValue(epochs), small, 42));
                 var trialsTable = display.Run($"sweep SVAE on {name}", () => HyperparameterSweep.Run(ml, dataset, baseline, parse.GetValue(trials), parse.GetValue(seed), display));
-                string outputDir = parse.GetValue(output)!;
-                Directory.CreateDirectory(outputDir);
                 Results.WriteCsv(trialsTable, Path.Combine(outputDir, "trials.csv"));
                 File.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"SVAE sweep on {name}",
                     new[] { "Validation NDCG@100 (%) per trial; trials below the median after the short first round were stopped early." }));
@@ -236,18 +292,24 @@ namespace Svae.Cli
             command.SetAction(parse =>
             {
                 var lines = new List<string>(parse.GetValue(histories) ?? Array.Empty<string>());
-                if (parse.GetValue(input) is string file) lines.AddRange(File.ReadAllLines(file));
+                if (parse.GetValue(input) is string file)
+                {
+                    if (!File.Exists(file))
+                        throw new CliException($"The history file '{file}' does not exist.");
+                    lines.AddRange(File.ReadAllLines(file).Where(l => !string.IsNullOrWhiteSpace(l)));
+                }
                 var ml = new MLContext();
-                List<string> scored;
+                string path = parse.GetValue(modelPath)!;
+                CheckModel(ml, path);
+                IEnumerable<string> scored;
                 try
                 {
-                    scored = ModelScoring.Score(ml, parse.GetValue(modelPath)!, lines, ml.Recommendation().LoadModel).ToList();
+                    scored = ModelScoring.Score(ml, path, lines, ml.Recommendation().LoadModel);
                 }
-                catch (InvalidDataException e)
+                catch (Exception e) when (e is FormatException or OverflowException)
                 {
-                    // A damaged model file: LoadModel's message says what is wrong; no stack trace.
-                    parse.InvocationConfiguration.Error.WriteLine($"svae score: {e.Message}");
-                    return 1;
+                    throw new CliException(
+                        $"A history is not a comma-separated list of item keys, optionally after a user key and a colon (e.g. 3,17,42 or 7:3,17,42): {e.Message}", e);
                 }
                 foreach (string line in scored)
                     Console.WriteLine(line);
@@ -256,29 +318,99 @@ namespace Svae.Cli
             return command;
         }
 
+        /// <summary>Checks that <paramref name="path"/> is a model zip with a history input before scoring with it.</summary>
+        private static void CheckModel(MLContext ml, string path)
+        {
+            if (!File.Exists(path))
+                throw new CliException($"The model file '{path}' does not exist.");
+            ITransformer model;
+            DataViewSchema input;
+            try
+            {
+                model = ml.Recommendation().LoadModel(path, out input);
+            }
+            catch (InvalidDataException e)
+            {
+                // LoadModel's message says what is damaged (an unreadable zip, an ONNX graph that cannot be read).
+                throw new CliException(CliErrors.OneLine(e.Message), e);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw new CliException($"Cannot load the model '{path}': it is not an ML.NET model zip or it is damaged ({CliErrors.OneLine(CliErrors.Unwrap(e).Message)}).", e);
+            }
+            try
+            {
+                if (input.GetColumnOrNull(SequenceColumns.History) is null)
+                    throw new CliException($"The model '{path}' has no '{SequenceColumns.History}' input column: it is not a recommender saved by MLNet.Svae.");
+            }
+            finally
+            {
+                (model as IDisposable)?.Dispose();
+            }
+        }
+
+        /// <summary>
+        /// Creates <paramref name="path"/> if needed and checks that a file can be written in it, before any work is done.
+        /// </summary>
+        internal static string OutputFolder(string path)
+        {
+            try
+            {
+                Directory.CreateDirectory(path);
+                string probe = Path.Combine(path, $".svae-write-test-{Environment.ProcessId}-{Guid.NewGuid():N}");
+                File.WriteAllBytes(probe, Array.Empty<byte>());
+                File.Delete(probe);
+                return path;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                throw new CliException($"Cannot write to the output folder '{path}': {CliErrors.OneLine(e.Message)}", e);
+            }
+        }
+
         internal static Dictionary<string, string> ParseOverrides(string[]? pairs)
         {
             var result = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (string pair in pairs ?? Array.Empty<string>())
             {
                 int eq = pair.IndexOf('=');
-                if (eq <= 0) throw new ArgumentException($"--set takes Name=Value, got '{pair}'.");
+                if (eq <= 0) throw new CliException($"--set takes Name=Value, got '{pair}'.");
                 result[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
             }
             return result;
         }
 
-        internal static List<int> ParseInts(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList();
+        /// <summary>Checks that an optional count given on the command line is not negative.</summary>
+        private static int? NotNegative(int? value, string option)
+            => value is < 0 ? throw new CliException($"{option} must be at least 0 (got {value}).") : value;
+
+        /// <summary>A comma-separated list of integers, e.g. "1,2,4"; <paramref name="option"/> names the option in errors.</summary>
+        internal static List<int> ParseInts(string text, string option = "value")
+        {
+            var values = new List<int>();
+            foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
+                    throw new CliException($"{option} takes comma-separated integers, but '{part}' is not an integer.");
+                values.Add(value);
+            }
+            if (values.Count == 0)
+                throw new CliException($"{option} needs at least one integer (got '{text}').");
+            return values;
+        }
 
         /// <summary>"1-10", "1,2,4" or "none".</summary>
-        internal static List<int> ParseRange(string text)
+        internal static List<int> ParseRange(string text, string option = "value")
         {
             if (text.Equals("none", StringComparison.OrdinalIgnoreCase)) return new List<int>();
             var parts = text.Split('-', StringSplitOptions.TrimEntries);
             if (parts.Length == 2 && int.TryParse(parts[0], CultureInfo.InvariantCulture, out int from) && int.TryParse(parts[1], CultureInfo.InvariantCulture, out int to))
+            {
+                if (to < from)
+                    throw new CliException($"{option}: the range '{text}' is empty (it ends before it starts).");
                 return Enumerable.Range(from, to - from + 1).ToList();
-            return ParseInts(text);
+            }
+            return ParseInts(text, option);
         }
     }
 }

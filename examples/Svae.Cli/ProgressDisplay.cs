@@ -62,12 +62,28 @@ internal sealed class ProgressDisplay
             Console.WriteLine(title);
             return work();
         }
-        return AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start(Markup.Escape(title), context =>
+        return AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start(Markup.Escape(FitWidth(title, StatusWidth)), context =>
         {
-            _status = text => context.Status(Markup.Escape(text));
+            _status = text => context.Status(Markup.Escape(FitWidth(text, StatusWidth)));
             try { return work(); }
             finally { _status = null; }
         });
+    }
+
+    /// <summary>The columns a status line may use: the terminal's width less the spinner and its space.</summary>
+    private static int StatusWidth => Math.Max(AnsiConsole.Profile.Width - 3, 10);
+
+    /// <summary>
+    /// <paramref name="text"/> on one line of at most <paramref name="width"/> characters: only its first line is kept,
+    /// and a longer line is cut and ends with "...". A live display that redraws a line wider than the terminal
+    /// would wrap it and garble the screen.
+    /// </summary>
+    internal static string FitWidth(string text, int width)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 4);
+        int newline = text.IndexOfAny(['\r', '\n']);
+        if (newline >= 0) text = text[..newline];
+        return text.Length <= width ? text : text[..(width - 3)] + "...";
     }
 
     /// <summary>A writer whose lines go to <see cref="Line"/>.</summary>

@@ -56,8 +56,8 @@ namespace Microsoft.ML.Svae;
 /// * Sachdeva, Manco, Ritacco, Pudi. Sequential Variational Autoencoders for Collaborative Filtering. WSDM 2019.
 /// ]]></format>
 /// </remarks>
-/// <seealso cref="RecommendationTrainers.Bpr(string, string, int, int, double)"/>
-/// <seealso cref="RecommendationTrainers.Bpr(Options)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Bpr(string, string, int, int, double)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Bpr(Options)"/>
 public sealed partial class BprTrainer : UserKeyedTrainerBase<BprTransformer>
 {
     /// <summary>Default values of the options and of the simple catalog overload.</summary>

@@ -64,8 +64,8 @@ namespace Microsoft.ML.Svae;
 /// * Sachdeva, Manco, Ritacco, Pudi. Sequential Variational Autoencoders for Collaborative Filtering. WSDM 2019.
 /// ]]></format>
 /// </remarks>
-/// <seealso cref="RecommendationTrainers.Caser(string, string, int, int, int, double)"/>
-/// <seealso cref="RecommendationTrainers.Caser(Options)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Caser(string, string, int, int, int, double)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Caser(Options)"/>
 public sealed partial class CaserTrainer : UserKeyedTrainerBase<CaserTransformer>
 {
     /// <summary>Default values of the options and of the simple catalog overload.</summary>

@@ -142,6 +142,37 @@ public sealed class RecommendationMetrics
         return text.ToString();
     }
 
+    /// <summary>
+    /// The mean metrics as a readable table, one row per metric and one column per cutoff, then the user counts:
+    /// <code>
+    /// Metric        @10    @100
+    /// ---------  ------  ------
+    /// NDCG       0.1234  0.2345
+    /// Recall     0.0987  0.4321
+    /// Precision  0.0500  0.0150
+    /// 1000 users evaluated, 2 skipped (empty fold-out)
+    /// </code>
+    /// Values have four decimals (invariant culture); lines end with <see cref="Environment.NewLine"/>. For the
+    /// per-user and per-history-length tables, see <see cref="PerUser"/>, <see cref="ByHistoryLength"/> and
+    /// <see cref="DataFrameText.ToText(DataFrame, int)"/>.
+    /// </summary>
+    public string ToText()
+    {
+        var headers = new List<string> { "Metric" };
+        headers.AddRange(_cutoffs.Select(c => "@" + c.ToString(CultureInfo.InvariantCulture)));
+        var rightAligned = headers.Select((_, i) => i > 0).ToArray();
+        var rows = new List<IReadOnlyList<string>>();
+        for (int m = 0; m < s_metricNames.Length; m++)
+        {
+            var row = new List<string> { s_metricNames[m] };
+            for (int c = 0; c < _cutoffs.Length; c++)
+                row.Add(DataFrameText.FormatCell(_means[m * _cutoffs.Length + c]));
+            rows.Add(row);
+        }
+        return DataFrameText.Format(headers, rightAligned, rows) + Environment.NewLine +
+            string.Create(CultureInfo.InvariantCulture, $"{UserCount} users evaluated, {SkippedUsers} skipped (empty fold-out)");
+    }
+
     internal static string MetricName(string metric, int cutoff) => metric + "@" + cutoff.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>User <paramref name="user"/>'s (0-based among evaluated users) value of a metric; for tests.</summary>

@@ -60,8 +60,8 @@ namespace Microsoft.ML.Svae;
 /// * Sachdeva, Manco, Ritacco, Pudi. Sequential Variational Autoencoders for Collaborative Filtering. WSDM 2019.
 /// ]]></format>
 /// </remarks>
-/// <seealso cref="RecommendationTrainers.Fpmc(string, string, int, int, double)"/>
-/// <seealso cref="RecommendationTrainers.Fpmc(Options)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Fpmc(string, string, int, int, double)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Fpmc(Options)"/>
 public sealed partial class FpmcTrainer : UserKeyedTrainerBase<FpmcTransformer>
 {
     /// <summary>Default values of the options and of the simple catalog overload.</summary>

@@ -68,8 +68,8 @@ namespace Microsoft.ML.Svae;
 /// * Sachdeva, Manco, Ritacco, Pudi. Sequential Variational Autoencoders for Collaborative Filtering. WSDM 2019.
 /// ]]></format>
 /// </remarks>
-/// <seealso cref="RecommendationTrainers.Mvae(string, int, double)"/>
-/// <seealso cref="RecommendationTrainers.Mvae(Options)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Mvae(string, int, double)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Mvae(Options)"/>
 public sealed partial class MvaeTrainer : RecommendationTrainerBase<MvaeTransformer>
 {
     /// <summary>Default values of the simple catalog overload (Liang et al.'s).</summary>

@@ -30,7 +30,7 @@ namespace Microsoft.ML.Svae;
 /// Ties are broken by the lower item key. Deviations from the paper: none.
 /// ]]></format>
 /// </remarks>
-/// <seealso cref="RecommendationTrainers.Popularity(string, int)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Popularity(string, int)"/>
 public sealed class PopularityTrainer : RecommendationTrainerBase<PopularityTransformer>
 {
     /// <summary>Options of <see cref="PopularityTrainer"/>.</summary>

@@ -18,7 +18,7 @@ internal static class InteractionViewReader
     /// Times: Int64 and other integer types or Single/Double (Unix seconds, truncated toward negative infinity),
     /// DateTime (taken as UTC) or DateTimeOffset. A null rating column gives ratings of 1; a null time column
     /// gives the 0-based row index. With <paramref name="keepRatingsAbove"/>, only rows whose rating is greater are
-    /// kept (as <see cref="RecommendationDataCatalog.Binarize"/> compares), and a NaN or infinite rating is an error;
+    /// kept (as <see cref="SequenceDataCatalog.Binarize"/> compares), and a NaN or infinite rating is an error;
     /// row numbers in errors and row-index times count the rows of <paramref name="data"/>, dropped ones included.
     /// </summary>
     public static InteractionTable Read(IDataView data, string userColumn, string itemColumn, string? ratingColumn, string? timestampColumn,
@@ -420,7 +420,7 @@ internal static class InteractionViewReader
 
     /// <summary>
     /// A numeric rating column: Double values as they are, Single and integer values as Single (the precision at
-    /// which <see cref="RecommendationDataCatalog.Binarize"/> compares them with the threshold).
+    /// which <see cref="SequenceDataCatalog.Binarize"/> compares them with the threshold).
     /// </summary>
     private static Func<double> RatingGetter(DataViewRowCursor cursor, DataViewSchema.Column column)
     {

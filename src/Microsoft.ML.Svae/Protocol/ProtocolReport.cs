@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Microsoft.ML.Svae;
 
-/// <summary>What each step of <see cref="RecommendationDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/> kept and dropped.</summary>
+/// <summary>What each step of <see cref="SequenceDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/> kept and dropped.</summary>
 public sealed class ProtocolReport
 {
     /// <summary>Interactions in the input.</summary>

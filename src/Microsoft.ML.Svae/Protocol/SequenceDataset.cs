@@ -5,7 +5,7 @@ using Microsoft.ML.Svae.Protocol;
 namespace Microsoft.ML.Svae;
 
 /// <summary>
-/// The output of <see cref="RecommendationDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/>:
+/// The output of <see cref="SequenceDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/>:
 /// training users with their full time-ordered histories, and validation/test users with a fold-in (the input
 /// of a recommender) and a fold-out (the relevant items R of section 5.2).
 /// </summary>

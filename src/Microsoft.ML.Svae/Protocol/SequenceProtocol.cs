@@ -3,7 +3,7 @@ namespace Microsoft.ML.Svae.Protocol;
 /// <summary>
 /// The array part of the section 5 protocol: grouping, time sorting, the minimum filter, truncation,
 /// the user split, the training vocabulary and the fold-in/fold-out split. See
-/// <see cref="RecommendationDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/> for the rules.
+/// <see cref="SequenceDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/> for the rules.
 /// </summary>
 internal static class SequenceProtocol
 {

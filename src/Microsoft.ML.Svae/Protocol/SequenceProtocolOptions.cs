@@ -17,7 +17,7 @@ public enum FoldSplit
 }
 
 /// <summary>
-/// Options of <see cref="RecommendationDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/>:
+/// Options of <see cref="SequenceDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/>:
 /// the data protocol of section 5 of Sachdeva et al. (WSDM 2019). The defaults do not binarize; use
 /// <see cref="MovieLens1M"/> for the paper's MovieLens-1M setting.
 /// </summary>

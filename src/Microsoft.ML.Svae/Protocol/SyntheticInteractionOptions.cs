@@ -1,7 +1,7 @@
 namespace Microsoft.ML.Svae;
 
 /// <summary>
-/// Options of <see cref="RecommendationDataCatalog.GenerateSyntheticInteractions(SyntheticInteractionOptions)"/>:
+/// Options of <see cref="SequenceDataCatalog.GenerateSyntheticInteractions(SyntheticInteractionOptions)"/>:
 /// a SYNTHETIC rating log with learnable sequential structure (not real user data).
 /// </summary>
 /// <remarks>

@@ -79,8 +79,8 @@ namespace Microsoft.ML.Svae;
 /// * Rendle, Freudenthaler, Gantner, Schmidt-Thieme. BPR: Bayesian Personalized Ranking from Implicit Feedback. UAI 2009.
 /// ]]></format>
 /// </remarks>
-/// <seealso cref="RecommendationTrainers.Rvae(string, int, int, double)"/>
-/// <seealso cref="RecommendationTrainers.Rvae(Options)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Rvae(string, int, int, double)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Rvae(Options)"/>
 public sealed partial class RvaeTrainer : RecommendationTrainerBase<RvaeTransformer>
 {
     /// <summary>Default values of the simple catalog overload.</summary>

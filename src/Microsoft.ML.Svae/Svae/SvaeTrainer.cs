@@ -70,8 +70,8 @@ namespace Microsoft.ML.Svae;
 /// * Liang, Krishnan, Hoffman, Jebara. Variational Autoencoders for Collaborative Filtering. WWW 2018.
 /// ]]></format>
 /// </remarks>
-/// <seealso cref="RecommendationTrainers.Svae(string, int, int, double)"/>
-/// <seealso cref="RecommendationTrainers.Svae(Options)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Svae(string, int, int, double)"/>
+/// <seealso cref="SequenceRecommendationTrainers.Svae(Options)"/>
 public sealed partial class SvaeTrainer : RecommendationTrainerBase<SvaeTransformer>
 {
     /// <summary>Default values of the simple catalog overload.</summary>

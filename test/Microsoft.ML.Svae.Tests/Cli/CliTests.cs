@@ -98,9 +98,131 @@ public class CliTests : IDisposable
     public void RejectsUnknownModelsAndOptionValues()
     {
         Assert.Contains("Known models", Assert.Throws<ArgumentException>(() => ModelRegistry.Find("GRU4Rec")).Message);
-        Assert.Contains("Name=Value", Assert.Throws<ArgumentException>(() => RunnerCli.ParseOverrides(new[] { "LearningRate" })).Message);
+        Assert.Contains("Name=Value", Assert.Throws<CliException>(() => RunnerCli.ParseOverrides(new[] { "LearningRate" })).Message);
         var parse = RunnerCli.Build().Parse(new[] { "reproduce", "--epochs", "many" });
         Assert.NotEmpty(parse.Errors);
+    }
+
+    /// <summary>Runs the CLI and checks it failed with exactly one <c>svae: error: ...</c> line and exit code 2; returns the message.</summary>
+    private static string UsageError(params string[] args)
+    {
+        var error = new StringWriter();
+        int code = RunnerCli.Run(args, TextWriter.Null, error);
+        var lines = error.ToString().Split(new[] { '\r', '\n' }, StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(code == 2, $"exit code {code}, stderr: {error}");
+        Assert.Single(lines);
+        Assert.StartsWith("svae: error: ", lines[0]);
+        return lines[0];
+    }
+
+    [Fact]
+    public void UnknownSetNameIsAnErrorListingTheValidNames()
+    {
+        string message = UsageError("reproduce", "--models", "POP", "--set", "Foo=1", "--output", _dir, "--plain");
+        Assert.Equal("svae: error: --set Foo: no option 'Foo' in the options of POP. Valid names: HistoryColumnName, OutputScores, TopK.", message);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "results.md")));
+    }
+
+    [Fact]
+    public void BadOptionValuesAreOneLineErrors()
+    {
+        Assert.Equal("svae: error: --set LearningRate=fast: 'fast' is not a valid Double.",
+            UsageError("reproduce", "--models", "SVAE", "--set", "LearningRate=fast", "--output", _dir, "--plain"));
+        Assert.Equal("svae: error: --set Likelihood=gaussian: 'gaussian' is not one of MultiSet, Mixture.",
+            UsageError("reproduce", "--models", "SVAE", "--set", "Likelihood=gaussian", "--output", _dir, "--plain"));
+        Assert.StartsWith("svae: error: --set: SVAE: ", UsageError("reproduce", "--models", "SVAE", "--set", "BatchSize=0", "--output", _dir, "--plain"));
+        Assert.Equal("svae: error: --seeds takes comma-separated integers, but 'x' is not an integer.",
+            UsageError("reproduce", "--models", "POP", "--seeds", "1,x", "--output", _dir, "--plain"));
+        Assert.Equal("svae: error: Cannot parse argument 'many' for option '--epochs' as an integer. (see svae --help)", UsageError("reproduce", "--epochs", "many"));
+        Assert.Equal("svae: error: --held-out-users must be at least 0 (got -3).", UsageError("split", "--held-out-users", "-3", "--output", _dir));
+        Assert.Contains("--nope", UsageError("stats", "--nope"));
+        Assert.StartsWith("svae: error: Unknown model 'GRU4Rec'.", UsageError("reproduce", "--models", "GRU4Rec", "--output", _dir));
+    }
+
+    [Fact]
+    public void StatsOnDataTooSmallForTheProtocolIsAnError()
+    {
+        Directory.CreateDirectory(_dir);
+        string path = Path.Combine(_dir, "u.data");
+        // 20 users with 6 positive ratings each: fewer than the 100 + 100 users stats holds out by default.
+        File.WriteAllLines(path, Enumerable.Range(1, 20).SelectMany(u => Enumerable.Range(1, 6).Select(i => $"{u}\t{i}\t5\t{1000 * u + i}")));
+        string message = UsageError("stats", "--data", path);
+        Assert.Equal("svae: error: The data cannot be split as the protocol asks: Cannot hold out 100 validation and 100 test users: only 20 users " +
+            "have at least 5 events, and at least one user must remain for training. To fix: hold out fewer users with --held-out-users.", message);
+
+        string fixture = Path.Combine(AppContext.BaseDirectory, "Fixtures", "ml100k_u.data");
+        Assert.StartsWith("svae: error: The data cannot be split as the protocol asks: No user has at least MinItemsPerUser = 5 events",
+            UsageError("stats", "--data", fixture, "--format", "ml-100k", "--held-out-users", "1"));
+        Assert.StartsWith("svae: error: The interaction file '", UsageError("stats", "--data", Path.Combine(_dir, "missing.data"), "--format", "ml-100k"));
+    }
+
+    [Fact]
+    public void UnwritableOutputFolderIsAnErrorBeforeAnyWork()
+    {
+        Directory.CreateDirectory(_dir);
+        string file = Path.Combine(_dir, "a-file");
+        File.WriteAllText(file, "not a folder");
+        string output = Path.Combine(file, "results");
+        Assert.StartsWith($"svae: error: Cannot write to the output folder '{output}': ", UsageError("reproduce", "--models", "POP", "--output", output, "--plain"));
+        Assert.StartsWith($"svae: error: Cannot write to the output folder '{output}': ", UsageError("split", "--output", output));
+        Assert.StartsWith($"svae: error: Cannot write to the output folder '{output}': ", UsageError("sweep", "--output", output, "--plain"));
+    }
+
+    [Fact]
+    public void ScoreWithABadModelOrHistoryIsAnError()
+    {
+        Directory.CreateDirectory(_dir);
+        string missing = Path.Combine(_dir, "missing.zip");
+        Assert.Equal($"svae: error: The model file '{missing}' does not exist.", UsageError("score", missing, "1,2"));
+
+        string garbage = Path.Combine(_dir, "garbage.zip");
+        File.WriteAllText(garbage, "this is not a zip");
+        Assert.StartsWith($"svae: error: Cannot load the model '{garbage}': it is not an ML.NET model zip or it is damaged (", UsageError("score", garbage, "1,2"));
+
+        var ml = new MLContext(seed: 1);
+        var data = SequenceTestData.Histories(ml, 5, new[] { new uint[] { 1, 2 }, new uint[] { 2, 3, 4 }, new uint[] { 3, 5 } });
+        using var model = ml.Recommendation().Trainers.Popularity(topK: 3).Fit(data);
+        string zip = Path.Combine(_dir, "pop.zip");
+        ml.Recommendation().SaveModel(model, data.Schema, zip);
+        Assert.Equal(0, RunnerCli.Run(new[] { "score", zip, "1,2" }, TextWriter.Null, TextWriter.Null));
+        Assert.StartsWith("svae: error: A history is not a comma-separated list of item keys", UsageError("score", zip, "1,two"));
+        Assert.Equal($"svae: error: The history file '{Path.Combine(_dir, "none.txt")}' does not exist.", UsageError("score", zip, "--input", Path.Combine(_dir, "none.txt")));
+
+        // A valid ML.NET zip that is not a recommender.
+        string other = Path.Combine(_dir, "other.zip");
+        var numbers = ml.Data.LoadFromEnumerable(new[] { new NumberRow { X = 1 } });
+        ml.Model.Save(ml.Transforms.CopyColumns("Y", "X").Fit(numbers), numbers.Schema, other);
+        Assert.Equal($"svae: error: The model '{other}' has no 'History' input column: it is not a recommender saved by MLNet.Svae.", UsageError("score", other, "1,2"));
+    }
+
+    [Fact]
+    public void InputErrorsAreTheUsersAndProgrammingErrorsAreInternal()
+    {
+        Assert.Equal("bad", CliErrors.UserMessage(new CliException("bad")));
+        Assert.Equal("no file", CliErrors.UserMessage(new FileNotFoundException("no file")));
+        Assert.Equal("denied", CliErrors.UserMessage(new UnauthorizedAccessException("denied")));
+        Assert.Equal("line 3", CliErrors.UserMessage(new System.Reflection.TargetInvocationException(new FormatException("line 3"))));
+        Assert.Null(CliErrors.UserMessage(new NullReferenceException()));
+        Assert.Null(CliErrors.UserMessage(new ArgumentNullException("x")));
+        Assert.Null(CliErrors.UserMessage(new InvalidOperationException("a bug")));
+        Assert.Equal("a b c", CliErrors.OneLine("a\r\nb\n\n  c  "));
+    }
+
+    private sealed class NumberRow
+    {
+        public float X { get; set; }
+    }
+
+    [Theory]
+    [InlineData("epoch 3: loss 1.25", 80, "epoch 3: loss 1.25")]
+    [InlineData("0123456789abcdef", 10, "0123456...")]
+    [InlineData("0123456789", 10, "0123456789")]
+    [InlineData("first line\nsecond line", 40, "first line")]
+    public void StatusLinesFitTheTerminalWidth(string text, int width, string expected)
+    {
+        string line = ProgressDisplay.FitWidth(text, width);
+        Assert.Equal(expected, line);
+        Assert.True(line.Length <= width);
     }
 
     [Fact]

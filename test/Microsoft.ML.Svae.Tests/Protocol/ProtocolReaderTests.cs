@@ -6,12 +6,12 @@ namespace Microsoft.ML.Svae.Tests.Protocol;
 public class ProtocolReaderTests : IDisposable
 {
     private readonly MLContext _ml = new(seed: 1);
-    private readonly RecommendationDataCatalog _data;
+    private readonly SequenceDataCatalog _data;
     private readonly string _tempDirectory = Path.Combine(Path.GetTempPath(), "svae-protocol-tests-" + Guid.NewGuid().ToString("N"));
 
     public ProtocolReaderTests()
     {
-        _data = new RecommendationDataCatalog(_ml);
+        _data = new SequenceDataCatalog(_ml);
         Directory.CreateDirectory(_tempDirectory);
     }
 

@@ -6,9 +6,9 @@ namespace Microsoft.ML.Svae.Tests.Protocol;
 public class ProtocolSamplingAndStatisticsTests
 {
     private readonly MLContext _ml = new(seed: 1);
-    private readonly RecommendationDataCatalog _data;
+    private readonly SequenceDataCatalog _data;
 
-    public ProtocolSamplingAndStatisticsTests() => _data = new RecommendationDataCatalog(_ml);
+    public ProtocolSamplingAndStatisticsTests() => _data = new SequenceDataCatalog(_ml);
 
     /// <summary>400 users with 5 events (stratum 4–7), 100 with 20 (16–31), 10 with 100 (64–127); user ids 1..510.</summary>
     private IDataView StratifiedLog()

@@ -152,7 +152,7 @@ internal static class ProtocolTestData
 
     /// <summary>A small synthetic log for protocol tests.</summary>
     public static IDataView Synthetic(MLContext ml, int users = 300, int items = 150, int seed = 7)
-        => new RecommendationDataCatalog(ml).GenerateSyntheticInteractions(new SyntheticInteractionOptions
+        => new SequenceDataCatalog(ml).GenerateSyntheticInteractions(new SyntheticInteractionOptions
         {
             Users = users,
             Items = items,

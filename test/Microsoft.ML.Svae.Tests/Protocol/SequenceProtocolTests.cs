@@ -6,9 +6,9 @@ namespace Microsoft.ML.Svae.Tests.Protocol;
 public class SequenceProtocolTests
 {
     private readonly MLContext _ml = new(seed: 1);
-    private readonly RecommendationDataCatalog _data;
+    private readonly SequenceDataCatalog _data;
 
-    public SequenceProtocolTests() => _data = new RecommendationDataCatalog(_ml);
+    public SequenceProtocolTests() => _data = new SequenceDataCatalog(_ml);
 
     // ------------------------------------------------------------------ binarization
 

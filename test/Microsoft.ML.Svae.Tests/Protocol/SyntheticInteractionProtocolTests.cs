@@ -6,9 +6,9 @@ namespace Microsoft.ML.Svae.Tests.Protocol;
 public class SyntheticInteractionProtocolTests
 {
     private readonly MLContext _ml = new(seed: 1);
-    private readonly RecommendationDataCatalog _data;
+    private readonly SequenceDataCatalog _data;
 
-    public SyntheticInteractionProtocolTests() => _data = new RecommendationDataCatalog(_ml);
+    public SyntheticInteractionProtocolTests() => _data = new SequenceDataCatalog(_ml);
 
     private static SyntheticInteractionOptions Small(int seed) => new()
     {

@@ -7,7 +7,8 @@ namespace Microsoft.ML.Svae;
 /// <summary>
 /// The data protocol of section 5 of Sachdeva et al. (WSDM 2019): rating-file readers, binarization, grouping
 /// into time-ordered sequences, the user split with fold-in/fold-out, the stratified user subsample, the Table 1
-/// statistics and a synthetic data generator. Reached through <c>mlContext.Recommendation().Data</c>.
+/// statistics and a synthetic data generator. Reached through <c>mlContext.Recommendation().Data</c> or
+/// <c>mlContext.SequenceRecommendation().Data</c> (see <see cref="SequenceRecommendationExtensions"/>).
 /// </summary>
 /// <remarks>
 /// The readers return an <see cref="IDataView"/> with the columns of <see cref="InteractionColumns"/>:
@@ -17,12 +18,12 @@ namespace Microsoft.ML.Svae;
 /// was expected; blank lines are skipped; a file without interactions raises <see cref="InvalidDataException"/>.
 /// The data is held in memory as arrays (about 20 bytes per interaction).
 /// </remarks>
-public sealed class RecommendationDataCatalog
+public sealed class SequenceDataCatalog
 {
     private readonly MLContext _mlContext;
 
     /// <summary>Creates the catalog for <paramref name="mlContext"/>.</summary>
-    public RecommendationDataCatalog(MLContext mlContext)
+    public SequenceDataCatalog(MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         _mlContext = mlContext;

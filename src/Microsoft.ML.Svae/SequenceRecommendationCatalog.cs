@@ -1,38 +1,68 @@
-using Microsoft.ML.Svae;
+namespace Microsoft.ML.Svae;
 
-namespace Microsoft.ML;
-
-/// <summary>Entry point: <c>mlContext.Recommendation()</c>.</summary>
-public static class RecommendationCatalogExtensions
+/// <summary>
+/// Entry points of MLNet.Svae on <see cref="MLContext"/>: <c>mlContext.SequenceRecommendation()</c>, and
+/// <c>mlContext.Recommendation()</c> for apps that do not reference ML.NET's <c>Microsoft.ML.Recommender</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// ML.NET's own recommender package (<c>Microsoft.ML.Recommender</c>, matrix factorization; every AutoML app
+/// references it) defines <c>Recommendation(this MLContext)</c> in namespace <c>Microsoft.ML</c>. These
+/// extensions live in namespace <c>Microsoft.ML.Svae</c> and our catalog types have names of their own, so an app
+/// that references both packages compiles, and ML.NET's <c>mlContext.Recommendation()</c> keeps working in every
+/// file that does not import <c>Microsoft.ML.Svae</c>.
+/// </para>
+/// <para>
+/// In a file that imports both <c>Microsoft.ML</c> and <c>Microsoft.ML.Svae</c> while referencing
+/// <c>Microsoft.ML.Recommender</c>, <c>mlContext.Recommendation()</c> is ambiguous (CS0121): use
+/// <see cref="SequenceRecommendation(MLContext)"/> there, which always works.
+/// </para>
+/// </remarks>
+public static class SequenceRecommendationExtensions
 {
-    /// <summary>The sequence-recommendation catalog of MLNet.Svae: trainers, data protocol and evaluation.</summary>
-    public static RecommendationCatalog Recommendation(this MLContext mlContext)
+    /// <summary>
+    /// The sequence-recommendation catalog of MLNet.Svae: trainers, data protocol and evaluation. Unambiguous
+    /// next to ML.NET's <c>Microsoft.ML.Recommender</c>; the same catalog as <see cref="Recommendation(MLContext)"/>.
+    /// </summary>
+    /// <param name="mlContext">The ML.NET context.</param>
+    public static SequenceRecommendationCatalog SequenceRecommendation(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
-        return new RecommendationCatalog(mlContext);
+        return new SequenceRecommendationCatalog(mlContext);
     }
+
+    /// <summary>
+    /// The sequence-recommendation catalog of MLNet.Svae (as <see cref="SequenceRecommendation(MLContext)"/>).
+    /// In a file that imports <c>Microsoft.ML.Svae</c> in an app that also references ML.NET's
+    /// <c>Microsoft.ML.Recommender</c>, this call is ambiguous with ML.NET's own <c>Recommendation()</c>
+    /// (CS0121): call <see cref="SequenceRecommendation(MLContext)"/> there.
+    /// </summary>
+    /// <param name="mlContext">The ML.NET context.</param>
+    public static SequenceRecommendationCatalog Recommendation(this MLContext mlContext)
+        => SequenceRecommendation(mlContext);
 }
 
 /// <summary>
 /// Trainers, data steps and evaluation for sequence recommendation (Sachdeva et al., WSDM 2019).
-/// Reached through <c>mlContext.Recommendation()</c>.
+/// Reached through <c>mlContext.SequenceRecommendation()</c> or <c>mlContext.Recommendation()</c>
+/// (see <see cref="SequenceRecommendationExtensions"/>).
 /// </summary>
-public sealed class RecommendationCatalog
+public sealed class SequenceRecommendationCatalog
 {
-    internal RecommendationCatalog(MLContext mlContext)
+    internal SequenceRecommendationCatalog(MLContext mlContext)
     {
         Environment = mlContext;
-        Trainers = new RecommendationTrainers(mlContext);
-        Data = new RecommendationDataCatalog(mlContext);
+        Trainers = new SequenceRecommendationTrainers(mlContext);
+        Data = new SequenceDataCatalog(mlContext);
     }
 
     internal MLContext Environment { get; }
 
     /// <summary>The recommenders: POP, SVAE, MVAE, RVAE, BPR, FPMC, Caser.</summary>
-    public RecommendationTrainers Trainers { get; }
+    public SequenceRecommendationTrainers Trainers { get; }
 
     /// <summary>The data protocol of section 5: readers, binarization, sequences, user split, fold-in/fold-out, statistics, synthetic data.</summary>
-    public RecommendationDataCatalog Data { get; }
+    public SequenceDataCatalog Data { get; }
 
     /// <summary>
     /// Evaluates recommendations as section 5.2 defines: for each held-out user, NDCG, Recall (hits / |R|)
@@ -88,12 +118,12 @@ public sealed class RecommendationCatalog
     }
 }
 
-/// <summary>The trainers of <see cref="RecommendationCatalog"/>.</summary>
-public sealed class RecommendationTrainers
+/// <summary>The trainers of <see cref="SequenceRecommendationCatalog"/>.</summary>
+public sealed class SequenceRecommendationTrainers
 {
     private readonly MLContext _mlContext;
 
-    internal RecommendationTrainers(MLContext mlContext) => _mlContext = mlContext;
+    internal SequenceRecommendationTrainers(MLContext mlContext) => _mlContext = mlContext;
 
     /// <summary>POP: the most popular training items the user has not seen.</summary>
     /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>).</param>
