@@ -17,22 +17,17 @@ try
     string zipPath = Path.Combine(work, "svae.zip");
 
     var trained = LibraryUse.TrainAndSave(zipPath);
-    Console.WriteLine($"trained SVAE on {trained.ItemCount} items; saved {zipPath} ({new FileInfo(zipPath).Length} bytes)");
+    Console.WriteLine($"trained SVAE on {trained.ItemIds.Count} items; saved {zipPath} ({new FileInfo(zipPath).Length} bytes)");
 
-    // Score the zip as a serving app does: a fresh MLContext, ml.Model.Load, a PredictionEngine over POCOs.
+    // Score the zip as a serving app does: a fresh MLContext, ml.Model.Load, a PredictionEngine over plain
+    // classes (no SchemaDefinition): the zip reads the app's own item ids and returns them.
     var ml = new MLContext();
     var model = ml.Model.Load(zipPath, out DataViewSchema inputSchema);
     try
     {
-        var historyType = inputSchema[nameof(HistoryInput.History)].Type;
-        var inputDefinition = SchemaDefinition.Create(typeof(HistoryInput));
-        inputDefinition[nameof(HistoryInput.History)].ColumnType = historyType;
-        var outputSchema = model.GetOutputSchema(inputSchema);
-        var outputDefinition = SchemaDefinition.Create(typeof(Recommendation));
-        outputDefinition[nameof(Recommendation.TopItems)].ColumnType = outputSchema[nameof(Recommendation.TopItems)].Type;
-        outputDefinition[nameof(Recommendation.TopScores)].ColumnType = outputSchema[nameof(Recommendation.TopScores)].Type;
-        using var engine = ml.Model.CreatePredictionEngine<HistoryInput, Recommendation>(
-            model, inputSchemaDefinition: inputDefinition, outputSchemaDefinition: outputDefinition);
+        Check(inputSchema[nameof(HistoryInput.History)].Type.Equals(new VectorDataViewType(NumberDataViewType.UInt32)),
+            $"the zip's History input is {inputSchema[nameof(HistoryInput.History)].Type}, expected a vector of UInt32 item ids");
+        using var engine = ml.Model.CreatePredictionEngine<HistoryInput, Recommendation>(model);
 
         int checkedUsers = 0;
         foreach (var (history, expectedItems, expectedScores) in trained.Expected)
@@ -45,9 +40,9 @@ try
                 Check(result.TopScores[i] == expectedScores[i] // also the -Infinity of places without an item
                       || Math.Abs(result.TopScores[i] - expectedScores[i]) <= 1e-4f * Math.Max(1f, Math.Abs(expectedScores[i])),
                     $"score {i}: zip {result.TopScores[i]}, fitted model {expectedScores[i]}");
-            var recommended = result.TopItems.Where(k => k != 0).ToArray();
+            var recommended = result.TopItems.Where(id => id != 0).ToArray();
             Check(recommended.Length > 0, "no item recommended");
-            Check(recommended.All(k => k <= trained.ItemCount), "a recommended key is beyond the item count");
+            Check(recommended.All(trained.ItemIds.Contains), "a recommended id is not one of the training items");
             Check(!recommended.Intersect(history).Any(), "a seen item was recommended");
             Check(recommended.Distinct().Count() == recommended.Length, "an item was recommended twice");
             checkedUsers++;
@@ -85,38 +80,41 @@ internal static class LibraryUse
     public static Trained TrainAndSave(string zipPath)
     {
         var ml = new MLContext(seed: 1);
-        var log = ml.Recommendation().Data.GenerateSyntheticInteractions(new SyntheticInteractionOptions
+        var log = ml.SequenceRecommendation().Data.GenerateSyntheticInteractions(new SyntheticInteractionOptions
         {
             Users = 200, Items = 80, MeanHistoryLength = 30, MinHistoryLength = 20, MaxHistoryLength = 60, Seed = 7,
         });
-        var data = ml.Recommendation().Data.PrepareSequences(log, new SequenceProtocolOptions { ValidationUsers = 20, TestUsers = 20 });
-        using var model = ml.Recommendation().Trainers.Svae(new SvaeTrainer.Options
+        var data = ml.SequenceRecommendation().Data.PrepareSequences(log, new SequenceProtocolOptions { ValidationUsers = 20, TestUsers = 20 });
+        using var model = ml.SequenceRecommendation().Trainers.Svae(new SvaeTrainer.Options
         {
             NumberOfEpochs = 2, EmbeddingSize = 16, HiddenSize = 16, EncoderSize = 16, LatentSize = 8, DecoderSize = 16,
         }).Fit(data.Train, data.Validation);
-        ml.Recommendation().SaveModel(model, data.Train.Schema, zipPath);
+        ml.SequenceRecommendation().SaveModel(model, data.Train.Schema, zipPath);
 
+        // The fitted model scores the test users' key columns in-process; keys k map to the raw ids at k - 1.
         // Materialize each row at once: GetColumn may reuse a vector's buffer from row to row.
+        uint[] ids = data.GetItemIds<uint>().ToArray();
         var scored = model.Transform(data.Test);
-        uint[][] Keys(string column) => scored.GetColumn<VBuffer<uint>>(scored.Schema[column]).Take(5).Select(v => v.DenseValues().ToArray()).ToArray();
-        var histories = Keys(SequenceColumns.History);
-        var items = Keys("TopItems");
-        var scores = scored.GetColumn<VBuffer<float>>(scored.Schema["TopScores"]).Take(5).Select(v => v.DenseValues().ToArray()).ToArray();
+        uint[][] Ids(string column) => scored.GetColumn<VBuffer<uint>>(scored.Schema[column]).Take(5)
+            .Select(v => v.DenseValues().Select(k => k == 0 ? 0u : ids[k - 1]).ToArray()).ToArray();
+        var histories = Ids(SequenceColumns.History);
+        var items = Ids(SequenceColumns.TopItems);
+        var scores = scored.GetColumn<VBuffer<float>>(scored.Schema[SequenceColumns.TopScores]).Take(5).Select(v => v.DenseValues().ToArray()).ToArray();
         var expected = histories.Select((h, i) => (h, items[i], scores[i])).ToList();
-        return new Trained(data.ItemCount, expected);
+        return new Trained(ids.ToHashSet(), expected);
     }
 
-    /// <summary>What the scoring half needs: the item count and (history, top items, top scores) per checked user.</summary>
-    public sealed record Trained(int ItemCount, List<(uint[] History, uint[] TopItems, float[] TopScores)> Expected);
+    /// <summary>What the scoring half needs: the training item ids and (history, top items, top scores) per checked user, in ids.</summary>
+    public sealed record Trained(HashSet<uint> ItemIds, List<(uint[] History, uint[] TopItems, float[] TopScores)> Expected);
 }
 
-/// <summary>The model's input: a user's item keys in time order.</summary>
+/// <summary>The model's input: a user's item ids in time order.</summary>
 internal sealed class HistoryInput
 {
     public uint[] History { get; set; } = Array.Empty<uint>();
 }
 
-/// <summary>The model's output: the top-K item keys and their scores.</summary>
+/// <summary>The model's output: the top-K item ids, best first, and their scores.</summary>
 internal sealed class Recommendation
 {
     public uint[] TopItems { get; set; } = Array.Empty<uint>();

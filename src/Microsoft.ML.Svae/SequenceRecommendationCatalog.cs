@@ -88,6 +88,12 @@ public sealed class SequenceRecommendationCatalog
     /// zip is written to a temporary file beside <paramref name="path"/> and renamed over it, so a reader
     /// never sees a half-written model and a failed save leaves the previous file intact.
     /// </summary>
+    /// <remarks>
+    /// A fitted recommender's zip reads the user's own item ids (see <see cref="RecommendationTransformer.ItemIdType"/>),
+    /// so for a recommender the schema stored in the zip (the one <c>mlContext.Model.Load</c> returns) has the history
+    /// column as a vector of ids, whatever key-typed schema is passed. To save a zip that reads keys, save
+    /// <see cref="RecommendationTransformer.AsKeyInputModel"/> instead.
+    /// </remarks>
     /// <param name="model">The model to save.</param>
     /// <param name="inputSchema">The schema of the data the model reads (e.g. the training data's).</param>
     /// <param name="path">The zip file to write.</param>
@@ -96,6 +102,9 @@ public sealed class SequenceRecommendationCatalog
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputSchema);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        // A fitted recommender saves its id form: record the input schema that form reads.
+        if (model is RecommendationTransformer recommender)
+            inputSchema = recommender.IdInputSchema(inputSchema);
         ModelFiles.WriteAtomically(path, stream => Environment.Model.Save(model, inputSchema, stream));
     }
 

@@ -134,6 +134,27 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
         return new KeyInputModel(this);
     }
 
+    /// <summary>
+    /// <paramref name="given"/> with the history column (and the user column, for models that read one) typed as the
+    /// saved zip reads them: vectors of item ids of <see cref="ItemIdType"/> (and scalar user ids) instead of keys.
+    /// <see cref="SequenceRecommendationCatalog.SaveModel"/> stores this schema in the zip, so that
+    /// <c>mlContext.Model.Load(path, out inputSchema)</c> reports the input the zip really takes.
+    /// </summary>
+    internal DataViewSchema IdInputSchema(DataViewSchema given)
+    {
+        var builder = new DataViewSchema.Builder();
+        foreach (var column in given)
+        {
+            if (column.Name == Description.HistoryColumnName)
+                builder.AddColumn(column.Name, new VectorDataViewType(Description.Items.ItemType));
+            else if (column.Name == Description.UserIdColumnName && Description.Users is { } users)
+                builder.AddColumn(column.Name, users.ItemType);
+            else
+                builder.AddColumn(column.Name, column.Type, column.Annotations);
+        }
+        return builder.ToSchema();
+    }
+
     /// <inheritdoc/>
     public bool IsRowToRowMapper => true;
 

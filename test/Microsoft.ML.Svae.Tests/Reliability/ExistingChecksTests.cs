@@ -184,7 +184,7 @@ public class ExistingChecksTests : IDisposable
         var other = SequenceTestData.Histories(_ml, 6, new[] { new uint[] { 1 } });
         var error = Assert.ThrowsAny<ArgumentException>(() => model.Transform(other));
         Assert.StartsWith("The history column 'History' has 6 item keys, but the model was trained on 5 items. " +
-            "Map item ids with the same vocabulary (key type) as the training data.", error.Message);
+            "Map item ids with the same vocabulary (key type) as the training data, or pass the item ids themselves (Vector<UInt32>).", error.Message);
     }
 
     // ------------------------------------------------------------------ evaluation
