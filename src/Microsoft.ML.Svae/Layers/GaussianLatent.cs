@@ -20,4 +20,20 @@ internal static class GaussianLatent
         var epsilon = randn(mean.shape, mean.dtype, mean.device, generator: generator);
         return (mean + (0.5 * logVariance).exp() * epsilon).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// μ and log σ² from an encoder output <c>[..., 2K]</c>: the first K values are μ, the last K log σ² (views
+    /// moved to the caller's dispose scope).
+    /// </summary>
+    public static (Tensor Mean, Tensor LogVariance) Split(Tensor parameters, int latentSize)
+    {
+        using var scope = NewDisposeScope();
+        var mean = parameters.narrow(-1, 0, latentSize);
+        var logVariance = parameters.narrow(-1, latentSize, latentSize);
+        return (mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>z: <see cref="Reparameterize"/> in training mode, μ in eval mode.</summary>
+    public static Tensor Sample(Tensor mean, Tensor logVariance, Generator? generator, bool training)
+        => training ? Reparameterize(mean, logVariance, generator) : mean;
 }

@@ -22,7 +22,7 @@ namespace Microsoft.ML.Svae;
 /// BPR learns one vector per user, so it can only rank items for users it was trained on. As in section
 /// 5.3 of the paper (BPR*), train on `SequenceDataset.TrainWithHeldOutFoldIn()` — the training users plus
 /// the fold-in of every validation and test user, under their own user keys — and evaluate on the
-/// held-out users' fold-out only. Validation data for early stopping (`Fit(train, validation)`) needs
+/// held-out users' fold-out only. Validation data for early stopping (`Fit(train, validation)`, or `Options.ValidationSet` inside a pipeline) needs
 /// the user column too. A user key of 0, a key above the training data's key count, or a user without
 /// training events is scored with a zero user vector (by the item bias alone).
 ///

@@ -22,7 +22,7 @@ namespace Microsoft.ML.Svae;
 /// Caser learns one embedding per user. As in section 5.3 of the paper, train on
 /// `SequenceDataset.TrainWithHeldOutFoldIn()` — the training users plus the fold-in of every validation
 /// and test user, under their own user keys — and evaluate on the held-out users' fold-out only.
-/// Validation data for early stopping (`Fit(train, validation)`) needs the user column too. A user key
+/// Validation data for early stopping (`Fit(train, validation)`, or `Options.ValidationSet` inside a pipeline) needs the user column too. A user key
 /// of 0, a key above the training data's key count, or a user without training windows is scored with a
 /// zero user embedding. A history with fewer than L items is left padded with a learned padding item
 /// (an empty history is all padding).

@@ -89,7 +89,7 @@ internal sealed class MvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
         if (training)
             input = SeededDropout.Apply(input, DropoutRate, NoiseGenerator);
         var (mean, logVariance) = Encode(input);
-        var z = training ? GaussianLatent.Reparameterize(mean, logVariance, NoiseGenerator) : mean;
+        var z = GaussianLatent.Sample(mean, logVariance, NoiseGenerator, training);
         return (Decode(z).MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
     }
 
@@ -106,8 +106,7 @@ internal sealed class MvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     {
         using var scope = NewDisposeScope();
         var parameters = encoderOut.call(tanh(encoderHidden.call(input)));
-        var mean = parameters.narrow(-1, 0, LatentSize);
-        var logVariance = parameters.narrow(-1, LatentSize, LatentSize);
+        var (mean, logVariance) = GaussianLatent.Split(parameters, LatentSize);
         return (mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
     }
 

@@ -18,7 +18,7 @@ namespace Microsoft.ML.Svae;
 /// | `TopScores` | `Vector<Single>` of length K | their logits |
 /// | `Scores` (optional) | `Vector<Single>` of length N | every item's logit, seen items at -∞ |
 ///
-/// Validation data for early stopping (`Fit(train, validation)`): the history column holds the held-out users'
+/// Validation data for early stopping (`Fit(train, validation)`, or `Options.ValidationSet` inside a pipeline): the history column holds the held-out users'
 /// fold-in and `FoldOut` their fold-out. Whether the fold-out follows the fold-in in time (Table 2's MVAE row) or is
 /// drawn at random from the history (MVAE*, Liang et al.'s protocol) is decided by the data step
 /// (`SequenceProtocolOptions.FoldSplit`), not by the trainer.

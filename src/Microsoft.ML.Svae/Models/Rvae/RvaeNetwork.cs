@@ -124,14 +124,13 @@ internal sealed class RvaeNetwork : Module<Tensor, Tensor, Tensor>
         using var scope = NewDisposeScope();
         var hidden = tanh(encoderHidden.call(cat(new[] { users, itemEmbedding.call(items) }, -1)));
         var parameters = encoderOut.call(hidden);
-        var mean = parameters.narrow(-1, 0, LatentSize);
-        var logVariance = parameters.narrow(-1, LatentSize, LatentSize);
+        var (mean, logVariance) = GaussianLatent.Split(parameters, LatentSize);
         return (mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
     }
 
     /// <summary>z = μ + exp(½ log σ²)·ε in training mode; z = μ in eval mode.</summary>
     public Tensor Sample(Tensor mean, Tensor logVariance)
-        => training ? GaussianLatent.Reparameterize(mean, logVariance, NoiseGenerator) : mean;
+        => GaussianLatent.Sample(mean, logVariance, NoiseGenerator, training);
 
     /// <summary>The score f(z): <c>[..., K]</c> → <c>[...]</c>.</summary>
     public Tensor Score(Tensor z)

@@ -18,7 +18,7 @@ namespace Microsoft.ML.Svae;
 /// | `TopScores` | `Vector<Single>` of length K | their scores f(μ(u, i)) |
 /// | `Scores` (optional) | `Vector<Single>` of length N | every item's score, seen items at -∞ |
 ///
-/// Validation data for early stopping (`Fit(train, validation)`): the history column holds the held-out users'
+/// Validation data for early stopping (`Fit(train, validation)`, or `Options.ValidationSet` inside a pipeline): the history column holds the held-out users'
 /// fold-in and `FoldOut` their fold-out. There is no user id column: the user is represented by the history.
 ///
 /// ### Trainer Characteristics

@@ -110,14 +110,13 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     {
         using var scope = NewDisposeScope();
         var parameters = encoderOut.call(tanh(encoderHidden.call(states)));
-        var mean = parameters.narrow(-1, 0, LatentSize);
-        var logVariance = parameters.narrow(-1, LatentSize, LatentSize);
+        var (mean, logVariance) = GaussianLatent.Split(parameters, LatentSize);
         return (mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
     }
 
     /// <summary>z = μ + exp(½ log σ²)·ε with ε ~ N(0, I) in training mode; z = μ in eval mode.</summary>
     public Tensor Sample(Tensor mean, Tensor logVariance)
-        => training ? GaussianLatent.Reparameterize(mean, logVariance, NoiseGenerator) : mean;
+        => GaussianLatent.Sample(mean, logVariance, NoiseGenerator, training);
 
     /// <summary>The decoder: latent codes <c>[..., K]</c> → item logits <c>[..., N]</c> (π = softmax of the logits).</summary>
     public Tensor Decode(Tensor z)

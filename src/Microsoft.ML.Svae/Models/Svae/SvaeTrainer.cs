@@ -17,7 +17,7 @@ namespace Microsoft.ML.Svae;
 /// | `TopScores` | `Vector<Single>` of length K | their logits |
 /// | `Scores` (optional) | `Vector<Single>` of length N | every item's logit, seen items at -∞ |
 ///
-/// Validation data for early stopping (`Fit(train, validation)`): the history column holds the
+/// Validation data for early stopping (`Fit(train, validation)`, or `Options.ValidationSet` inside a pipeline): the history column holds the
 /// held-out users' fold-in and `FoldOut` their fold-out.
 ///
 /// ### Trainer Characteristics
