@@ -74,8 +74,8 @@ internal sealed class SvaeSpeedBenchmark : IBenchmark
     /// </summary>
     private static double EpochFlops(SvaeTrainer.Options o, int items, long positions)
     {
-        double forward = 2.0 * (3.0 * (o.EmbeddingSize * o.HiddenSize + o.HiddenSize * o.HiddenSize)
-            + o.HiddenSize * o.EncoderSize + o.EncoderSize * 2.0 * o.LatentSize
+        double forward = 2.0 * (3.0 * (o.EmbeddingSize * o.RecurrentSize + o.RecurrentSize * o.RecurrentSize)
+            + o.RecurrentSize * o.EncoderSize + o.EncoderSize * 2.0 * o.LatentSize
             + o.LatentSize * o.DecoderSize + (double)o.DecoderSize * items);
         return 3.0 * forward * positions;
     }

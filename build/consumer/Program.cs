@@ -87,7 +87,7 @@ internal static class LibraryUse
         var data = ml.SequenceRecommendation().Data.PrepareSequences(log, new SequenceProtocolOptions { ValidationUsers = 20, TestUsers = 20 });
         using var model = ml.SequenceRecommendation().Trainers.Svae(new SvaeTrainer.Options
         {
-            NumberOfEpochs = 2, EmbeddingSize = 16, HiddenSize = 16, EncoderSize = 16, LatentSize = 8, DecoderSize = 16,
+            NumberOfEpochs = 2, EmbeddingSize = 16, RecurrentSize = 16, EncoderSize = 16, LatentSize = 8, DecoderSize = 16,
         }).Fit(data.Train, data.Validation);
         ml.SequenceRecommendation().SaveModel(model, data.Train.Schema, zipPath);
 

@@ -174,7 +174,7 @@ internal static class ModelRegistry
         if (s.Small)
         {
             options.EmbeddingSize = 64;
-            options.HiddenSize = 64;
+            options.RecurrentSize = 64;
             options.EncoderSize = 64;
             options.LatentSize = 32;
             options.DecoderSize = 64;

@@ -194,17 +194,17 @@ public sealed class SequenceRecommendationTrainers
     /// </summary>
     /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>).</param>
     /// <param name="userIdColumnName">The user key column (<c>Key&lt;UInt32&gt;</c>).</param>
-    /// <param name="numberOfFactors">The number of latent factors.</param>
+    /// <param name="embeddingSize">The size of the user and item factor vectors (their number of latent factors).</param>
     /// <param name="numberOfEpochs">The maximum number of epochs.</param>
     /// <param name="learningRate">Adam's learning rate.</param>
     public BprTrainer Bpr(string historyColumnName = SequenceColumns.History, string userIdColumnName = SequenceColumns.UserId,
-        int numberOfFactors = BprTrainer.Defaults.NumberOfFactors, int numberOfEpochs = BprTrainer.Defaults.NumberOfEpochs,
+        int embeddingSize = BprTrainer.Defaults.EmbeddingSize, int numberOfEpochs = BprTrainer.Defaults.NumberOfEpochs,
         double learningRate = BprTrainer.Defaults.LearningRate)
         => Bpr(new BprTrainer.Options
         {
             HistoryColumnName = historyColumnName,
             UserIdColumnName = userIdColumnName,
-            NumberOfFactors = numberOfFactors,
+            EmbeddingSize = embeddingSize,
             NumberOfEpochs = numberOfEpochs,
             LearningRate = learningRate,
         });
@@ -219,17 +219,17 @@ public sealed class SequenceRecommendationTrainers
     /// </summary>
     /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>, time-ordered).</param>
     /// <param name="userIdColumnName">The user key column (<c>Key&lt;UInt32&gt;</c>).</param>
-    /// <param name="numberOfFactors">The number of latent factors.</param>
+    /// <param name="embeddingSize">The size of the user and item factor vectors (their number of latent factors).</param>
     /// <param name="numberOfEpochs">The maximum number of epochs.</param>
     /// <param name="learningRate">Adam's learning rate.</param>
     public FpmcTrainer Fpmc(string historyColumnName = SequenceColumns.History, string userIdColumnName = SequenceColumns.UserId,
-        int numberOfFactors = FpmcTrainer.Defaults.NumberOfFactors, int numberOfEpochs = FpmcTrainer.Defaults.NumberOfEpochs,
+        int embeddingSize = FpmcTrainer.Defaults.EmbeddingSize, int numberOfEpochs = FpmcTrainer.Defaults.NumberOfEpochs,
         double learningRate = FpmcTrainer.Defaults.LearningRate)
         => Fpmc(new FpmcTrainer.Options
         {
             HistoryColumnName = historyColumnName,
             UserIdColumnName = userIdColumnName,
-            NumberOfFactors = numberOfFactors,
+            EmbeddingSize = embeddingSize,
             NumberOfEpochs = numberOfEpochs,
             LearningRate = learningRate,
         });

@@ -4,8 +4,10 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Svae;
 
 /// <summary>
-/// A neural recommender as the shared training loop sees it: a module, a loss over a batch of user
-/// sequences, and a scorer of users from their whole history.
+/// The one contract of a neural recommender (its "model adapter", <c>Models/&lt;M&gt;/&lt;M&gt;Model.cs</c>): a module, a
+/// loss over a batch of user sequences, a scorer of users from their whole history, and the ONNX graph of the fitted
+/// model. The shared training loop, the evaluator and <see cref="SequenceTrainerBase{TTransformer}"/> see a model only
+/// through it.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -23,7 +25,7 @@ namespace Microsoft.ML.Svae;
 /// </remarks>
 internal interface ISequenceModel : IDisposable
 {
-    /// <summary>The trainable module (moved to the training device by the loop).</summary>
+    /// <summary>The trainable module, on the training device; owned by the model (disposed with it).</summary>
     nn.Module Module { get; }
 
     /// <summary>
@@ -47,6 +49,12 @@ internal interface ISequenceModel : IDisposable
     /// (the caller masks them). Called in eval mode under <c>no_grad</c>.
     /// </summary>
     Tensor ScoreUsers(SequenceBatch batch);
+
+    /// <summary>
+    /// The fitted model's ONNX graph with the trained weights (called after training, the module on the CPU in
+    /// eval mode); it must score as <see cref="ScoreUsers"/> does.
+    /// </summary>
+    byte[] WriteOnnx(RecommendationModelDescription description);
 }
 
 /// <summary>

@@ -14,6 +14,14 @@ namespace Microsoft.ML.Svae;
 /// no-GC region, so a step's temporaries outlive its native calls; collections happen between steps.
 /// The region is best-effort: if the runtime cannot grant it, or the step allocates more than the budget,
 /// the step simply runs as before.
+/// <para>
+/// Upstream: TorchSharp creates a <c>Scalar</c> for every primitive operand of a tensor operator and leaves it to the
+/// finalizer; dotnet/TorchSharp pull requests #1434 ("Dispose Scalars implicitly created in Tensor operators") and
+/// #1496 ("Dispose implicitly converted TorchSharp.Scalar and torch.Tensor") dispose them right after the native call.
+/// Both were open when this guard was written (TorchSharp 0.107.0). Exit condition: when the TorchSharp version in
+/// Directory.Packages.props includes that fix, remove this guard (and its one use in <see cref="EpochRunner"/>) and run
+/// the BPR, FPMC and MVAE tests, which surfaced the crash, a few dozen times.
+/// </para>
 /// </remarks>
 internal readonly struct NativeCallGuard : IDisposable
 {

@@ -1,15 +1,30 @@
+using System.Text.Json.Serialization;
 using Microsoft.ML.SearchSpace;
 
 namespace Microsoft.ML.Svae;
 
+/// <summary>The defaults of the options every neural trainer shares; a model's own <c>Defaults</c> override some.</summary>
+internal static class SequenceTrainerDefaults
+{
+    public const int NumberOfEpochs = 25;
+    public const int BatchSize = 32;
+    public const double LearningRate = 1e-3;
+    public const double WeightDecay = 0;
+    public const int Seed = 42;
+    public const int EarlyStoppingPatience = 5;
+    public const int ValidationCutoff = 100;
+}
+
 /// <summary>
-/// Options shared by every neural sequence recommender trained with the shared loop (SVAE, and later MVAE,
-/// RVAE, BPR, FPMC, Caser): batching, optimizer, epochs, validation, early stopping, device and seed.
+/// Options shared by every neural recommender (SVAE, MVAE, RVAE, BPR, FPMC, Caser): batching, optimizer, epochs,
+/// validation, early stopping, cancellation, device and seed. docs/OPTIONS.md is the naming table of all options.
 /// </summary>
 /// <remarks>
 /// All options are properties so that AutoML can bind them through System.Text.Json; hyperparameters carry
 /// <see cref="RangeAttribute"/>, <see cref="BooleanChoiceAttribute"/> or <see cref="ChoiceAttribute"/> sweep ranges.
-/// <see cref="Validate"/> checks them at the start of training.
+/// <see cref="Validate"/> checks them once, when the trainer is created (<c>mlContext.Recommendation().Trainers.*</c>).
+/// <see cref="ValidationSet"/> and <see cref="CancellationToken"/> are not hyperparameters: they are left out of
+/// JSON (<see cref="JsonIgnoreAttribute"/>) and of the search space.
 /// </remarks>
 public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
 {
@@ -21,18 +36,18 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
 
     /// <summary>The maximum number of passes over the training users (fewer when early stopping triggers).</summary>
     [Range(1, 200, 25, true)]
-    public int NumberOfEpochs { get; set; } = 25;
+    public int NumberOfEpochs { get; set; } = SequenceTrainerDefaults.NumberOfEpochs;
 
     /// <summary>
     /// The maximum number of users per optimization step. Batches of long histories may hold fewer users to
     /// respect <see cref="MaxPositionsPerBatch"/>.
     /// </summary>
     [Range(1, 1024, 32, true)]
-    public int BatchSize { get; set; } = 32;
+    public int BatchSize { get; set; } = SequenceTrainerDefaults.BatchSize;
 
     /// <summary>Adam's learning rate.</summary>
     [Range(1e-5, 1e-1, 1e-3, true)]
-    public double LearningRate { get; set; } = 1e-3;
+    public double LearningRate { get; set; } = SequenceTrainerDefaults.LearningRate;
 
     /// <summary>
     /// Weight decay of every parameter. With <see cref="DecoupledWeightDecay"/> off (the default) it is the
@@ -40,7 +55,7 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// <c>WeightDecay · θ</c> is added to the gradient before Adam's moment estimates.
     /// </summary>
     [Range(0.0, 0.1, 0.0)]
-    public double WeightDecay { get; set; }
+    public double WeightDecay { get; set; } = SequenceTrainerDefaults.WeightDecay;
 
     /// <summary>
     /// Use AdamW's decoupled weight decay (<c>θ ← θ − lr · WeightDecay · θ</c>, outside Adam's moments)
@@ -53,7 +68,7 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// The seed of parameter initialization, batch shuffling and sampling noise. Training with the same seed,
     /// data, options and device gives bitwise-identical weights on the CPU.
     /// </summary>
-    public int Seed { get; set; } = 42;
+    public int Seed { get; set; } = SequenceTrainerDefaults.Seed;
 
     /// <summary>
     /// Stop after this many epochs without an improvement of the validation <c>NDCG@</c><see cref="ValidationCutoff"/>;
@@ -61,10 +76,10 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// weights are those of the best validation epoch.
     /// </summary>
     [Range(0, 50, 5)]
-    public int EarlyStoppingPatience { get; set; } = 5;
+    public int EarlyStoppingPatience { get; set; } = SequenceTrainerDefaults.EarlyStoppingPatience;
 
     /// <summary>The cutoff n of the validation <c>NDCG@n</c> that selects the best epoch (the paper reports 10 and 100).</summary>
-    public int ValidationCutoff { get; set; } = 100;
+    public int ValidationCutoff { get; set; } = SequenceTrainerDefaults.ValidationCutoff;
 
     /// <summary>
     /// Keep only the most recent events of each training history (<see langword="null"/>: all). Bounds the
@@ -92,6 +107,24 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// <c>MLContext</c> applies.
     /// </summary>
     public bool FallbackToCpu { get; set; } = true;
+
+    /// <summary>
+    /// Validation data used when <c>Fit</c> is called without any (as inside an <c>EstimatorChain</c>, whose
+    /// <c>Fit(input)</c> has no validation argument): held-out users with the history column as their fold-in and
+    /// <see cref="FoldOutColumnName"/> as their fold-out, in the training data's item vocabulary (and, for models with
+    /// per-user parameters, with the user column). It drives the best-epoch selection and early stopping.
+    /// <c>Fit(train, validation)</c> takes precedence. <see langword="null"/> (the default): no validation.
+    /// </summary>
+    [JsonIgnore]
+    public IDataView? ValidationSet { get; set; }
+
+    /// <summary>
+    /// Stops a running <c>Fit</c>: checked before every batch, it ends training with an
+    /// <see cref="OperationCanceledException"/> (no model is returned). ML.NET's own cancellation of the context (what
+    /// AutoML uses to stop a trial) is honoured too. Default: <see cref="CancellationToken.None"/>.
+    /// </summary>
+    [JsonIgnore]
+    public CancellationToken CancellationToken { get; set; }
 
     /// <summary>Checks the options; throws <see cref="ArgumentOutOfRangeException"/> naming the bad option and its valid range.</summary>
     public override void Validate()

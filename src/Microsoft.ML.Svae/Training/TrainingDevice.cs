@@ -1,4 +1,3 @@
-using System.Reflection;
 using TorchSharp;
 
 namespace Microsoft.ML.Svae;
@@ -16,7 +15,7 @@ internal static class TrainingDevice
         TorchNativeLibrary.EnsureLoaded(); // the first use of TorchSharp in Fit: a load failure is explained here
         int? gpu = options.GpuDeviceId;
         bool fallback = options.FallbackToCpu;
-        if (gpu is null && ContextSettings(env) is var (contextGpu, contextFallback))
+        if (gpu is null && MLNetInternals.GpuSettings(env) is var (contextGpu, contextFallback))
         {
             gpu = contextGpu;
             fallback = contextFallback;
@@ -37,29 +36,5 @@ internal static class TrainingDevice
             $"GPU device {gpuDeviceId} was requested (GpuDeviceId) but CUDA is not available to TorchSharp " +
             "(no CUDA device, or the application bundles the TorchSharp-cpu backend instead of TorchSharp-cuda-*). " +
             "Set FallbackToCpu = true to train on the CPU instead, or GpuDeviceId = null.");
-    }
-
-    /// <summary>
-    /// The GPU settings of the <c>MLContext</c> behind <paramref name="env"/>: read from <see cref="MLContext"/>
-    /// directly, or through ML.NET's internal host-environment interface (which hosts registered from an
-    /// <c>MLContext</c> implement and forward) by reflection; <see langword="null"/> when neither is available.
-    /// </summary>
-    private static (int? GpuDeviceId, bool FallbackToCpu)? ContextSettings(IHostEnvironment env)
-    {
-        if (env is MLContext context)
-            return (context.GpuDeviceId, context.FallbackToCpu);
-        var internalInterface = env.GetType().GetInterfaces().FirstOrDefault(i => i.FullName == "Microsoft.ML.Runtime.IHostEnvironmentInternal");
-        if (internalInterface is null)
-            return null;
-        try
-        {
-            var gpu = internalInterface.GetProperty("GpuDeviceId")?.GetValue(env) as int?;
-            var fallback = internalInterface.GetProperty("FallbackToCpu")?.GetValue(env) as bool?;
-            return (gpu, fallback ?? true);
-        }
-        catch (TargetInvocationException)
-        {
-            return null;
-        }
     }
 }

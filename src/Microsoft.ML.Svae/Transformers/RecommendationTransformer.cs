@@ -340,7 +340,7 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
     internal static SchemaShape OutputShape(IHostEnvironment env, SchemaShape input, RecommendationModelDescription d)
     {
         var mlContext = env as MLContext ?? new MLContext();
-        byte[] placeholder = PopularityTrainer.WriteGraph(d, new float[d.ItemCount]);
+        byte[] placeholder = PopularityGraph.Write(d, new float[d.ItemCount]);
         string path = TemporaryFiles.Write(placeholder, ".onnx");
         try
         {

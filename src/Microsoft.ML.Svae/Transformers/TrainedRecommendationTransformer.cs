@@ -7,11 +7,12 @@ namespace Microsoft.ML.Svae;
 public abstract class TrainedRecommendationTransformer : RecommendationTransformer
 {
     private protected TrainedRecommendationTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnxModel,
-        IReadOnlyList<TrainingEpoch> trainingHistory, int bestEpoch)
+        SequenceTrainingResult training)
         : base(env, description, onnxModel)
     {
-        TrainingHistory = trainingHistory;
-        BestEpoch = bestEpoch;
+        TrainingHistory = training.History;
+        BestEpoch = training.BestEpoch;
+        StoppedEarly = training.StoppedEarly;
     }
 
     /// <summary>The learning curve: training loss, β where the model has one, validation metrics and seconds of every epoch.</summary>
@@ -19,4 +20,10 @@ public abstract class TrainedRecommendationTransformer : RecommendationTransform
 
     /// <summary>The epoch whose weights the model holds (the best validation epoch, or the last without validation data).</summary>
     public int BestEpoch { get; }
+
+    /// <summary>
+    /// Whether early stopping ended training before the options' <c>NumberOfEpochs</c> (only possible with
+    /// validation data: <c>Fit(train, validation)</c> or the options' <c>ValidationSet</c>).
+    /// </summary>
+    public bool StoppedEarly { get; }
 }

@@ -1,4 +1,6 @@
 using Microsoft.ML.Data;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Microsoft.ML.Svae;
 
@@ -25,11 +27,11 @@ public abstract class UserKeyedTrainerOptions : SequenceTrainerOptions
 
 /// <summary>The estimator side of the models with per-user parameters: the user column's checks and reading.</summary>
 /// <typeparam name="TTransformer">The fitted recommender.</typeparam>
-public abstract class UserKeyedTrainerBase<TTransformer> : RecommendationTrainerBase<TTransformer>
+public abstract class UserKeyedTrainerBase<TTransformer> : SequenceTrainerBase<TTransformer>
     where TTransformer : UserKeyedRecommendationTransformer
 {
-    private protected UserKeyedTrainerBase(IHostEnvironment env, UserKeyedTrainerOptions options, string name)
-        : base(env, options, name)
+    private protected UserKeyedTrainerBase(IHostEnvironment env, UserKeyedTrainerOptions options, string name, string modelName)
+        : base(env, options, name, modelName)
     {
         UserOptions = options;
     }
@@ -40,23 +42,42 @@ public abstract class UserKeyedTrainerBase<TTransformer> : RecommendationTrainer
         => UserKeys.CheckColumn(inputSchema, UserOptions.UserIdColumnName, "user id");
 
     /// <summary>The training rows' users (and the validation users') read next to their histories.</summary>
-    private protected UserKeyedData ReadUsers(IDataView trainData, UserSequences train, IDataView? validationData)
+    private protected sealed override TrainingData ReadData(IDataView trainData, UserSequences train, IDataView? validationData)
         => UserKeyedData.Read(Host, trainData, train, validationData, UserOptions, UserOptions.UserIdColumnName);
 
     /// <summary>
     /// The model description, with the user column, the number of users that have parameters and the raw user ids
     /// (the user column's <c>KeyValues</c>, or its keys).
     /// </summary>
-    private protected RecommendationModelDescription DescribeWithUsers(IDataView trainData, string modelName, int itemCount, int userCount)
+    private protected sealed override RecommendationModelDescription Describe(IDataView trainData, TrainingData data)
     {
         string user = UserOptions.UserIdColumnName;
         int keyCount = UserKeys.CheckColumn(trainData.Schema, user, "user id");
-        return Describe(trainData, modelName, itemCount) with
+        return base.Describe(trainData, data) with
         {
             UserIdColumnName = user,
-            UserCount = userCount,
+            UserCount = ((UserKeyedData)data).UserCount,
             Users = IdVocabulary.FromKeyColumn(trainData.Schema[user], keyCount),
         };
+    }
+
+    /// <summary>The model adapter with a new network on the CPU (initialized from the options' seed).</summary>
+    private protected abstract IUserKeyedModel CreateUserModel(UserKeyedData data, Device device);
+
+    private protected sealed override ISequenceModel CreateModel(TrainingData data, Device device)
+    {
+        var model = CreateUserModel((UserKeyedData)data, device);
+        try
+        {
+            UntrainedUsers.Zero(model, SequenceOptions.MaxHistoryLength);
+            model.Module.to(device);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 }
 
@@ -64,8 +85,8 @@ public abstract class UserKeyedTrainerBase<TTransformer> : RecommendationTrainer
 public abstract class UserKeyedRecommendationTransformer : TrainedRecommendationTransformer
 {
     private protected UserKeyedRecommendationTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnxModel,
-        IReadOnlyList<TrainingEpoch> trainingHistory, int bestEpoch)
-        : base(env, description, onnxModel, trainingHistory, bestEpoch)
+        SequenceTrainingResult training)
+        : base(env, description, onnxModel, training)
     {
     }
 

@@ -4,7 +4,7 @@ using System.IO.Compression;
 using global::Svae.Cli;
 using RunnerCli = global::Svae.Cli.Cli;
 
-namespace Microsoft.ML.Svae.Tests.Runner;
+namespace Microsoft.ML.Svae.Tests.Cli;
 
 public class CliTests : IDisposable
 {

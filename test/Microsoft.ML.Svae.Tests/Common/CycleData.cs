@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Svae.Tests;
+namespace Microsoft.ML.Svae.Tests.Common;
 
 /// <summary>
 /// Sequences with planted sequential structure: each user walks the items in a cycle (key k → k + 1,

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Svae.Tests;
+namespace Microsoft.ML.Svae.Tests.Common;
 
 /// <summary>
 /// The checks every recommender goes through (after ML.NET's TestEstimatorCore): the estimator's

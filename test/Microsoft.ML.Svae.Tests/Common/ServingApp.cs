@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 
-namespace Microsoft.ML.Svae.Tests;
+namespace Microsoft.ML.Svae.Tests.Common;
 
 /// <summary>Runs examples/Svae.Serving (public ML.NET only) in a separate process.</summary>
 internal static class ServingApp

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Microsoft.ML.Svae.Tests;
+namespace Microsoft.ML.Svae.Tests.Common;
 
 internal static class TestSetup
 {

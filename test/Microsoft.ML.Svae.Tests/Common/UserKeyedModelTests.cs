@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Svae.Tests;
+namespace Microsoft.ML.Svae.Tests.Common;
 
 /// <summary>
 /// The checks every model with per-user parameters (BPR, FPMC, Caser) shares: learning the planted pattern

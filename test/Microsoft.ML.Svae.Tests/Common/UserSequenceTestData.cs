@@ -1,7 +1,7 @@
 using Microsoft.ML.Data;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Svae.Tests;
+namespace Microsoft.ML.Svae.Tests.Common;
 
 /// <summary>
 /// In-memory sequence data with a user key column, for the models with per-user parameters (BPR, FPMC, Caser),

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Svae.Tests;
+namespace Microsoft.ML.Svae.Tests.Models;
 
 public class BprTests : UserKeyedModelTests<BprTrainer.Options, BprTransformer>
 {
@@ -6,11 +6,11 @@ public class BprTests : UserKeyedModelTests<BprTrainer.Options, BprTransformer>
 
     private static BprTrainer.Options Small(int epochs = 15, int seed = 7) => new()
     {
-        NumberOfFactors = 8,
+        EmbeddingSize = 8,
         NumberOfEpochs = epochs,
         BatchSize = 32,
         LearningRate = 5e-2,
-        Regularization = 1e-4,
+        Lambda = 1e-4,
         Seed = seed,
         TopK = 10,
         EarlyStoppingPatience = 0,
@@ -35,11 +35,12 @@ public class BprTests : UserKeyedModelTests<BprTrainer.Options, BprTransformer>
         options.OutputScores = true;
         var history = UserSequences.Read(train, SequenceColumns.History, "history");
         var data = UserKeyedData.Read(ml, train, history, null, options, options.UserIdColumnName);
-        var result = BprTraining.Train(ml, data, options);
-        using var network = result.Network;
+        var trainer = ml.Recommendation().Trainers.Bpr(options);
+        using var trained = trainer.TrainModel(data);
+        var network = ((BprModel)trained.Model).Network;
         var description = new RecommendationModelDescription("BPR", SequenceColumns.History, Items, options.TopK, true,
             Enumerable.Range(1, Items).Select(i => (long)i).ToArray()) { UserIdColumnName = SequenceColumns.UserId, UserCount = data.UserCount };
-        using var model = BprTrainer.CreateTransformer(ml, description, network, result.History, result.BestEpoch);
+        using var model = trainer.CreateTransformer(description, trained);
         UserSequenceTestData.AssertOnnxMatchesNetwork(ml, model, network, Items, data.UserCount);
     }
 
@@ -76,10 +77,10 @@ public class BprTests : UserKeyedModelTests<BprTrainer.Options, BprTransformer>
     }
 
     [Theory]
-    [InlineData(nameof(BprTrainer.Options.NumberOfFactors), 0)]
+    [InlineData(nameof(BprTrainer.Options.EmbeddingSize), 0)]
     [InlineData(nameof(BprTrainer.Options.NumberOfEpochs), 0)]
     [InlineData(nameof(BprTrainer.Options.BatchSize), -1)]
-    [InlineData(nameof(BprTrainer.Options.Regularization), -1.0)]
+    [InlineData(nameof(BprTrainer.Options.Lambda), -1.0)]
     public void BadOptionsFailWithTheOptionsName(string option, object value)
     {
         var options = Small();

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Svae.Tests;
+namespace Microsoft.ML.Svae.Tests.Models;
 
 public class CaserTests : UserKeyedModelTests<CaserTrainer.Options, CaserTransformer>
 {
@@ -38,11 +38,12 @@ public class CaserTests : UserKeyedModelTests<CaserTrainer.Options, CaserTransfo
         options.OutputScores = true;
         var history = UserSequences.Read(train, SequenceColumns.History, "history");
         var data = UserKeyedData.Read(ml, train, history, null, options, options.UserIdColumnName);
-        var result = CaserTraining.Train(ml, data, options);
-        using var network = result.Network;
+        var trainer = ml.Recommendation().Trainers.Caser(options);
+        using var trained = trainer.TrainModel(data);
+        var network = ((CaserModel)trained.Model).Network;
         var description = new RecommendationModelDescription("Caser", SequenceColumns.History, Items, options.TopK, true,
             Enumerable.Range(1, Items).Select(i => (long)i).ToArray()) { UserIdColumnName = SequenceColumns.UserId, UserCount = data.UserCount };
-        using var model = CaserTrainer.CreateTransformer(ml, description, network, result.History, result.BestEpoch);
+        using var model = trainer.CreateTransformer(description, trained);
         UserSequenceTestData.AssertOnnxMatchesNetwork(ml, model, network, Items, data.UserCount);
     }
 
@@ -64,7 +65,7 @@ public class CaserTests : UserKeyedModelTests<CaserTrainer.Options, CaserTransfo
     [InlineData(nameof(CaserTrainer.Options.SequenceLength), 0)]
     [InlineData(nameof(CaserTrainer.Options.TargetLength), 0)]
     [InlineData(nameof(CaserTrainer.Options.HorizontalFilters), 0)]
-    [InlineData(nameof(CaserTrainer.Options.NegativeSamples), 0)]
+    [InlineData(nameof(CaserTrainer.Options.NegativesPerPositive), 0)]
     [InlineData(nameof(CaserTrainer.Options.DropoutRate), 1.0)]
     [InlineData(nameof(CaserTrainer.Options.NumberOfEpochs), 0)]
     public void BadOptionsFailWithTheOptionsName(string option, object value)

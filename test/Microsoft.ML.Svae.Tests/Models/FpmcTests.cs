@@ -1,15 +1,15 @@
-namespace Microsoft.ML.Svae.Tests;
+namespace Microsoft.ML.Svae.Tests.Models;
 
 public class FpmcTests : UserKeyedModelTests<FpmcTrainer.Options, FpmcTransformer>
 {
 
     private static FpmcTrainer.Options Small(int epochs = 10, int seed = 7) => new()
     {
-        NumberOfFactors = 8,
+        EmbeddingSize = 8,
         NumberOfEpochs = epochs,
         BatchSize = 32,
         LearningRate = 5e-2,
-        Regularization = 1e-4,
+        Lambda = 1e-4,
         Seed = seed,
         TopK = 10,
         EarlyStoppingPatience = 0,
@@ -34,11 +34,12 @@ public class FpmcTests : UserKeyedModelTests<FpmcTrainer.Options, FpmcTransforme
         options.OutputScores = true;
         var history = UserSequences.Read(train, SequenceColumns.History, "history");
         var data = UserKeyedData.Read(ml, train, history, null, options, options.UserIdColumnName);
-        var result = FpmcTraining.Train(ml, data, options);
-        using var network = result.Network;
+        var trainer = ml.Recommendation().Trainers.Fpmc(options);
+        using var trained = trainer.TrainModel(data);
+        var network = ((FpmcModel)trained.Model).Network;
         var description = new RecommendationModelDescription("FPMC", SequenceColumns.History, Items, options.TopK, true,
             Enumerable.Range(1, Items).Select(i => (long)i).ToArray()) { UserIdColumnName = SequenceColumns.UserId, UserCount = data.UserCount };
-        using var model = FpmcTrainer.CreateTransformer(ml, description, network, result.History, result.BestEpoch);
+        using var model = trainer.CreateTransformer(description, trained);
         UserSequenceTestData.AssertOnnxMatchesNetwork(ml, model, network, Items, data.UserCount);
     }
 
@@ -57,10 +58,10 @@ public class FpmcTests : UserKeyedModelTests<FpmcTrainer.Options, FpmcTransforme
     }
 
     [Theory]
-    [InlineData(nameof(FpmcTrainer.Options.NumberOfFactors), 0)]
+    [InlineData(nameof(FpmcTrainer.Options.EmbeddingSize), 0)]
     [InlineData(nameof(FpmcTrainer.Options.NumberOfEpochs), 0)]
     [InlineData(nameof(FpmcTrainer.Options.BatchSize), -1)]
-    [InlineData(nameof(FpmcTrainer.Options.Regularization), -1.0)]
+    [InlineData(nameof(FpmcTrainer.Options.Lambda), -1.0)]
     public void BadOptionsFailWithTheOptionsName(string option, object value)
     {
         var options = Small();

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Svae.Tests;
+namespace Microsoft.ML.Svae.Tests.Models;
 
 public class PopularityTests
 {

@@ -51,6 +51,8 @@ public class SequenceTrainingLoopTests
 
         public Tensor ScoreUsers(SequenceBatch batch) => _module.scores.unsqueeze(0).expand(batch.Count, Items).clone();
 
+        public byte[] WriteOnnx(RecommendationModelDescription description) => throw new NotSupportedException("The loop never exports.");
+
         public void Dispose() => _module.Dispose();
     }
 

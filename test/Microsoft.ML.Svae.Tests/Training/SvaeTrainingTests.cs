@@ -19,8 +19,10 @@ public class SvaeTrainingTests
         var messages = new ConcurrentQueue<string>();
         context.Log += (_, e) => messages.Enqueue(e.Message);
         var options = TinySequences.SmallOptions(epochs: 15);
-        var result = SvaeTraining.Train(context, s_train, s_validation.FoldIn, s_validation.FoldOut, options);
-        using var network = result.Network;
+        using var trained = Train(options, s_train, s_validation.FoldIn, s_validation.FoldOut, context);
+        var result = trained.Result;
+        var network = ((SvaeModel)trained.Model).Network;
+        var itemCounts = ItemCounts.Of(s_train);
 
         Assert.Equal(15, result.History.Count);
         Assert.True(result.History[^1].TrainingLoss < 0.7 * result.History[0].TrainingLoss,
@@ -45,10 +47,9 @@ public class SvaeTrainingTests
         Assert.True(correct >= 20, $"top-1 next item right for {correct} of {Items} items");
 
         // Held-out users: SVAE's NDCG@10 beats popularity's, and equals the best recorded validation NDCG.
-        using var model = new SvaeModel(network, options.NextK, options.Likelihood, result.ItemCounts, CPU);
-        var svaeTop = SequenceScoring.TopItems(model, s_validation.FoldIn, 10, CPU);
+        var svaeTop = SequenceScoring.TopItems(trained.Model, s_validation.FoldIn, 10, CPU);
         var svae = RecommendationEvaluator.Compute(svaeTop, 10, s_validation.FoldIn, s_validation.FoldOut, [10]);
-        var popularity = RecommendationEvaluator.Compute(PopularityTop(result.ItemCounts, s_validation.FoldIn, 10), 10,
+        var popularity = RecommendationEvaluator.Compute(PopularityTop(itemCounts, s_validation.FoldIn, 10), 10,
             s_validation.FoldIn, s_validation.FoldOut, [10]);
         Assert.True(svae.Ndcg(10) > popularity.Ndcg(10) + 0.2, $"SVAE NDCG@10 {svae.Ndcg(10)} vs popularity {popularity.Ndcg(10)}");
         Assert.Equal(result.History[result.BestEpoch - 1].ValidationNdcg!.Value, svae.Ndcg(10), 12);
@@ -61,18 +62,18 @@ public class SvaeTrainingTests
         var options = TinySequences.SmallOptions(epochs: 15);
         options.Likelihood = NextKLikelihood.Mixture;
         options.NextK = 3;
-        var result = SvaeTraining.Train(new MLContext(1), s_train, null, null, options);
-        using var network = result.Network;
+        using var trained = Train(options, s_train);
+        var result = trained.Result;
+        var itemCounts = ItemCounts.Of(s_train);
         Assert.All(result.History, e => Assert.True(double.IsFinite(e.TrainingLoss)));
         Assert.True(result.History[^1].TrainingLoss < 0.7 * result.History[0].TrainingLoss,
             $"loss {result.History[0].TrainingLoss} → {result.History[^1].TrainingLoss}");
         Assert.Equal(15, result.BestEpoch);
         Assert.All(result.History, e => Assert.Null(e.ValidationNdcg));
 
-        using var model = new SvaeModel(network, options.NextK, options.Likelihood, result.ItemCounts, CPU);
-        var top = SequenceScoring.TopItems(model, s_validation.FoldIn, 10, CPU);
+        var top = SequenceScoring.TopItems(trained.Model, s_validation.FoldIn, 10, CPU);
         var svae = RecommendationEvaluator.Compute(top, 10, s_validation.FoldIn, s_validation.FoldOut, [10]);
-        var popularity = RecommendationEvaluator.Compute(PopularityTop(result.ItemCounts, s_validation.FoldIn, 10), 10,
+        var popularity = RecommendationEvaluator.Compute(PopularityTop(itemCounts, s_validation.FoldIn, 10), 10,
             s_validation.FoldIn, s_validation.FoldOut, [10]);
         Assert.True(svae.Ndcg(10) > popularity.Ndcg(10) + 0.2, $"SVAE NDCG@10 {svae.Ndcg(10)} vs popularity {popularity.Ndcg(10)}");
     }
@@ -85,9 +86,8 @@ public class SvaeTrainingTests
             var options = TinySequences.SmallOptions(epochs: 3);
             options.Seed = seed;
             options.MaxHistoryLength = 12;
-            var result = SvaeTraining.Train(new MLContext(1), s_train, s_validation.FoldIn, s_validation.FoldOut, options);
-            using var network = result.Network;
-            return network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.data<float>().ToArray());
+            using var trained = Train(options, s_train, s_validation.FoldIn, s_validation.FoldOut);
+            return trained.Model.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.data<float>().ToArray());
         }
 
         var a = Weights(42);
@@ -106,7 +106,7 @@ public class SvaeTrainingTests
     {
         var other = TinySequences.FromArrays(Items + 1, [1, 2]);
         var error = Assert.Throws<ArgumentException>(() =>
-            SvaeTraining.Train(new MLContext(1), s_train, other, other, TinySequences.SmallOptions(1)));
+            Train(TinySequences.SmallOptions(1), s_train, other, other));
         Assert.Contains("vocabulary", error.Message, StringComparison.Ordinal);
     }
 
@@ -114,7 +114,7 @@ public class SvaeTrainingTests
     public void TooShortHistoriesFailClearly()
     {
         var data = TinySequences.FromArrays(5, [1], [2], []);
-        var error = Assert.Throws<ArgumentException>(() => SvaeTraining.Train(new MLContext(1), data, null, null, TinySequences.SmallOptions(1)));
+        var error = Assert.Throws<ArgumentException>(() => Train(TinySequences.SmallOptions(1), data));
         Assert.Contains("at least two events", error.Message, StringComparison.Ordinal);
     }
 
@@ -132,7 +132,7 @@ public class SvaeTrainingTests
         { nameof(SvaeTrainer.Options.GpuDeviceId), o => o.GpuDeviceId = -1 },
         { nameof(SvaeTrainer.Options.TopK), o => o.TopK = 0 },
         { nameof(SvaeTrainer.Options.EmbeddingSize), o => o.EmbeddingSize = 0 },
-        { nameof(SvaeTrainer.Options.HiddenSize), o => o.HiddenSize = 0 },
+        { nameof(SvaeTrainer.Options.RecurrentSize), o => o.RecurrentSize = 0 },
         { nameof(SvaeTrainer.Options.EncoderSize), o => o.EncoderSize = 0 },
         { nameof(SvaeTrainer.Options.LatentSize), o => o.LatentSize = 0 },
         { nameof(SvaeTrainer.Options.DecoderSize), o => o.DecoderSize = 0 },
@@ -153,14 +153,14 @@ public class SvaeTrainingTests
         var error = Assert.Throws<ArgumentOutOfRangeException>(options.Validate);
         Assert.Equal(name, error.ParamName);
         Assert.Contains(name, error.Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentOutOfRangeException>(() => SvaeTraining.Train(new MLContext(1), s_train, null, null, options));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext(1).Recommendation().Trainers.Svae(options));
     }
 
     [Fact]
     public void DefaultsFollowThePaperAndTheAuthorsCode()
     {
         var options = new SvaeTrainer.Options();
-        Assert.Equal((256, 200, 150, 64, 150, 4), (options.EmbeddingSize, options.HiddenSize, options.EncoderSize, options.LatentSize, options.DecoderSize, options.NextK));
+        Assert.Equal((256, 200, 150, 64, 150, 4), (options.EmbeddingSize, options.RecurrentSize, options.EncoderSize, options.LatentSize, options.DecoderSize, options.NextK));
         Assert.Equal((0.2, 200_000, false), (options.KlWeightCap, options.KlAnnealingSteps, options.KlAnnealingResetsEachEpoch));
         // Batch size and weight decay were chosen by validation (docs/BENCHMARKS.md), not taken from the authors' code.
         Assert.Equal((1e-3, 0.0, 8, 42, 100), (options.LearningRate, options.WeightDecay, options.BatchSize, options.Seed, options.ValidationCutoff));
@@ -175,6 +175,11 @@ public class SvaeTrainingTests
         Assert.Equal((NextKLikelihood.Mixture, 3, 0.004, true, 50), (options.Likelihood, options.NextK, options.LearningRate, options.KlAnnealingResetsEachEpoch, options.MaxHistoryLength));
         Assert.Equal(8, options.BatchSize); // unbound properties keep the SVAE defaults
     }
+
+    /// <summary>Trains SVAE through its trainer on in-memory sequences.</summary>
+    private static TrainedSequenceModel Train(SvaeTrainer.Options options, UserSequences train,
+        UserSequences? foldIn = null, UserSequences? foldOut = null, MLContext? context = null)
+        => (context ?? new MLContext(1)).Recommendation().Trainers.Svae(options).TrainModel(new TrainingData(train, foldIn, foldOut));
 
     /// <summary>Top-k by training count, seen items skipped, ties to the lower index.</summary>
     internal static int[] PopularityTop(float[] counts, UserSequences foldIn, int k)

@@ -1,25 +1,13 @@
 namespace Microsoft.ML.Svae.Tests.Training;
 
-/// <summary>Tiny sequential data built in the tests: users walk the cycle i → i+1 mod N with some random jumps.</summary>
+/// <summary>Tiny <see cref="UserSequences"/> built in the tests (the cycle walks of <see cref="CycleData"/>, hand-written users, splits).</summary>
 internal static class TinySequences
 {
+    /// <summary><see cref="CycleData.Walks"/> as 0-based <see cref="UserSequences"/>.</summary>
     public static UserSequences Cycle(int users, int items, int minLength, int maxLength, double noise, int seed)
     {
-        var random = new Random(seed);
-        var offsets = new List<int> { 0 };
-        var sequence = new List<int>();
-        for (int u = 0; u < users; u++)
-        {
-            int length = random.Next(minLength, maxLength + 1);
-            int current = random.Next(items);
-            for (int t = 0; t < length; t++)
-            {
-                sequence.Add(current);
-                current = random.NextDouble() < noise ? random.Next(items) : (current + 1) % items;
-            }
-            offsets.Add(sequence.Count);
-        }
-        return new UserSequences(items, offsets.ToArray(), sequence.ToArray());
+        var walks = CycleData.Walks(users, items, minLength, maxLength, seed, noise);
+        return FromArrays(items, walks.Select(w => w.Select(k => (int)k - 1).ToArray()).ToArray());
     }
 
     public static UserSequences FromArrays(int items, params int[][] users)
@@ -54,7 +42,7 @@ internal static class TinySequences
     public static SvaeTrainer.Options SmallOptions(int epochs = 8) => new()
     {
         EmbeddingSize = 16,
-        HiddenSize = 32,
+        RecurrentSize = 32,
         EncoderSize = 24,
         LatentSize = 8,
         DecoderSize = 24,

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Svae.Protocol;
+namespace Microsoft.ML.Svae;
 
 /// <summary>
 /// One column of an <see cref="ArrayDataView"/>: a name, a type, optional annotations and a way to make a getter

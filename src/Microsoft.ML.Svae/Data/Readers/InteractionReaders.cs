@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Microsoft.ML.Svae.Protocol;
+namespace Microsoft.ML.Svae;
 
 /// <summary>
 /// Fast, strict line parsers for the rating files of section 5.1. Every data line must have exactly the

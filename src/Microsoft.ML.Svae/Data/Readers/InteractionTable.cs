@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Svae.Protocol;
+namespace Microsoft.ML.Svae;
 
 /// <summary>
 /// An interaction log as column arrays (the first <see cref="Count"/> entries of each are used):

@@ -1,7 +1,7 @@
 using System.Buffers.Text;
 using System.Text;
 
-namespace Microsoft.ML.Svae.Protocol;
+namespace Microsoft.ML.Svae;
 
 /// <summary>
 /// Reads a file line by line as UTF-8 bytes without allocating per line. Handles <c>\n</c> and <c>\r\n</c> line

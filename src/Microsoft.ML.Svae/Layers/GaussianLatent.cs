@@ -1,0 +1,39 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae;
+
+/// <summary>
+/// The diagonal Gaussian latent variable shared by the VAEs (SVAE, MVAE, RVAE), in one parameterisation:
+/// mean μ and log variance log σ².
+/// </summary>
+internal static class GaussianLatent
+{
+    /// <summary>KL(N(μ, σ²) ‖ N(0, I)) summed over the last dimension: <c>½ Σ (σ² − 1 − log σ² + μ²)</c>.</summary>
+    public static Tensor KlDivergence(Tensor mean, Tensor logVariance)
+        => 0.5 * (logVariance.exp() - 1 - logVariance + mean.square()).sum(-1);
+
+    /// <summary>z = μ + exp(½ log σ²)·ε with ε ~ N(0, I) from <paramref name="generator"/> (the global generator when null).</summary>
+    public static Tensor Reparameterize(Tensor mean, Tensor logVariance, Generator? generator)
+    {
+        using var scope = NewDisposeScope();
+        var epsilon = randn(mean.shape, mean.dtype, mean.device, generator: generator);
+        return (mean + (0.5 * logVariance).exp() * epsilon).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// μ and log σ² from an encoder output <c>[..., 2K]</c>: the first K values are μ, the last K log σ² (views
+    /// moved to the caller's dispose scope).
+    /// </summary>
+    public static (Tensor Mean, Tensor LogVariance) Split(Tensor parameters, int latentSize)
+    {
+        using var scope = NewDisposeScope();
+        var mean = parameters.narrow(-1, 0, latentSize);
+        var logVariance = parameters.narrow(-1, latentSize, latentSize);
+        return (mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>z: <see cref="Reparameterize"/> in training mode, μ in eval mode.</summary>
+    public static Tensor Sample(Tensor mean, Tensor logVariance, Generator? generator, bool training)
+        => training ? Reparameterize(mean, logVariance, generator) : mean;
+}

@@ -1,0 +1,96 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae;
+
+/// <summary>
+/// SVAE's loss (eq. 4.5–4.6 of Sachdeva et al., WSDM 2019, with the next-k extensions of eq. 4.9 and 4.10).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Indexing (0-based, as in the authors' code): the state s of a user of length L is the GRU output after items
+/// 0..s; it parameterizes q(z_s) and π(z_s), which explains the next items s+1..s+k. The states s = 0..L−2 have
+/// at least one target and are the loss units (L − 1 per user); the last state has no target and is not
+/// decoded. The first item is never a target (there is no state before it).
+/// </para>
+/// <para>
+/// Per unit s: <c>ℓ_s = β · KL(q(z_s) ‖ N(0, I)) + NLL_s</c> with <c>KL = ½ Σ_k (σ² − 1 − log σ² + μ²)</c> and
+/// <list type="bullet">
+/// <item><see cref="NextKLikelihood.MultiSet"/> (eq. 4.9): <c>NLL_s = −(1/k_s) Σ_{j=1..k_s} log π(z_s)[x_{s+j}]</c>,
+/// k_s = min(k, L−1−s) (the mean over the valid targets; the authors' code divides by k even where fewer remain);</item>
+/// <item><see cref="NextKLikelihood.Mixture"/> (eq. 4.10): NLL of the target p = s+1,
+/// <c>−log( (1/c_p) Σ_{j=max(0,p−k)..p−1} π(z_j)[x_p] )</c>, c_p = min(k, p), computed with logsumexp.</item>
+/// </list>
+/// <c>log π</c> is one <c>log_softmax</c> over the N items per decoded step; targets are gathered from it (no dense
+/// multi-hot targets). The batch loss is the SUM of ℓ_s over the batch's units; the training loop divides it by
+/// the expected number of units in a full batch, so that every step of every user weighs the same, as in the
+/// double sum of eq. 4.6 (the authors' code instead sums the likelihood over steps but averages the KL, and
+/// divides by the batch size).
+/// </para>
+/// </remarks>
+internal static class SvaeObjective
+{
+    // A finite stand-in for log 0 in the mixture: exp(Masked − max) underflows to 0 and gradients stay finite.
+    private const double Masked = -1e30;
+
+    /// <summary>The number of loss units of a user with <paramref name="length"/> events: one per state with a target.</summary>
+    public static long Units(int length) => Math.Max(0, length - 1);
+
+    /// <summary>The batch's loss: the sum of <c>β·KL + NLL</c> over its units (a scalar tensor).</summary>
+    public static Tensor Loss(SvaeNetwork network, SequenceBatch batch, int nextK, NextKLikelihood likelihood, double klWeight)
+    {
+        using var scope = NewDisposeScope();
+        long b = batch.Count, t = batch.MaxLength;
+        var device = batch.Device;
+        var lengths = batch.LengthTensor;
+        var positions = arange(t, ScalarType.Int64, device);
+
+        // Units: states with at least one target (s < length − 1), decoded only there.
+        var unitMask = positions.unsqueeze(0) < (lengths - 1).unsqueeze(1);               // [B, T]
+        var units = unitMask.reshape(-1).nonzero().squeeze(1);                              // [P]
+        var states = network.Recurrent(batch.Items).reshape(b * t, network.RecurrentSize).index_select(0, units);
+        var (mean, logVariance) = network.Encode(states);                                  // [P, K]
+        var logProbabilities = network.Decode(network.Sample(mean, logVariance)).log_softmax(1); // [P, N]
+        var kl = GaussianLatent.KlDivergence(mean, logVariance);                               // [P]
+
+        // Targets of state s: items s+1..s+k, valid while < length.
+        var padded = cat(new[] { batch.Items, zeros(b, nextK, ScalarType.Int64, device) }, 1);    // [B, T+k]
+        var targets = padded.unfold(1, nextK, 1).narrow(1, 1, t);                           // [B, T, k]
+        var offsets = arange(1, nextK + 1, ScalarType.Int64, device);
+        var targetMask = (positions.view(1, t, 1) + offsets.view(1, 1, nextK)) < lengths.view(b, 1, 1); // [B, T, k]
+        var unitTargets = targets.reshape(b * t, nextK).index_select(0, units);             // [P, k]
+        var unitTargetMask = targetMask.reshape(b * t, nextK).index_select(0, units);       // [P, k]
+        var gathered = logProbabilities.gather(1, unitTargets);                              // [P, k]: log π(z_s)[x_{s+j}]
+
+        Tensor nll;
+        if (likelihood == NextKLikelihood.MultiSet)
+        {
+            var weights = unitTargetMask.to(gathered.dtype);
+            nll = -((gathered * weights).sum(1) / weights.sum(1)).sum();
+        }
+        else
+        {
+            // Dense [B, T, k] table of log π(z_s)[x_{s+1+d}], then skewed so that row p holds the k states before p:
+            // mixture[b, p, d] = table[b, p − 1 − d, d].
+            var table = full(b * t, nextK, Masked, gathered.dtype, device)
+                .index_copy(0, units, gathered.masked_fill(unitTargetMask.logical_not(), Masked))
+                .view(b, t, nextK);
+            var columns = new Tensor[nextK];
+            for (int d = 0; d < nextK; d++)
+            {
+                long shift = d + 1;
+                var column = table.select(2, d);                                           // [B, T]
+                columns[d] = shift >= t
+                    ? full(b, t, Masked, gathered.dtype, device)
+                    : cat(new[] { full(b, shift, Masked, gathered.dtype, device), column.narrow(1, 0, t - shift) }, 1);
+            }
+            var mixture = stack(columns, 2);                                                // [B, T, k]
+            var counts = positions.clamp(1, nextK).to(gathered.dtype);                     // c_p = min(k, p), ≥ 1
+            var logLikelihood = mixture.logsumexp(2) - counts.log().unsqueeze(0);          // [B, T]
+            var targetValid = (positions.unsqueeze(0) >= 1).logical_and(positions.unsqueeze(0) < lengths.unsqueeze(1));
+            nll = -where(targetValid, logLikelihood, zeros_like(logLikelihood)).sum();
+        }
+
+        return (nll + klWeight * kl.sum()).MoveToOuterDisposeScope();
+    }
+}

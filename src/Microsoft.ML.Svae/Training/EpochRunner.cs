@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae;
+
+/// <summary>
+/// Runs the epochs of the shared loop: seeded shuffling and batching, the loss normalisation, the optimiser
+/// (Adam, or AdamW with decoupled weight decay) and β per update.
+/// </summary>
+internal sealed class EpochRunner : IDisposable
+{
+    /// <summary>Logits per training batch (users × padded length × N floats) when <see cref="SequenceTrainerOptions.MaxPositionsPerBatch"/> is 0.</summary>
+    public const long DefaultLogitBudget = 1L << 26;
+
+    private readonly ISequenceModel _model;
+    private readonly SequenceTrainerOptions _options;
+    private readonly KlAnnealingSchedule _klSchedule;
+    private readonly Device _device;
+    private readonly TrainingCancellation _cancellation;
+    private readonly Random _random;
+    private readonly SequenceBatcher _batcher;
+    private readonly optim.Optimizer _optimizer;
+    private readonly long _totalUnits;
+    private readonly double _normalizer;
+
+    /// <summary>Seeds the generators, plans the batches and creates the optimiser.</summary>
+    public EpochRunner(ISequenceModel model, UserSequences train, SequenceTrainerOptions options, KlAnnealingSchedule klSchedule,
+        Device device, string modelName, TrainingCancellation cancellation)
+    {
+        _model = model;
+        _options = options;
+        _klSchedule = klSchedule;
+        _device = device;
+        _cancellation = cancellation;
+
+        // Every random draw of the models uses generators seeded from options.Seed; the global generators are
+        // seeded too, for any operation that falls back on them.
+        torch.manual_seed(options.Seed);
+        if (device.type == DeviceType.CUDA)
+            torch.cuda.manual_seed_all(options.Seed);
+        _random = new Random(options.Seed);
+
+        Budget = options.MaxPositionsPerBatch > 0
+            ? options.MaxPositionsPerBatch
+            : Math.Max(1, DefaultLogitBudget / train.ItemCount);
+        _batcher = new SequenceBatcher(train, options.BatchSize, Budget, options.MaxHistoryLength, length => model.LossUnits(length) > 0);
+        TrainingUsers = _batcher.Users.Count;
+        if (TrainingUsers == 0)
+            throw new ArgumentException(
+                $"No training history is long enough for {modelName} ({train.Count} users, {train.EventCount} events): a user needs at least two events.", nameof(train));
+        foreach (int u in _batcher.Users)
+            _totalUnits += model.LossUnits(_batcher.Length(u));
+        // The expected number of loss units in a full batch: the batch sums are divided by this constant.
+        _normalizer = (double)_totalUnits / TrainingUsers * Math.Min(options.BatchSize, TrainingUsers);
+
+        var parameters = model.Module.parameters().ToArray();
+        // Adam's weight_decay is the coupled L2 penalty of the authors' code; AdamW decouples it.
+        _optimizer = options.DecoupledWeightDecay
+            ? optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay)
+            : optim.Adam(parameters, options.LearningRate, weight_decay: options.WeightDecay);
+    }
+
+    /// <summary>The users with at least one loss unit.</summary>
+    public int TrainingUsers { get; }
+
+    /// <summary>The training positions (events after truncation) of those users.</summary>
+    public long PositionCount => _batcher.PositionCount;
+
+    /// <summary>The most positions in one batch.</summary>
+    public long Budget { get; }
+
+    /// <summary>The optimiser updates so far.</summary>
+    public long Updates { get; private set; }
+
+    /// <summary>
+    /// One pass over the training users: returns the mean loss per unit, the last β and the seconds taken.
+    /// Checks for cancellation before every batch.
+    /// </summary>
+    public (double Loss, double KlWeight, double Seconds) Run(int epoch, TrainingReporter reporter)
+    {
+        var watch = Stopwatch.StartNew();
+        _model.Module.train();
+        long epochUpdates = 0;
+        double beta = 0;
+        double epochLoss;
+        using (var lossSum = zeros(1, ScalarType.Float64, _device))
+        {
+            var plan = _batcher.Plan(_random);
+            foreach (var users in plan)
+            {
+                _cancellation.ThrowIfCanceled();
+                reporter.BatchStarting(epoch, epochUpdates, plan.Count);
+                using var noGc = NativeCallGuard.Enter();
+                using var scope = NewDisposeScope();
+                beta = _klSchedule.Weight(Updates, epochUpdates);
+                var batch = _batcher.Pack(users, _device);
+                _optimizer.zero_grad();
+                var sum = _model.Loss(batch, beta);
+                (sum / _normalizer).backward();
+                _optimizer.step();
+                lossSum.add_(sum.detach().to(ScalarType.Float64));
+                Updates++;
+                epochUpdates++;
+            }
+            epochLoss = lossSum.item<double>() / _totalUnits;
+        }
+        if (!double.IsFinite(epochLoss))
+            throw new InvalidOperationException(FormattableString.Invariant(
+                $"{reporter.ModelName} training diverged in epoch {epoch}: the mean loss is {epochLoss}. Lower LearningRate (now {_options.LearningRate})."));
+        return (epochLoss, beta, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _optimizer.Dispose();
+}
