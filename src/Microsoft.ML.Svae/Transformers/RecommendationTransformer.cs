@@ -330,7 +330,7 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
         var keys = new uint[keyType.Count];
         for (int i = 0; i < keys.Length; i++)
             keys[i] = (uint)(i + 1);
-        return new Protocol.ArrayDataView(keys.Length, new Protocol.ScalarArrayColumn<uint>(IdVocabulary.ValueColumn, keyType, keys));
+        return new ArrayDataView(keys.Length, new ScalarArrayColumn<uint>(IdVocabulary.ValueColumn, keyType, keys));
     }
 
     /// <summary>
@@ -355,17 +355,17 @@ public abstract class RecommendationTransformer : ITransformer, IDisposable
     /// <summary>An empty view with the model's input columns in the given form, to fit a chain (no estimator in it reads rows).</summary>
     private static IDataView EmptyInputView(RecommendationModelDescription d, InputForm form)
     {
-        var columns = new List<Protocol.ArrayColumn>
+        var columns = new List<ArrayColumn>
         {
             form == InputForm.Ids
                 ? d.Items.EmptyVectorColumn(d.HistoryColumnName)
-                : new Protocol.RaggedArrayColumn<uint>(d.HistoryColumnName, d.Items.KeyType, new int[1], Array.Empty<uint>()),
+                : new RaggedArrayColumn<uint>(d.HistoryColumnName, d.Items.KeyType, new int[1], Array.Empty<uint>()),
         };
         if (d.UserIdColumnName is string user)
             columns.Add(form == InputForm.Ids
                 ? d.Users!.EmptyScalarColumn(user)
-                : new Protocol.ScalarArrayColumn<uint>(user, d.Users!.KeyType, Array.Empty<uint>()));
-        return new Protocol.ArrayDataView(0, columns.ToArray());
+                : new ScalarArrayColumn<uint>(user, d.Users!.KeyType, Array.Empty<uint>()));
+        return new ArrayDataView(0, columns.ToArray());
     }
 
     /// <summary>Releases the ONNX sessions and deletes the temporary graph file.</summary>

@@ -177,7 +177,7 @@ public class CliTests : IDisposable
 
         string garbage = Path.Combine(_dir, "garbage.zip");
         File.WriteAllText(garbage, "this is not a zip");
-        Assert.StartsWith($"svae: error: Cannot load the model '{garbage}': it is not an ML.NET model zip or it is damaged (", UsageError("score", garbage, "1,2"));
+        Assert.StartsWith($"svae: error: The model file '{garbage}' is damaged: it is not a readable zip archive", UsageError("score", garbage, "1,2"));
 
         var ml = new MLContext(seed: 1);
         var data = SequenceTestData.Histories(ml, 5, new[] { new uint[] { 1, 2 }, new uint[] { 2, 3, 4 }, new uint[] { 3, 5 } });

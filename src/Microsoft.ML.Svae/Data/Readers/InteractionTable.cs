@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Svae.Protocol;
 
 namespace Microsoft.ML.Svae;
 
