@@ -21,6 +21,7 @@ namespace Svae.Cli
             root.Subcommands.Add(Split());
             root.Subcommands.Add(Sweep());
             root.Subcommands.Add(Score());
+            root.Subcommands.Add(OnnxExport.Command());
             return root;
         }
 

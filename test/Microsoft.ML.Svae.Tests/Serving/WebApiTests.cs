@@ -10,12 +10,12 @@ using Svae.WebApi;
 
 namespace Microsoft.ML.Svae.Tests.Serving;
 
-/// <summary>Trains the models the web API tests serve once: a tiny SVAE (UInt32 ids) and POP over SKUs (String ids).</summary>
-public sealed class WebApiModels : IDisposable
+/// <summary>Trains the models the serving tests use once: a tiny SVAE (UInt32 ids) and POP over SKUs (String ids), saved as zips.</summary>
+public sealed class ServingModels : IDisposable
 {
     private readonly MLContext _ml = new(seed: 1);
 
-    public WebApiModels()
+    public ServingModels()
     {
         Directory.CreateDirectory(Directory_);
         var data = _ml.Recommendation().Data.PrepareSequences(ProtocolTestData.Synthetic(_ml, users: 60, items: 30),
@@ -35,11 +35,11 @@ public sealed class WebApiModels : IDisposable
         for (int u = 0; u < 6; u++)
             for (int i = 0; i < 6 - u; i++)
                 rows.Add(new RawIdTests.EventRow<string, string> { UserId = $"user-{u}", ItemId = popularity[i], Timestamp = time++ });
-        var skus = _ml.Recommendation().Data.PrepareSequences(_ml.Data.LoadFromEnumerable(rows),
+        Skus = _ml.Recommendation().Data.PrepareSequences(_ml.Data.LoadFromEnumerable(rows),
             new SequenceProtocolOptions { RatingThreshold = null, MinItemsPerUser = 1, ValidationUsers = 0, TestUsers = 0 });
-        Popularity = _ml.Recommendation().Trainers.Popularity().Fit(skus.Train);
+        Popularity = _ml.Recommendation().Trainers.Popularity().Fit(Skus.Train);
         PopularityPath = Path.Combine(Directory_, "pop.zip");
-        _ml.Recommendation().SaveModel(Popularity, skus.Train.Schema, PopularityPath);
+        _ml.Recommendation().SaveModel(Popularity, Skus.Train.Schema, PopularityPath);
     }
 
     public string Directory_ { get; } = Path.Combine(Path.GetTempPath(), "svae-webapi-tests-" + Guid.NewGuid().ToString("N"));
@@ -51,6 +51,9 @@ public sealed class WebApiModels : IDisposable
     public List<uint[]> SvaeHistories { get; }
 
     public PopularityTransformer Popularity { get; }
+
+    /// <summary>The SKU data set: six users (user-0 .. user-5), six SKUs.</summary>
+    public SequenceDataset Skus { get; }
 
     public string PopularityPath { get; }
 
@@ -78,7 +81,7 @@ public sealed class WebApiModels : IDisposable
 /// examples/Svae.WebApi over real HTTP: the app runs on Kestrel on a loopback port with the model path in its
 /// configuration, and <see cref="HttpClient"/> calls it.
 /// </summary>
-public class WebApiTests(WebApiModels models) : IClassFixture<WebApiModels>
+public class WebApiTests(ServingModels models) : IClassFixture<ServingModels>
 {
     /// <summary>The app on Kestrel (port 0: any free loopback port) with the given configuration.</summary>
     private sealed class WebApiFactory : WebApplicationFactory<global::Svae.WebApi.Program> // not the runner's global Program
