@@ -142,6 +142,19 @@ public class OnnxExportTests(ServingModels models) : IClassFixture<ServingModels
         Assert.False(File.Exists(Path.Combine(_directory, "model.onnx")));
     }
 
+    [Fact]
+    public void RetypingTheKeyInputsRefusesInputsThatAreNotUInt32OrNotThere()
+    {
+        byte[] graph = GraphOf(models.Popularity);
+        byte[] int64 = global::Svae.Cli.OnnxKeyInputs.WithInt64Keys(graph, ["History"]);
+        Assert.Equal("The graph input 'History' is not a uint32 tensor.",
+            Assert.Throws<InvalidDataException>(() => global::Svae.Cli.OnnxKeyInputs.WithInt64Keys(int64, ["History"])).Message);
+        Assert.Equal("The graph has no input named 'UserId'.",
+            Assert.Throws<InvalidDataException>(() => global::Svae.Cli.OnnxKeyInputs.WithInt64Keys(graph, ["History", "UserId"])).Message);
+        Assert.Equal("Truncated ONNX model.",
+            Assert.Throws<InvalidDataException>(() => global::Svae.Cli.OnnxKeyInputs.WithInt64Keys(graph[..(graph.Length - 7)], ["History"])).Message);
+    }
+
     [OnnxCheckerFact]
     public void ExportedGraphsPassTheOnnxChecker()
     {

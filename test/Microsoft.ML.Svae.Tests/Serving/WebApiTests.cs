@@ -314,6 +314,38 @@ public class WebApiTests(ServingModels models) : IClassFixture<ServingModels>
         Assert.Equal(["SKU-C", "SKU-B", "SKU-D", "SKU-F"], third.Items);
     }
 
+    [Fact]
+    public async Task AUserKeyedModelReadsTheUserFromTheRequestAndTheEventPath()
+    {
+        var ml = new MLContext(seed: 1);
+        using var bpr = ml.Recommendation().Trainers.Bpr(numberOfEpochs: 2).Fit(models.Skus.Train);
+        string zip = Path.Combine(models.Directory_, $"bpr-{Guid.NewGuid():N}.zip");
+        ml.Recommendation().SaveModel(bpr, models.Skus.Train.Schema, zip);
+        var cases = new[] { ("user-2", new[] { "SKU-C" }), ("nobody", new[] { "SKU-C" }), ("user-4", new[] { "SKU-A", "SKU-F" }) };
+        var input = ml.Data.LoadFromEnumerable(cases.Select(c => new RawIdTests.UserHistoryInput { UserId = c.Item1, History = c.Item2 }).ToList());
+        var expected = ml.Data.CreateEnumerable<RawIdTests.Recommendation<string>>(bpr.Transform(input), reuseRowObject: false).ToList();
+        Assert.NotEqual(expected[0].TopScores, expected[1].TopScores); // the user matters: a known user and an unknown one differ
+
+        using var factory = Start(zip);
+        using var client = factory.CreateClient();
+        var health = await client.GetFromJsonAsync<JsonElement>("/health");
+        Assert.Equal("String", health.GetProperty("userIdType").GetString());
+        for (int i = 0; i < cases.Length; i++)
+        {
+            using var response = await client.PostAsJsonAsync("/recommendations", new { history = cases[i].Item2, k = 3, userId = cases[i].Item1 });
+            var served = (await response.Content.ReadFromJsonAsync<Response<string>>())!;
+            Assert.Equal(expected[i].TopItems[..3], served.Items);
+            Assert.Equal(expected[i].TopScores[..3], served.Scores);
+        }
+
+        // The events endpoint scores the path's user: user-4's two events give the third case's answer.
+        using var first = await client.PostAsJsonAsync("/users/user-4/events", new { item = "SKU-A", k = 3 });
+        using var second = await client.PostAsJsonAsync("/users/user-4/events", new { item = "SKU-F", k = 3 });
+        var afterEvents = (await second.Content.ReadFromJsonAsync<EventResponse>())!;
+        Assert.Equal(expected[2].TopItems[..3], afterEvents.Items);
+        Assert.Equal(expected[2].TopScores[..3], afterEvents.Scores);
+    }
+
     /// <summary>Runs the app as a process (as from the command line) with the model path argument; returns its exit code, standard error and output.</summary>
     private async Task<(int ExitCode, string Error, string Output)> RunApp(string? modelPath)
     {
