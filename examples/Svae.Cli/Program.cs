@@ -22,6 +22,7 @@ namespace Svae.Cli
             root.Subcommands.Add(Sweep());
             root.Subcommands.Add(Score());
             root.Options.Add(VerboseOption);
+            root.Subcommands.Add(OnnxExport.Command());
             return root;
         }
 
