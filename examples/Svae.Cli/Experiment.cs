@@ -10,7 +10,18 @@ internal sealed record ExperimentOptions(
     IReadOnlyList<int> SplitSeeds,
     int ValidationUsers,
     int TestUsers,
-    RunSettings Settings);
+    RunSettings Settings)
+{
+    /// <summary>
+    /// <c>--checkpoint</c>: the root of the checkpoint folders, one per model and split
+    /// (<c>&lt;root&gt;/&lt;model&gt;/split-&lt;seed&gt;</c>); null for no checkpoints.
+    /// </summary>
+    public string? CheckpointRoot { get; init; }
+
+    /// <summary>The settings of <paramref name="model"/> on split <paramref name="seed"/>: the checkpoint folder added.</summary>
+    public RunSettings SettingsFor(string model, int seed) => CheckpointRoot is null ? Settings
+        : Settings with { CheckpointFolder = Path.Combine(CheckpointRoot, model.Replace("*", "-star", StringComparison.Ordinal), $"split-{seed}") };
+}
 
 /// <summary>One model trained and tested on one split.</summary>
 internal sealed record ModelRun(
@@ -45,9 +56,9 @@ internal static class Experiment
                 RecommendationTransformer fittedModel;
                 try
                 {
-                    fittedModel = model.Fit(ml, options.Settings, train, dataset.Validation);
+                    fittedModel = model.Fit(ml, options.SettingsFor(model.Name, seed), train, dataset.Validation);
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception e) when (e is not OperationCanceledException && !IsCheckpointError(e))
                 {
                     // One model's failure (e.g. a native libtorch error) must not lose the other models' results.
                     log.WriteLine($"{model.Name} (split seed {seed}) FAILED after {clock.Elapsed.TotalSeconds:F1} s: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
@@ -64,6 +75,13 @@ internal static class Experiment
         }
         return runs;
     }
+
+    /// <summary>
+    /// A checkpoint that does not fit the run (other options or data) or is damaged: the user's to fix (another
+    /// --checkpoint folder, or delete it), so it stops the run with a usage error instead of failing one model.
+    /// </summary>
+    private static bool IsCheckpointError(Exception e)
+        => e is ArgumentException or InvalidDataException && e.Message.Contains(".checkpoint", StringComparison.Ordinal);
 
     /// <summary>The learning curve of a neural model (empty for POP).</summary>
     public static IReadOnlyList<TrainingEpoch> HistoryOf(RecommendationTransformer model)

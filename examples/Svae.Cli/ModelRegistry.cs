@@ -22,10 +22,15 @@ internal sealed record RunSettings(int? Epochs, bool Small, int Seed, int? NextK
     /// <summary>Option values given with <c>--set Name=Value</c>, applied to every model whose options have that property.</summary>
     public IReadOnlyDictionary<string, string> Overrides { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>Sets the overridden properties that <paramref name="options"/> has.</summary>
+    /// <summary>The checkpoint folder of this model and split (<c>--checkpoint</c>), or null.</summary>
+    public string? CheckpointFolder { get; init; }
+
+    /// <summary>Sets the overridden properties that <paramref name="options"/> has, and the checkpoint folder of neural models.</summary>
     public T Apply<T>(T options)
         where T : class
     {
+        if (CheckpointFolder is not null && options is SequenceTrainerOptions neural)
+            neural.CheckpointFolder = CheckpointFolder;
         foreach (var (name, text) in Overrides)
         {
             var property = SettableProperty(options.GetType(), name);

@@ -106,9 +106,10 @@ namespace Svae.Cli
             var output = new Option<string>("--output") { Description = "Folder for results.md, results.csv, the figures and the models.", DefaultValueFactory = _ => "results" };
             var saveModels = new Option<bool>("--save-models") { Description = "Also save each model of the first split as <model>.zip." };
             var set = new Option<string[]>("--set") { Description = "Name=Value: set an Options property of every model that has it (e.g. --set LearningRate=0.003 --set BatchSize=8).", AllowMultipleArgumentsPerToken = false };
+            var checkpoint = new Option<string?>("--checkpoint") { Description = "Folder for training checkpoints (one sub-folder per model and split): written every epoch; a run started again with the same folder, data and options resumes where it stopped." };
             var command = new Command("reproduce", "Run the models of Table 2 under the paper's protocol and write results.md, results.csv and figures 4-6.")
             {
-                models, seeds, validationUsers, testUsers, epochs, kValues, output, saveModels, set,
+                models, seeds, validationUsers, testUsers, epochs, kValues, output, saveModels, set, checkpoint,
             };
             AddDataOptions(command);
             command.SetAction(parse =>
@@ -129,11 +130,15 @@ namespace Svae.Cli
                 NotNegative(parse.GetValue(validationUsers), "--validation-users");
                 NotNegative(parse.GetValue(testUsers), "--test-users");
                 string outputDir = OutputFolder(parse.GetValue(output)!);
+                string? checkpointRoot = parse.GetValue(checkpoint) is { } checkpointPath ? CheckpointRoot(checkpointPath) : null;
                 var (interactions, name, format) = LoadData(ml, parse, display.Writer);
                 bool small = format == "synthetic" && !parse.GetValue(FullSyntheticOption);
                 int defaultHeldOut = format == "ml-1m" ? 750 : 100;
                 var settings = new RunSettings(parse.GetValue(epochs), small, Seed: 42) { Overrides = overrides };
-                var options = new ExperimentOptions(entries, splitSeeds, parse.GetValue(validationUsers) ?? defaultHeldOut, parse.GetValue(testUsers) ?? defaultHeldOut, settings);
+                var options = new ExperimentOptions(entries, splitSeeds, parse.GetValue(validationUsers) ?? defaultHeldOut, parse.GetValue(testUsers) ?? defaultHeldOut, settings)
+                {
+                    CheckpointRoot = checkpointRoot,
+                };
 
                 var firstSplit = new Dictionary<string, RecommendationMetrics>();
                 IReadOnlyList<TrainingEpoch>? svaeCurve = null;
@@ -185,7 +190,7 @@ namespace Svae.Cli
             var points = new List<(int, double)>();
             foreach (int k in ks)
             {
-                using var model = ml.Recommendation().Trainers.Svae(ModelRegistry.SvaeOptions(options.Settings with { NextK = k })).Fit(dataset.Train, dataset.Validation);
+                using var model = ml.Recommendation().Trainers.Svae(ModelRegistry.SvaeOptions(options.SettingsFor($"SVAE-k{k}", options.SplitSeeds[0]) with { NextK = k })).Fit(dataset.Train, dataset.Validation);
                 double ndcg = ml.Recommendation().Evaluate(model.Transform(dataset.Test)).Ndcg(100);
                 display.Line(FormattableString.Invariant($"SVAE k = {k}: test NDCG@100 {100 * ndcg:F2}"));
                 points.Add((k, ndcg));
@@ -353,6 +358,21 @@ namespace Svae.Cli
         /// <summary>
         /// Creates <paramref name="path"/> if needed and checks that a file can be written in it, before any work is done.
         /// </summary>
+        /// <summary>The --checkpoint folder, created and writable; a usage error otherwise.</summary>
+        internal static string CheckpointRoot(string path)
+        {
+            if (File.Exists(path))
+                throw new CliException($"--checkpoint '{path}' is a file; it must name a folder.");
+            try
+            {
+                return OutputFolder(path);
+            }
+            catch (CliException e)
+            {
+                throw new CliException($"--checkpoint: {e.Message}", e);
+            }
+        }
+
         internal static string OutputFolder(string path)
         {
             try

@@ -25,6 +25,27 @@ internal sealed class BestWeightsTracker : IDisposable
     /// <summary>The best validation NDCG so far.</summary>
     public double BestNdcg { get; private set; } = double.NegativeInfinity;
 
+    /// <summary>The best epoch's weights (<see langword="null"/> before a best validation epoch, and without validation).</summary>
+    public IReadOnlyDictionary<string, Tensor>? BestWeights => _best;
+
+    /// <summary>Continues from a checkpoint: the best epoch, its NDCG and a copy of its weights.</summary>
+    public void Restore(int bestEpoch, double bestNdcg, IReadOnlyDictionary<string, Tensor>? bestWeights)
+    {
+        BestEpoch = bestEpoch;
+        BestNdcg = bestNdcg;
+        if (bestWeights is null)
+            return;
+        using var noGrad = no_grad();
+        _best ??= new Dictionary<string, Tensor>();
+        foreach (var (name, value) in bestWeights)
+        {
+            var copy = value.clone();
+            if (_best.TryGetValue(name, out var old))
+                old.Dispose();
+            _best[name] = copy;
+        }
+    }
+
     /// <summary>Records an epoch's validation NDCG; snapshots the module's weights and returns true when it is the best so far.</summary>
     public bool Observe(int epoch, double? ndcg, nn.Module module)
     {

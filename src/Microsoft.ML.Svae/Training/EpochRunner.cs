@@ -18,7 +18,9 @@ internal sealed class EpochRunner : IDisposable
     private readonly KlAnnealingSchedule _klSchedule;
     private readonly Device _device;
     private readonly TrainingCancellation _cancellation;
-    private readonly Random _random;
+    private Random _random;
+    private int _plansDrawn;
+    private EpochPosition? _resumeAt;
     private readonly SequenceBatcher _batcher;
     private readonly optim.Optimizer _optimizer;
     private readonly long _totalUnits;
@@ -73,42 +75,84 @@ internal sealed class EpochRunner : IDisposable
     /// <summary>The optimiser updates so far.</summary>
     public long Updates { get; private set; }
 
+    /// <summary>The optimiser (its state goes into checkpoints).</summary>
+    public optim.Optimizer Optimizer => _optimizer;
+
+    /// <summary>
+    /// Continues from a checkpoint: the update counter, the shuffling generator (replayed: the plans of the epochs
+    /// before <paramref name="position"/>'s are drawn again from the seed) and, when the checkpoint was written
+    /// inside an epoch, the position the next <see cref="Run"/> of that epoch starts from.
+    /// </summary>
+    public void Resume(long updates, EpochPosition position)
+    {
+        Updates = updates;
+        _random = new Random(_options.Seed);
+        _plansDrawn = 0;
+        for (int epoch = 1; epoch < position.Epoch; epoch++)
+            DrawPlan();
+        _resumeAt = position.BatchesDone > 0 ? position : null;
+    }
+
+    private List<int[]> DrawPlan()
+    {
+        _plansDrawn++;
+        return _batcher.Plan(_random);
+    }
+
     /// <summary>
     /// One pass over the training users: returns the mean loss per unit, the last β and the seconds taken.
-    /// Checks for cancellation before every batch.
+    /// Checks for cancellation before every batch. <paramref name="checkpoint"/>, when given, is called after every
+    /// <see cref="SequenceTrainerOptions.CheckpointInterval"/>-th update inside the epoch with the epoch's position.
     /// </summary>
-    public (double Loss, double KlWeight, double Seconds) Run(int epoch, TrainingReporter reporter)
+    public (double Loss, double KlWeight, double Seconds) Run(int epoch, TrainingReporter reporter, Action<EpochPosition>? checkpoint = null)
     {
         var watch = Stopwatch.StartNew();
         _model.Module.train();
         long epochUpdates = 0;
         double beta = 0;
+        double priorSeconds = 0;
+        int start = 0;
         double epochLoss;
         using (var lossSum = zeros(1, ScalarType.Float64, _device))
         {
-            var plan = _batcher.Plan(_random);
-            foreach (var users in plan)
+            var plan = DrawPlan();
+            if (_resumeAt is { } resume && resume.Epoch == epoch)
             {
+                start = resume.BatchesDone;
+                epochUpdates = resume.EpochUpdates;
+                beta = resume.KlWeight;
+                priorSeconds = resume.Seconds;
+                lossSum.fill_(resume.LossSum);
+            }
+            _resumeAt = null;
+            int interval = checkpoint is null ? 0 : _options.CheckpointInterval;
+            for (int b = start; b < plan.Count; b++)
+            {
+                var users = plan[b];
                 _cancellation.ThrowIfCanceled();
                 reporter.BatchStarting(epoch, epochUpdates, plan.Count);
-                using var noGc = NativeCallGuard.Enter();
-                using var scope = NewDisposeScope();
-                beta = _klSchedule.Weight(Updates, epochUpdates);
-                var batch = _batcher.Pack(users, _device);
-                _optimizer.zero_grad();
-                var sum = _model.Loss(batch, beta);
-                (sum / _normalizer).backward();
-                _optimizer.step();
-                lossSum.add_(sum.detach().to(ScalarType.Float64));
+                using (NativeCallGuard.Enter())
+                using (NewDisposeScope())
+                {
+                    beta = _klSchedule.Weight(Updates, epochUpdates);
+                    var batch = _batcher.Pack(users, _device);
+                    _optimizer.zero_grad();
+                    var sum = _model.Loss(batch, beta);
+                    (sum / _normalizer).backward();
+                    _optimizer.step();
+                    lossSum.add_(sum.detach().to(ScalarType.Float64));
+                }
                 Updates++;
                 epochUpdates++;
+                if (interval > 0 && Updates % interval == 0 && b + 1 < plan.Count)
+                    checkpoint!(new EpochPosition(epoch, b + 1, epochUpdates, lossSum.item<double>(), beta, priorSeconds + watch.Elapsed.TotalSeconds));
             }
             epochLoss = lossSum.item<double>() / _totalUnits;
         }
         if (!double.IsFinite(epochLoss))
             throw new InvalidOperationException(FormattableString.Invariant(
                 $"{reporter.ModelName} training diverged in epoch {epoch}: the mean loss is {epochLoss}. Lower LearningRate (now {_options.LearningRate})."));
-        return (epochLoss, beta, watch.Elapsed.TotalSeconds);
+        return (epochLoss, beta, priorSeconds + watch.Elapsed.TotalSeconds);
     }
 
     /// <inheritdoc/>

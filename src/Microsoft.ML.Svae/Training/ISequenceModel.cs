@@ -55,6 +55,15 @@ internal interface ISequenceModel : IDisposable
     /// eval mode); it must score as <see cref="ScoreUsers"/> does.
     /// </summary>
     byte[] WriteOnnx(RecommendationModelDescription description);
+
+    /// <summary>
+    /// The model's own TorchSharp generators that training advances (ε, dropout masks, sampled negatives), in a
+    /// fixed order: checkpoints save and restore their states.
+    /// </summary>
+    IReadOnlyList<Generator> Generators => [];
+
+    /// <summary>The model's sampler of negative items, if it has one (checkpoints restore its position).</summary>
+    NegativeSampler? NegativeSampler => null;
 }
 
 /// <summary>

@@ -126,6 +126,28 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     [JsonIgnore]
     public CancellationToken CancellationToken { get; set; }
 
+    /// <summary>
+    /// A folder for training checkpoints (<see langword="null"/>, the default: none). Training writes
+    /// <c>&lt;model&gt;.checkpoint</c> there at the end of every epoch (and every <see cref="CheckpointInterval"/>
+    /// updates); when the folder already holds one for this model, <c>Fit</c> resumes from it and ends with exactly the
+    /// weights and learning curve of an uninterrupted run. A checkpoint made with other options or other data is
+    /// refused with a message naming what differs. The checkpoint is kept after training (a completed checkpoint
+    /// gives the same model again at once); delete the folder to train from the start. Not serialised.
+    /// </summary>
+    [JsonIgnore]
+    public string? CheckpointFolder { get; set; }
+
+    /// <summary>
+    /// With <see cref="CheckpointFolder"/>: also write a checkpoint every this many optimiser updates (batches),
+    /// inside epochs; 0 (the default): only at the end of every epoch. Not serialised.
+    /// </summary>
+    [JsonIgnore]
+    public int CheckpointInterval { get; set; }
+
+    /// <summary>Test hook: called after each checkpoint is written, with the epoch and the batches done in it.</summary>
+    [JsonIgnore]
+    internal Action<int, int>? CheckpointWritten { get; set; }
+
     /// <summary>Checks the options; throws <see cref="ArgumentOutOfRangeException"/> naming the bad option and its valid range.</summary>
     public override void Validate()
     {
@@ -143,6 +165,9 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
         if (MaxHistoryLength is int max && max < 2)
             throw new ArgumentOutOfRangeException(nameof(MaxHistoryLength), max, "MaxHistoryLength must be at least 2 (a step needs an item and a next item), or null to keep whole histories.");
         CheckAtLeast(nameof(MaxPositionsPerBatch), MaxPositionsPerBatch, 0);
+        CheckAtLeast(nameof(CheckpointInterval), CheckpointInterval, 0);
+        if (CheckpointFolder is not null && string.IsNullOrWhiteSpace(CheckpointFolder))
+            throw new ArgumentOutOfRangeException(nameof(CheckpointFolder), "CheckpointFolder must name a folder, or be null for no checkpoints.");
         if (GpuDeviceId is int gpu && gpu < 0)
             throw new ArgumentOutOfRangeException(nameof(GpuDeviceId), gpu, "GpuDeviceId must be at least 0, or null to follow MLContext.GpuDeviceId.");
     }

@@ -75,10 +75,19 @@ internal static class SequenceTrainingLoop
         int listLength = Math.Max(options.ValidationCutoff, 10);
         var history = new List<TrainingEpoch>();
         bool stoppedEarly = false;
-        for (int epoch = 1; epoch <= options.NumberOfEpochs; epoch++)
+        int firstEpoch = 1;
+        var checkpoints = CheckpointSession.Open(options, modelName, TrainingFingerprint.Of(train, validationFoldIn, validationFoldOut),
+            model, runner, tracker, history, reporter);
+        if (checkpoints?.Resume() is { } resumed)
+        {
+            firstEpoch = resumed.Completed ? options.NumberOfEpochs + 1 : resumed.Position.Epoch;
+            stoppedEarly = resumed.StoppedEarly;
+        }
+        Action<EpochPosition>? checkpointInEpoch = checkpoints is null ? null : position => checkpoints.Write(position);
+        for (int epoch = firstEpoch; epoch <= options.NumberOfEpochs; epoch++)
         {
             cancellation.ThrowIfCanceled();
-            var (epochLoss, beta, seconds) = runner.Run(epoch, reporter);
+            var (epochLoss, beta, seconds) = runner.Run(epoch, reporter, checkpointInEpoch);
 
             double? ndcg = null;
             IReadOnlyDictionary<string, double> metrics = new Dictionary<string, double>();
@@ -95,7 +104,9 @@ internal static class SequenceTrainingLoop
             history.Add(record);
             reporter.EpochEnded(record, validate && best);
 
-            if (tracker.ShouldStop(epoch) && epoch < options.NumberOfEpochs)
+            bool stop = tracker.ShouldStop(epoch) && epoch < options.NumberOfEpochs;
+            checkpoints?.Write(new EpochPosition(epoch + 1, 0, 0, 0, 0, 0), completed: stop || epoch == options.NumberOfEpochs, stoppedEarly: stop);
+            if (stop)
             {
                 stoppedEarly = true;
                 reporter.StoppedEarly(epoch);

@@ -71,6 +71,19 @@ internal sealed class TrainingReporter : IDisposable
     public void Restored(int bestEpoch, double bestNdcg)
         => _channel.Info(FormattableString.Invariant($"{ModelName}: restored the weights of epoch {bestEpoch} ({_ndcgName} {bestNdcg:F4})."));
 
+    /// <summary>Training continues from a checkpoint.</summary>
+    public void Resumed(string path, EpochPosition position, bool completed)
+        => _channel.Info(completed
+            ? $"{ModelName}: the checkpoint {path} holds a completed training; its result is returned."
+            : string.Format(CultureInfo.InvariantCulture, "{0}: resuming from the checkpoint {1} at epoch {2}, batch {3}.", ModelName, path, position.Epoch, position.BatchesDone + 1));
+
+    /// <summary>A warning about checkpoints (e.g. a damaged one was skipped).</summary>
+    public void CheckpointWarning(string message) => _channel.Warning($"{ModelName}: {message}");
+
+    /// <summary>A checkpoint was written.</summary>
+    public void CheckpointWritten(string path, EpochPosition position)
+        => _channel.Trace(FormattableString.Invariant($"{ModelName}: checkpoint written to {path} (epoch {position.Epoch}, {position.BatchesDone} batches done)."));
+
     /// <summary>No validation user had a fold-out.</summary>
     public void NothingToValidate()
         => _channel.Warning($"{ModelName}: no validation user could be evaluated (all fold-outs empty); the last epoch's weights are kept.");

@@ -55,6 +55,12 @@ internal abstract class UserSequenceModel<TNetwork> : IUserKeyedModel
     private protected NegativeSampler Negatives { get; }
 
     /// <inheritdoc/>
+    public NegativeSampler? NegativeSampler => Negatives;
+
+    /// <inheritdoc/>
+    public virtual IReadOnlyList<Generator> Generators => [];
+
+    /// <inheritdoc/>
     public nn.Module Module => Network;
 
     /// <inheritdoc/>

@@ -116,6 +116,31 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void ReproduceWithCheckpointsResumesAndRefusesOtherOptions()
+    {
+        string checkpoints = Path.Combine(_dir, "checkpoints");
+        string output = Path.Combine(_dir, "out");
+        string[] args = ["reproduce", "--models", "SVAE", "--epochs", "2", "--k-values", "none", "--output", output, "--plain", "--checkpoint", checkpoints];
+        Assert.Equal(0, RunnerCli.Build().Parse(args).Invoke());
+        string checkpoint = Path.Combine(checkpoints, "SVAE", "split-98765", "SVAE.checkpoint");
+        Assert.True(File.Exists(checkpoint));
+        static string Metrics(string csv) => string.Join(',', File.ReadAllLines(csv)[1].Split(',').Take(9));
+        string first = Metrics(Path.Combine(output, "results.csv"));
+
+        // Again with the same folder: the completed checkpoint gives the same model.
+        Assert.Equal(0, RunnerCli.Build().Parse(args).Invoke());
+        Assert.Equal(first, Metrics(Path.Combine(output, "results.csv")));
+
+        string message = UsageError([.. args, "--set", "LearningRate=0.005"]);
+        Assert.StartsWith($"svae: error: The checkpoint {checkpoint} was made with other options: LearningRate: ", message);
+        Assert.Contains(" now. Use the same options and data to resume", message);
+
+        File.WriteAllText(Path.Combine(_dir, "file"), "");
+        Assert.Equal($"svae: error: --checkpoint '{Path.Combine(_dir, "file")}' is a file; it must name a folder.",
+            UsageError("reproduce", "--models", "SVAE", "--output", output, "--plain", "--checkpoint", Path.Combine(_dir, "file")));
+    }
+
+    [Fact]
     public void UnknownSetNameIsAnErrorListingTheValidNames()
     {
         string message = UsageError("reproduce", "--models", "POP", "--set", "Foo=1", "--output", _dir, "--plain");

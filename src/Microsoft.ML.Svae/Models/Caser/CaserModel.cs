@@ -59,6 +59,9 @@ internal sealed class CaserModel : UserSequenceModel<CaserNetwork>
     }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Generator> Generators => [_dropout];
+
+    /// <inheritdoc/>
     public override void Dispose()
     {
         Network.DropoutGenerator = null;

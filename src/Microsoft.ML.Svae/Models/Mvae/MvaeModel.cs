@@ -68,6 +68,9 @@ internal sealed class MvaeModel : ISequenceModel
     }
 
     /// <inheritdoc/>
+    public IReadOnlyList<Generator> Generators => [_noise];
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         _network.NoiseGenerator = null;

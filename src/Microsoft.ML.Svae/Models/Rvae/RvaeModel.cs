@@ -84,6 +84,9 @@ internal sealed class RvaeModel : ISequenceModel
     }
 
     /// <inheritdoc/>
+    public IReadOnlyList<Generator> Generators => [_noise, _generator];
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         _network.NoiseGenerator = null;

@@ -92,6 +92,9 @@ internal sealed class SvaeModel : ISequenceModel
     }
 
     /// <inheritdoc/>
+    public IReadOnlyList<Generator> Generators => [_noise];
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         _network.NoiseGenerator = null;
