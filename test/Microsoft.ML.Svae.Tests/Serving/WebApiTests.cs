@@ -358,6 +358,27 @@ public class WebApiTests(ServingModels models) : IClassFixture<ServingModels>
     }
 
     [Fact]
+    public void AnIncrementalPathThatIsMissingOrNotAnIncrementalModelIsAStartupErrorNamingTheKey()
+    {
+        var recommender = ModelRecommender.Load(new MLContext(), models.SvaePath);
+        try
+        {
+            var options = new ServingOptions { ModelPath = models.SvaePath };
+            var wrong = Assert.Throws<ModelStartupException>(() => RecurrentUserState.Load(new MLContext(), models.SvaePath, recommender, options));
+            Assert.Equal($"Configuration key 'Svae:IncrementalModelPath': the model '{models.SvaePath}' does not read 'State', 'History' and 'Seen' columns " +
+                "of UInt32 item ids and write 'NextState', 'TopItems' and 'TopScores'; is it the incremental model (SvaeTransformer.CreateIncrementalModel()) " +
+                "of the model in 'Svae:ModelPath'?", wrong.Message);
+            string missingPath = Path.Combine(models.Directory_, "no-such-incremental.zip");
+            var missing = Assert.Throws<ModelStartupException>(() => RecurrentUserState.Load(new MLContext(), missingPath, recommender, options));
+            Assert.Equal($"Configuration key 'Svae:IncrementalModelPath': the model file '{missingPath}' does not exist.", missing.Message);
+        }
+        finally
+        {
+            (recommender as IDisposable)?.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task AUserKeyedModelReadsTheUserFromTheRequestAndTheEventPath()
     {
         var ml = new MLContext(seed: 1);
