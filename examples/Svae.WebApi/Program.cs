@@ -34,6 +34,7 @@ public sealed class Program
             // Load the model before the host starts (the hosted service would too, but the host would log the
             // exception's stack trace first): a bad model path gives one message and exit code 1.
             app.Services.GetRequiredService<IRecommender>();
+            app.Services.GetRequiredService<IUserStateRecommender>();
             app.Run();
             return 0;
         }
@@ -52,7 +53,14 @@ public sealed class Program
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals);
         builder.Services.AddSingleton(sp => ServingOptions.From(sp.GetRequiredService<IConfiguration>()));
         builder.Services.AddSingleton(sp => ModelRecommender.Load(new MLContext(), sp.GetRequiredService<ServingOptions>().ModelPath));
-        builder.Services.AddSingleton<IUserStateRecommender, HistoryRescoringUserState>();
+        builder.Services.AddSingleton<IUserStateRecommender>(sp =>
+        {
+            var options = sp.GetRequiredService<ServingOptions>();
+            var recommender = sp.GetRequiredService<IRecommender>();
+            return string.IsNullOrWhiteSpace(options.IncrementalModelPath)
+                ? new HistoryRescoringUserState(recommender, options)
+                : RecurrentUserState.Load(new MLContext(), options.IncrementalModelPath, recommender, options);
+        });
         // Loads the model when the host starts (also where Main does not run first, as under WebApplicationFactory),
         // so that a bad model path stops the app instead of failing requests.
         builder.Services.AddHostedService<ModelLoadingService>();
@@ -168,6 +176,8 @@ internal sealed class ModelLoadingService(IServiceProvider services, ILogger<Mod
     {
         var recommender = services.GetRequiredService<IRecommender>();
         logger.LogInformation("Loaded {Path}: {IdType} item ids, K = {MaxK}.", services.GetRequiredService<ServingOptions>().ModelPath, recommender.ItemIdType, recommender.MaxK);
+        var users = services.GetRequiredService<IUserStateRecommender>();
+        logger.LogInformation("User state for events: {Kind}.", users is HistoryRescoringUserState ? "history rescoring" : "recurrent state (incremental model)");
         return Task.CompletedTask;
     }
 

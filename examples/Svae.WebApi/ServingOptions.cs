@@ -15,6 +15,16 @@ public sealed class ServingOptions
     /// <summary>The model zip written by MLNet.Svae (<c>mlContext.Recommendation().SaveModel</c> or <c>svae reproduce --save-models</c>). Required.</summary>
     public string? ModelPath { get; set; }
 
+    /// <summary>The configuration key of <see cref="IncrementalModelPath"/>.</summary>
+    public const string IncrementalModelPathKey = Section + ":" + nameof(IncrementalModelPath);
+
+    /// <summary>
+    /// Optional: the incremental model zip of a recurrent <see cref="ModelPath"/> model (SVAE's
+    /// <c>CreateIncrementalModel()</c>, saved with <c>mlContext.Model.Save</c>). With it, the events endpoint keeps
+    /// each user's recurrent state and runs one step per event; without it, each event rescores the user's history.
+    /// </summary>
+    public string? IncrementalModelPath { get; set; }
+
     /// <summary>The number of recommendations when a request gives no <c>k</c> (at most the model's K).</summary>
     public int DefaultK { get; set; } = 10;
 

@@ -122,8 +122,15 @@ internal sealed class OnnxGraphBuilder
 
     /// <summary>Adds a node whose outputs have the given names (e.g. a graph output).</summary>
     public void AddNode(string opType, string[] inputs, string[] outputs, params (string Name, object Value)[] attributes)
+        => AddNamedNode(Fresh(opType + "_node"), opType, inputs, outputs, attributes);
+
+    /// <summary>
+    /// Adds a node with a given (unique) name: ONNX Runtime names the failing node in its error messages, so a node
+    /// that guards an input can say what was expected.
+    /// </summary>
+    public void AddNamedNode(string nodeName, string opType, string[] inputs, string[] outputs, params (string Name, object Value)[] attributes)
     {
-        var node = new NodeProto { OpType = opType, Name = Fresh(opType + "_node") };
+        var node = new NodeProto { OpType = opType, Name = nodeName };
         node.Input.AddRange(inputs);
         node.Output.AddRange(outputs);
         foreach (var (name, value) in attributes)

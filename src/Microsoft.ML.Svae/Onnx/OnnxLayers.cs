@@ -25,11 +25,12 @@ internal static class OnnxLayers
         => g.Node("Tanh", new[] { Dense(g, x, w, hint) });
 
     /// <summary>
-    /// Runs a GRU over <c>x [T, 1, in]</c> from a zero state and returns the last hidden state
-    /// <c>[1, H]</c>. PyTorch's gate order (r, z, n) is reordered to ONNX's (z, r, h), and
-    /// <c>linear_before_reset = 1</c> gives PyTorch's formulation of the candidate state.
+    /// Runs a GRU over <c>x [T, 1, in]</c> from a zero state (or from <paramref name="initialState"/>,
+    /// <c>float [1, H]</c>, ONNX's <c>initial_h</c>) and returns the last hidden state <c>[1, H]</c>.
+    /// PyTorch's gate order (r, z, n) is reordered to ONNX's (z, r, h), and <c>linear_before_reset = 1</c>
+    /// gives PyTorch's formulation of the candidate state.
     /// </summary>
-    public static string GruLastState(OnnxGraphBuilder g, string x, GruWeights w)
+    public static string GruLastState(OnnxGraphBuilder g, string x, GruWeights w, string? initialState = null)
     {
         int h = w.Hidden;
         string weight = g.Constant("gru_W", ReorderGates(w.WeightIh, h, w.In), 1, 3 * h, w.In);
@@ -38,7 +39,10 @@ internal static class OnnxLayers
         ReorderGates(w.BiasIh, h, 1).CopyTo(bias, 0);
         ReorderGates(w.BiasHh, h, 1).CopyTo(bias, 3 * h);
         string b = g.Constant("gru_B", bias, 1, 6 * h);
-        string[] outputs = g.Nodes("GRU", new[] { x, weight, recurrence, b }, 2,
+        string[] inputs = initialState is null
+            ? new[] { x, weight, recurrence, b }
+            : new[] { x, weight, recurrence, b, "", g.Node("Reshape", new[] { initialState, g.Int64s(1, 1, h) }) };
+        string[] outputs = g.Nodes("GRU", inputs, 2,
             ("hidden_size", (long)h), ("linear_before_reset", 1L));
         return g.Node("Reshape", new[] { outputs[1], g.Int64s(1, h) });
     }

@@ -28,9 +28,11 @@ internal static class RecommendationGraph
     /// Declares the history input and returns the 0-based indices of its known items, shape <c>[L]</c>
     /// (possibly empty), in history order.
     /// </summary>
-    public static string HistoryIndices(OnnxGraphBuilder g, string inputName, int itemCount)
+    /// <remarks>Inputs of one graph whose lengths differ need different <paramref name="lengthName"/>s (ONNX Runtime
+    /// holds inputs with the same symbolic dimension to the same size).</remarks>
+    public static string HistoryIndices(OnnxGraphBuilder g, string inputName, int itemCount, string lengthName = "history_length")
     {
-        g.Input(inputName, DataType.Uint32, 1, "history_length");
+        g.Input(inputName, DataType.Uint32, 1, lengthName);
         string keys = g.Node("Reshape", new[] { g.Node("Cast", new[] { inputName }, ("to", (long)DataType.Int64)), g.Int64s(-1) });
         string known = g.Node("And", new[]
         {

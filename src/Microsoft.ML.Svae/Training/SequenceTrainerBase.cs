@@ -90,7 +90,14 @@ public abstract class SequenceTrainerBase<TTransformer> : RecommendationTrainerB
 
     /// <summary>The fitted transformer of a trained model: its ONNX graph under <paramref name="description"/>.</summary>
     internal TTransformer CreateTransformer(RecommendationModelDescription description, TrainedSequenceModel trained)
-        => CreateTransformer(description, trained.Model.WriteOnnx(description), trained.Result);
+        => CreateTransformer(description, trained.Model, trained.Result);
+
+    /// <summary>
+    /// The fitted transformer of a trained model adapter: by default its ONNX graph under <paramref name="description"/>.
+    /// Models whose transformer keeps more of the trained weights (e.g. SVAE's incremental scoring graph) override it.
+    /// </summary>
+    private protected virtual TTransformer CreateTransformer(RecommendationModelDescription description, ISequenceModel model, SequenceTrainingResult training)
+        => CreateTransformer(description, model.WriteOnnx(description), training);
 }
 
 /// <summary>A trained model adapter (owned) and its learning curve.</summary>

@@ -27,6 +27,12 @@ public sealed class ServingModels : IDisposable
         // The test users' histories in raw ids, and one with an id the model does not know.
         SvaeHistories = SequenceTestData.KeyColumn(data.Test, SequenceColumns.History).Select(keys => keys.Select(k => ids[(int)k - 1]).ToArray()).ToList();
         SvaeHistories.Add([ids[3], 987_654_321u, ids[0]]);
+        using (var incremental = Svae.CreateIncrementalModel())
+        {
+            SvaeIncrementalPath = Path.Combine(Directory_, "svae-incremental.zip");
+            var incrementalInput = _ml.Data.LoadFromEnumerable(Array.Empty<IncrementalInput<uint>>());
+            _ml.Model.Save(incremental, incrementalInput.Schema, SvaeIncrementalPath);
+        }
 
         // POP over SKU ids: item i of the list is in the histories of the first 6 - i users.
         string[] popularity = ["SKU-C", "SKU-A", "SKU-E", "SKU-B", "SKU-D", "SKU-F"];
@@ -49,6 +55,9 @@ public sealed class ServingModels : IDisposable
     public string SvaePath { get; }
 
     public List<uint[]> SvaeHistories { get; }
+
+    /// <summary>The SVAE's incremental model (<see cref="SvaeTransformer.CreateIncrementalModel"/>), saved as a zip.</summary>
+    public string SvaeIncrementalPath { get; }
 
     public PopularityTransformer Popularity { get; }
 
@@ -139,6 +148,8 @@ public class WebApiTests(ServingModels models) : IClassFixture<ServingModels>
     private sealed record Response<T>(T[] Items, float[] Scores);
 
     private sealed record EventResponse(string UserId, int HistoryLength, string[] Items, float[] Scores);
+
+    private sealed record NumericEventResponse(string UserId, int HistoryLength, uint[] Items, float[] Scores);
 
     private static async Task<Response<uint>> Recommend(HttpClient client, uint[] history, int k)
     {
@@ -312,6 +323,59 @@ public class WebApiTests(ServingModels models) : IClassFixture<ServingModels>
         var third = await Event("alice", "SKU-E");
         Assert.Equal(2, third.HistoryLength);
         Assert.Equal(["SKU-C", "SKU-B", "SKU-D", "SKU-F"], third.Items);
+    }
+
+    [Fact]
+    public async Task EventsWithTheIncrementalModelGiveTheFullHistoryRecommendations()
+    {
+        using var factory = Start(models.SvaePath, (ServingOptions.IncrementalModelPathKey, models.SvaeIncrementalPath));
+        using var client = factory.CreateClient();
+        Assert.IsType<RecurrentStateUserState<uint>>(factory.Services.GetService(typeof(IUserStateRecommender)));
+        await RecordErrors(factory, async () =>
+        {
+            // Two users' events interleaved, one of them with an id the model does not know (the last history).
+            var histories = new[] { models.SvaeHistories[0], models.SvaeHistories[^1] };
+            int longest = histories.Max(h => h.Length);
+            for (int t = 0; t < longest; t++)
+            {
+                for (int u = 0; u < histories.Length; u++)
+                {
+                    if (t >= histories[u].Length)
+                        continue;
+                    using var response = await client.PostAsJsonAsync($"/users/user-{u}/events", new { item = histories[u][t], k = models.Svae.TopK });
+                    Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                    var served = (await response.Content.ReadFromJsonAsync<NumericEventResponse>())!;
+                    var expected = models.InProcess(models.Svae, [histories[u][..(t + 1)]])[0];
+                    Assert.Equal(t + 1, served.HistoryLength);
+                    Assert.Equal(expected.Items, served.Items);
+                    Assert.Equal(expected.Scores.Length, served.Scores.Length);
+                    for (int i = 0; i < expected.Scores.Length; i++)
+                        Assert.True(Math.Abs(expected.Scores[i] - served.Scores[i]) < 1e-4, $"user {u}, event {t}, place {i}: {expected.Scores[i]} vs {served.Scores[i]}");
+                }
+            }
+            return 0;
+        });
+    }
+
+    [Fact]
+    public void AnIncrementalPathThatIsMissingOrNotAnIncrementalModelIsAStartupErrorNamingTheKey()
+    {
+        var recommender = ModelRecommender.Load(new MLContext(), models.SvaePath);
+        try
+        {
+            var options = new ServingOptions { ModelPath = models.SvaePath };
+            var wrong = Assert.Throws<ModelStartupException>(() => RecurrentUserState.Load(new MLContext(), models.SvaePath, recommender, options));
+            Assert.Equal($"Configuration key 'Svae:IncrementalModelPath': the model '{models.SvaePath}' does not read 'State', 'History' and 'Seen' columns " +
+                "of UInt32 item ids and write 'NextState', 'TopItems' and 'TopScores'; is it the incremental model (SvaeTransformer.CreateIncrementalModel()) " +
+                "of the model in 'Svae:ModelPath'?", wrong.Message);
+            string missingPath = Path.Combine(models.Directory_, "no-such-incremental.zip");
+            var missing = Assert.Throws<ModelStartupException>(() => RecurrentUserState.Load(new MLContext(), missingPath, recommender, options));
+            Assert.Equal($"Configuration key 'Svae:IncrementalModelPath': the model file '{missingPath}' does not exist.", missing.Message);
+        }
+        finally
+        {
+            (recommender as IDisposable)?.Dispose();
+        }
     }
 
     [Fact]

@@ -47,6 +47,9 @@ internal sealed class SvaeModel : ISequenceModel
         }
     }
 
+    /// <summary>Training popularity: the scores of users with an empty history.</summary>
+    public float[] EmptyHistoryScores => _itemCounts;
+
     /// <summary>The network (owned).</summary>
     public SvaeNetwork Network => _network;
 

@@ -101,14 +101,49 @@ public sealed partial class SvaeTrainer : SequenceTrainerBase<SvaeTransformer>
     private protected override ISequenceModel CreateModel(TrainingData data, Device device) => new SvaeModel(data.Train, _options, device);
 
     private protected override SvaeTransformer CreateTransformer(RecommendationModelDescription description, byte[] onnxModel, SequenceTrainingResult training)
-        => new(Host, description, onnxModel, training);
+        => new(Host, description, onnxModel, training, weights: null);
+
+    private protected override SvaeTransformer CreateTransformer(RecommendationModelDescription description, ISequenceModel model, SequenceTrainingResult training)
+    {
+        var svae = (SvaeModel)model;
+        var weights = SvaeModel.ExportWeights(svae.Network, svae.EmptyHistoryScores);
+        return new(Host, description, SvaeOnnxGraph.Write(description, weights), training, weights);
+    }
 }
 
 /// <summary>The fitted SVAE model: scores a user from the history column alone.</summary>
 public sealed class SvaeTransformer : TrainedRecommendationTransformer
 {
-    internal SvaeTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx, SequenceTrainingResult training)
+    private readonly IHostEnvironment _env;
+    private readonly SvaeWeights? _weights;
+
+    internal SvaeTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx, SequenceTrainingResult training,
+        SvaeWeights? weights)
         : base(env, description, onnx, training)
     {
+        _env = env;
+        _weights = weights;
     }
+
+    /// <summary>The size H of SVAE's recurrent state (the options' <c>RecurrentSize</c>).</summary>
+    public int RecurrentSize => _weights?.Gru.Hidden ?? throw NoWeights();
+
+    /// <summary>
+    /// A second, small model for serving one event at a time: it reads the user's previous GRU state
+    /// (<see cref="IncrementalColumns.State"/>, empty for a new user), the new items (the history column, item ids)
+    /// and the items seen before (<see cref="IncrementalColumns.Seen"/>), and writes the next state
+    /// (<see cref="IncrementalColumns.NextState"/>, <see cref="RecurrentSize"/> floats) with the same
+    /// <see cref="SequenceColumns.TopItems"/> and <see cref="SequenceColumns.TopScores"/> as this model gives for the
+    /// whole history. One GRU step per new item instead of the whole history; save it with <c>mlContext.Model.Save</c>
+    /// to its own zip (it loads with public ML.NET alone). See <see cref="IncrementalRecommendationTransformer"/>.
+    /// </summary>
+    /// <returns>A new transformer, independent of this one; dispose it when done.</returns>
+    public IncrementalRecommendationTransformer CreateIncrementalModel()
+    {
+        var weights = _weights ?? throw NoWeights();
+        return new IncrementalRecommendationTransformer(_env, Description, SvaeOnnxGraph.WriteIncremental(Description, weights), weights.Gru.Hidden);
+    }
+
+    private static InvalidOperationException NoWeights()
+        => new("This SVAE model was created without its trained weights; fit it with mlContext.Recommendation().Trainers.Svae to create an incremental model.");
 }

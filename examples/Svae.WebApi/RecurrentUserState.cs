@@ -1,0 +1,223 @@
+using Microsoft.Extensions.ObjectPool;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Svae.WebApi;
+
+/// <summary>
+/// Loads the incremental model zip (<c>SvaeTransformer.CreateIncrementalModel()</c>, saved with
+/// <c>mlContext.Model.Save</c>) behind <see cref="ServingOptions.IncrementalModelPath"/>.
+/// </summary>
+public static class RecurrentUserState
+{
+    /// <summary>
+    /// Loads the zip at <paramref name="path"/> for the item id type of <paramref name="recommender"/>; a missing,
+    /// damaged or non-incremental file is a <see cref="ModelStartupException"/> naming the configuration key.
+    /// </summary>
+    public static IUserStateRecommender Load(MLContext mlContext, string path, IRecommender recommender, ServingOptions options)
+    {
+        string fullPath = Path.GetFullPath(path);
+        if (!File.Exists(fullPath))
+            throw new ModelStartupException($"Configuration key '{ServingOptions.IncrementalModelPathKey}': the model file '{fullPath}' does not exist.");
+        ITransformer model;
+        try
+        {
+            model = mlContext.Model.Load(fullPath, out _);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new ModelStartupException(
+                $"Configuration key '{ServingOptions.IncrementalModelPathKey}': the file '{fullPath}' is not a model zip ML.NET can load ({e.Message}).", e);
+        }
+        IUserStateRecommender? state = recommender.ItemIdType switch
+        {
+            "UInt32" => TryCreate<uint>(mlContext, model, options),
+            "Int64" => TryCreate<long>(mlContext, model, options),
+            _ => TryCreate<string>(mlContext, model, options),
+        };
+        if (state is null)
+        {
+            (model as IDisposable)?.Dispose();
+            throw new ModelStartupException(
+                $"Configuration key '{ServingOptions.IncrementalModelPathKey}': the model '{fullPath}' does not read 'State', 'History' and 'Seen' " +
+                $"columns of {recommender.ItemIdType} item ids and write 'NextState', 'TopItems' and 'TopScores'; is it the incremental model " +
+                $"(SvaeTransformer.CreateIncrementalModel()) of the model in '{ServingOptions.ModelPathKey}'?");
+        }
+        return state;
+    }
+
+    private static IUserStateRecommender? TryCreate<TItem>(MLContext mlContext, ITransformer model, ServingOptions options)
+        where TItem : notnull
+    {
+        DataViewSchema output;
+        try
+        {
+            output = model.GetOutputSchema(mlContext.Data.LoadFromEnumerable(Array.Empty<IncrementalInput<TItem>>()).Schema);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            return null;
+        }
+        if (output.GetColumnOrNull("NextState") is null || output.GetColumnOrNull("TopScores") is null
+            || output.GetColumnOrNull("TopItems") is not { Type: VectorDataViewType { ItemType: var itemType } }
+            || itemType.RawType != (typeof(TItem) == typeof(string) ? typeof(ReadOnlyMemory<char>) : typeof(TItem)))
+            return null;
+        return new RecurrentStateUserState<TItem>(mlContext, model, options);
+    }
+}
+
+/// <summary>The incremental model's input.</summary>
+/// <typeparam name="TItem">The item id type.</typeparam>
+public sealed class IncrementalInput<TItem>
+{
+    /// <summary>The user's state from the previous event (empty for a new user).</summary>
+    public float[] State { get; set; } = [];
+
+    /// <summary>The new items (here: the one item of the event).</summary>
+    public TItem[] History { get; set; } = [];
+
+    /// <summary>The items the user saw before, excluded from the recommendations.</summary>
+    public TItem[] Seen { get; set; } = [];
+}
+
+/// <summary>The incremental model's output.</summary>
+/// <typeparam name="TItem">The item id type.</typeparam>
+public sealed class IncrementalOutput<TItem>
+{
+    /// <summary>The state after the new items.</summary>
+    public float[] NextState { get; set; } = [];
+
+    /// <summary>The top-K item ids, best first.</summary>
+    public TItem[] TopItems { get; set; } = [];
+
+    /// <summary>Their scores (negative infinity: no recommendation).</summary>
+    public float[] TopScores { get; set; } = [];
+}
+
+/// <summary>
+/// The state of a user is the recurrent model's state vector (e.g. SVAE's 200 GRU floats) plus the ids of the
+/// user's last <c>MaxHistoryLength</c> events (the items to exclude); each event runs one recurrent step from the
+/// kept state instead of rescoring the whole history. At most <c>MaxUsers</c> users are kept (the least recently
+/// active is forgotten first: its next event starts a new user). Events of one user are applied one at a time.
+/// </summary>
+/// <remarks>
+/// Up to <c>MaxHistoryLength</c> events this gives the same recommendations as <see cref="HistoryRescoringUserState"/>;
+/// beyond it, the state still reflects every event since the user was first seen (the rescoring state forgets the
+/// oldest), while the exclusion list keeps the latest <c>MaxHistoryLength</c> items, as the rescoring state does.
+/// The state is per process, as <see cref="HistoryRescoringUserState"/>'s is.
+/// </remarks>
+/// <typeparam name="TItem">The item id type.</typeparam>
+public sealed class RecurrentStateUserState<TItem> : IUserStateRecommender, IDisposable
+    where TItem : notnull
+{
+    private sealed class User(string id)
+    {
+        public string Id { get; } = id;
+
+        public float[] State { get; set; } = [];
+
+        public List<TItem> Seen { get; } = [];
+
+        public int Events { get; set; }
+    }
+
+    private readonly ITransformer _model;
+    private readonly ServingOptions _options;
+    private readonly ObjectPool<PredictionEngine<IncrementalInput<TItem>, IncrementalOutput<TItem>>> _engines;
+    private readonly object _lock = new();
+    private readonly Dictionary<string, LinkedListNode<User>> _users = new(StringComparer.Ordinal);
+    private readonly LinkedList<User> _byRecency = new(); // most recently active first
+
+    internal RecurrentStateUserState(MLContext mlContext, ITransformer model, ServingOptions options)
+    {
+        _model = model;
+        _options = options;
+        // Never disposed while the app runs, for the reason given in PooledRecommender.
+        _engines = new DefaultObjectPool<PredictionEngine<IncrementalInput<TItem>, IncrementalOutput<TItem>>>(
+            new EnginePolicy(mlContext, model), maximumRetained: Math.Max(16, 4 * Environment.ProcessorCount));
+    }
+
+    /// <summary>The number of users whose state is kept.</summary>
+    public int UserCount
+    {
+        get
+        {
+            lock (_lock)
+                return _users.Count;
+        }
+    }
+
+    /// <inheritdoc/>
+    public UserRecommendations AddEvent(string userId, string itemId, int k)
+    {
+        if (!ModelRecommender.TryParse(itemId, out TItem item))
+            throw new ArgumentException($"'{itemId}' is not an item id of this model, which reads {ModelRecommender.TypeName<TItem>()} ids.", nameof(itemId));
+        var user = Touch(userId);
+        lock (user)
+        {
+            var output = Predict(new IncrementalInput<TItem> { State = user.State, History = [item], Seen = user.Seen.ToArray() });
+            user.State = output.NextState;
+            user.Seen.Add(item);
+            if (user.Seen.Count > _options.MaxHistoryLength)
+                user.Seen.RemoveRange(0, user.Seen.Count - _options.MaxHistoryLength);
+            user.Events++;
+            var items = new List<object>(k);
+            var scores = new List<float>(k);
+            for (int i = 0; i < output.TopItems.Length && items.Count < k; i++)
+            {
+                if (float.IsNegativeInfinity(output.TopScores[i]))
+                    break;
+                items.Add(output.TopItems[i]);
+                scores.Add(output.TopScores[i]);
+            }
+            return new UserRecommendations(user.Events, new Recommendations(items, scores));
+        }
+    }
+
+    private User Touch(string userId)
+    {
+        lock (_lock)
+        {
+            if (_users.TryGetValue(userId, out var node))
+            {
+                _byRecency.Remove(node);
+            }
+            else
+            {
+                if (_users.Count >= _options.MaxUsers)
+                {
+                    _users.Remove(_byRecency.Last!.Value.Id);
+                    _byRecency.RemoveLast();
+                }
+                node = new LinkedListNode<User>(new User(userId));
+                _users.Add(userId, node);
+            }
+            _byRecency.AddFirst(node);
+            return node.Value;
+        }
+    }
+
+    private IncrementalOutput<TItem> Predict(IncrementalInput<TItem> input)
+    {
+        var engine = _engines.Get();
+        try
+        {
+            return engine.Predict(input);
+        }
+        finally
+        {
+            _engines.Return(engine);
+        }
+    }
+
+    /// <summary>Disposes the model (and ML.NET's temporary copy of its graph).</summary>
+    public void Dispose() => (_model as IDisposable)?.Dispose();
+
+    private sealed class EnginePolicy(MLContext mlContext, ITransformer model) : IPooledObjectPolicy<PredictionEngine<IncrementalInput<TItem>, IncrementalOutput<TItem>>>
+    {
+        public PredictionEngine<IncrementalInput<TItem>, IncrementalOutput<TItem>> Create()
+            => mlContext.Model.CreatePredictionEngine<IncrementalInput<TItem>, IncrementalOutput<TItem>>(model);
+
+        public bool Return(PredictionEngine<IncrementalInput<TItem>, IncrementalOutput<TItem>> engine) => true;
+    }
+}
