@@ -10,7 +10,8 @@ internal sealed record ExperimentOptions(
     IReadOnlyList<int> SplitSeeds,
     int ValidationUsers,
     int TestUsers,
-    RunSettings Settings);
+    RunSettings Settings,
+    SequenceSplit Split = SequenceSplit.Paper);
 
 /// <summary>One model trained and tested on one split.</summary>
 internal sealed record ModelRun(
@@ -20,7 +21,10 @@ internal sealed record ModelRun(
     double TrainSeconds,
     IReadOnlyList<TrainingEpoch> TrainingHistory);
 
-/// <summary>Runs the models of Table 2 under the paper's protocol, over one or more user splits.</summary>
+/// <summary>
+/// Runs the models of Table 2 under the paper's protocol, over one or more user splits; or under leave-last-one-out,
+/// where the split has no randomness and each seed is the models' training seed instead.
+/// </summary>
 internal static class Experiment
 {
     public static List<ModelRun> Run(MLContext ml, IDataView interactions, ExperimentOptions options, TextWriter log,
@@ -29,13 +33,15 @@ internal static class Experiment
         var runs = new List<ModelRun>();
         foreach (int seed in options.SplitSeeds)
         {
+            bool leaveOneOut = options.Split == SequenceSplit.LeaveOneOut;
             var temporal = DataSources.Prepare(ml, interactions,
-                DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Temporal), DataSources.ReproduceAdvice);
+                DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Temporal, options.Split), DataSources.ReproduceAdvice);
+            var settings = leaveOneOut ? options.Settings with { Seed = seed } : options.Settings;
             log.WriteLine($"split seed {seed}: {temporal.Report}");
             SequenceDataset? random = null;
             foreach (var model in options.Models)
             {
-                var dataset = model.Protocol == ModelProtocol.RandomSplit
+                var dataset = model.Protocol == ModelProtocol.RandomSplit && !leaveOneOut
                     ? random ??= DataSources.Prepare(ml, interactions,
                         DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Random), DataSources.ReproduceAdvice)
                     : temporal;
@@ -45,7 +51,7 @@ internal static class Experiment
                 RecommendationTransformer fittedModel;
                 try
                 {
-                    fittedModel = model.Fit(ml, options.Settings, train, dataset.Validation);
+                    fittedModel = model.Fit(ml, settings, train, dataset.Validation);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
