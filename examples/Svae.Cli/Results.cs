@@ -19,7 +19,7 @@ internal static class Results
 
     /// <summary>
     /// The leave-one-out table: NDCG@10, HR@10, NDCG@100, HR@100 (percent, mean over the seeds), the standard deviation of
-    /// NDCG@10 and HR@10 over the seeds, and the training time.
+    /// NDCG@10 and HR@10 over the seeds (empty with one seed), and the training time.
     /// </summary>
     public static DataFrame LeaveOneOutTable(IReadOnlyList<ModelRun> runs)
     {
@@ -33,15 +33,14 @@ internal static class Results
         foreach (string metric in LeaveOneOutMetrics)
             columns.Add(new DecimalDataFrameColumn(metric, groups.Select(g => Percent(g.Average(r => Value(r.Metrics, metric))))));
         foreach (string metric in LeaveOneOutMetrics[..2])
-            columns.Add(new DecimalDataFrameColumn(metric + " sd", groups.Select(g => Percent(StandardDeviation(g.Select(r => Value(r.Metrics, metric)).ToList())))));
+            columns.Add(new DecimalDataFrameColumn(metric + " sd", groups.Select(g => g.Count() < 2 ? (decimal?)null : Percent(StandardDeviation(g.Select(r => Value(r.Metrics, metric)).ToList())))));
         columns.Add(new DecimalDataFrameColumn("Train seconds", groups.Select(g => Math.Round((decimal)g.Average(r => r.TrainSeconds), 1))));
         return new DataFrame(columns);
     }
 
-    /// <summary>The sample standard deviation (0 for a single value).</summary>
+    /// <summary>The sample standard deviation of two or more values.</summary>
     private static double StandardDeviation(IReadOnlyList<double> values)
     {
-        if (values.Count < 2) return 0;
         double mean = values.Average();
         return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
     }
