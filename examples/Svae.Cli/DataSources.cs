@@ -67,8 +67,12 @@ internal static class DataSources
         }
     }
 
-    /// <summary>The protocol of section 5: ratings &gt; 3, users with ≥ 5 items, a user split and an 80/20 fold split.</summary>
-    public static SequenceProtocolOptions Protocol(int validationUsers, int testUsers, int seed, FoldSplit split) => new()
+    /// <summary>
+    /// The protocol of section 5: ratings &gt; 3, users with ≥ 5 items, a user split and an 80/20 fold split; or, with
+    /// <paramref name="evaluation"/> = <see cref="SequenceSplit.LeaveOneOut"/>, the same data split leave-last-one-out.
+    /// </summary>
+    public static SequenceProtocolOptions Protocol(int validationUsers, int testUsers, int seed, FoldSplit split,
+        SequenceSplit evaluation = SequenceSplit.Paper) => new()
     {
         RatingThreshold = 3,
         MinItemsPerUser = 5,
@@ -76,5 +80,14 @@ internal static class DataSources
         TestUsers = testUsers,
         Seed = seed,
         FoldSplit = split,
+        Split = evaluation,
+    };
+
+    /// <summary>Parses <c>--protocol</c>: <c>paper</c> or <c>leave-one-out</c>.</summary>
+    public static SequenceSplit ParseProtocol(string text) => text.ToLowerInvariant() switch
+    {
+        "paper" => SequenceSplit.Paper,
+        "leave-one-out" => SequenceSplit.LeaveOneOut,
+        _ => throw new CliException($"--protocol must be paper or leave-one-out (got '{text}')."),
     };
 }

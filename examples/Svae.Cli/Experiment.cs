@@ -10,7 +10,8 @@ internal sealed record ExperimentOptions(
     IReadOnlyList<int> SplitSeeds,
     int ValidationUsers,
     int TestUsers,
-    RunSettings Settings)
+    RunSettings Settings,
+    SequenceSplit Split = SequenceSplit.Paper)
 {
     /// <summary>
     /// <c>--checkpoint</c>: the root of the checkpoint folders, one per model and split
@@ -19,8 +20,11 @@ internal sealed record ExperimentOptions(
     public string? CheckpointRoot { get; init; }
 
     /// <summary>The settings of <paramref name="model"/> on split <paramref name="seed"/>: the checkpoint folder added.</summary>
-    public RunSettings SettingsFor(string model, int seed) => CheckpointRoot is null ? Settings
-        : Settings with { CheckpointFolder = Path.Combine(CheckpointRoot, model.Replace("*", "-star", StringComparison.Ordinal), $"split-{seed}") };
+    public RunSettings SettingsFor(string model, int seed) => SettingsFor(Settings, model, seed);
+
+    /// <summary><paramref name="settings"/> with the checkpoint folder of <paramref name="model"/> on split <paramref name="seed"/>.</summary>
+    public RunSettings SettingsFor(RunSettings settings, string model, int seed) => CheckpointRoot is null ? settings
+        : settings with { CheckpointFolder = Path.Combine(CheckpointRoot, model.Replace("*", "-star", StringComparison.Ordinal), $"split-{seed}") };
 }
 
 /// <summary>One model trained and tested on one split.</summary>
@@ -31,7 +35,10 @@ internal sealed record ModelRun(
     double TrainSeconds,
     IReadOnlyList<TrainingEpoch> TrainingHistory);
 
-/// <summary>Runs the models of Table 2 under the paper's protocol, over one or more user splits.</summary>
+/// <summary>
+/// Runs the models of Table 2 under the paper's protocol, over one or more user splits; or under leave-last-one-out,
+/// where the split has no randomness and each seed is the models' training seed instead.
+/// </summary>
 internal static class Experiment
 {
     public static List<ModelRun> Run(MLContext ml, IDataView interactions, ExperimentOptions options, TextWriter log,
@@ -40,13 +47,15 @@ internal static class Experiment
         var runs = new List<ModelRun>();
         foreach (int seed in options.SplitSeeds)
         {
+            bool leaveOneOut = options.Split == SequenceSplit.LeaveOneOut;
             var temporal = DataSources.Prepare(ml, interactions,
-                DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Temporal), DataSources.ReproduceAdvice);
+                DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Temporal, options.Split), DataSources.ReproduceAdvice);
+            var settings = leaveOneOut ? options.Settings with { Seed = seed } : options.Settings;
             log.WriteLine($"split seed {seed}: {temporal.Report}");
             SequenceDataset? random = null;
             foreach (var model in options.Models)
             {
-                var dataset = model.Protocol == ModelProtocol.RandomSplit
+                var dataset = model.Protocol == ModelProtocol.RandomSplit && !leaveOneOut
                     ? random ??= DataSources.Prepare(ml, interactions,
                         DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Random), DataSources.ReproduceAdvice)
                     : temporal;
@@ -56,7 +65,7 @@ internal static class Experiment
                 RecommendationTransformer fittedModel;
                 try
                 {
-                    fittedModel = model.Fit(ml, options.SettingsFor(model.Name, seed), train, dataset.Validation);
+                    fittedModel = model.Fit(ml, options.SettingsFor(settings, model.Name, seed), train, dataset.Validation);
                 }
                 catch (Exception e) when (e is not OperationCanceledException && !IsCheckpointError(e))
                 {

@@ -97,7 +97,7 @@ internal sealed record ModelEntry(
     };
 }
 
-/// <summary>The models of Table 2, in the paper's row order.</summary>
+/// <summary>The models of Table 2, in the paper's row order, then GRU4Rec and SASRec (issue 15).</summary>
 internal static class ModelRegistry
 {
     /// <summary>Table 2, MovieLens-1M: NDCG@10, NDCG@100, Recall@10, Recall@100, P@10, P@100 (percent).</summary>
@@ -131,7 +131,31 @@ internal static class ModelRegistry
             (ml, s, train, validation) => ml.Recommendation().Trainers.Svae(SvaeOptions(s)).Fit(train, validation)) { OptionsType = typeof(SvaeTrainer.Options) },
         new("MVAE*", ModelProtocol.RandomSplit, Paper["MVAE*"],
             (ml, s, train, validation) => ml.Recommendation().Trainers.Mvae(WithEpochs(new MvaeTrainer.Options(), s, 60)).Fit(train, validation)) { OptionsType = typeof(MvaeTrainer.Options) },
+        new("GRU4Rec", ModelProtocol.Temporal, null,
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Gru4Rec(WithEpochs(new Gru4RecTrainer.Options(), s, 10)).Fit(train, validation)) { OptionsType = typeof(Gru4RecTrainer.Options) },
+        new("SASRec", ModelProtocol.Temporal, null,
+            (ml, s, train, validation) => ml.Recommendation().Trainers.Sasrec(WithEpochs(new SasrecTrainer.Options(), s, 10)).Fit(train, validation)) { OptionsType = typeof(SasrecTrainer.Options) },
     };
+
+    /// <summary>The suffix of a history-only model's row when it also trains on the held-out users' fold-ins.</summary>
+    public const string FoldInSuffix = "+fold-in";
+
+    /// <summary>
+    /// <paramref name="models"/> with, after each model that trains on the training users only (POP, RVAE, MVAE, SVAE,
+    /// GRU4Rec, SASRec), the same model trained as BPR*, FPMC and Caser are: on the training users plus the held-out users'
+    /// fold-ins (never their fold-outs). Its row is named <c>&lt;model&gt;+fold-in</c>, so the table reads both ways.
+    /// </summary>
+    public static List<ModelEntry> WithFoldInVariants(IReadOnlyList<ModelEntry> models)
+    {
+        var result = new List<ModelEntry>();
+        foreach (var model in models)
+        {
+            result.Add(model);
+            if (model.Protocol == ModelProtocol.Temporal)
+                result.Add(model with { Name = model.Name + FoldInSuffix, Protocol = ModelProtocol.TrainWithHeldOutFoldIn, PaperMovieLens1M = null });
+        }
+        return result;
+    }
 
     public static ModelEntry Find(string name) =>
         All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))

@@ -107,9 +107,11 @@ namespace Svae.Cli
             var saveModels = new Option<bool>("--save-models") { Description = "Also save each model of the first split as <model>.zip." };
             var set = new Option<string[]>("--set") { Description = "Name=Value: set an Options property of every model that has it (e.g. --set LearningRate=0.003 --set BatchSize=8).", AllowMultipleArgumentsPerToken = false };
             var checkpoint = new Option<string?>("--checkpoint") { Description = "Folder for training checkpoints (one sub-folder per model and split): written every epoch; a run started again with the same folder, data and options resumes where it stopped." };
-            var command = new Command("reproduce", "Run the models of Table 2 under the paper's protocol and write results.md, results.csv and figures 4-6.")
+            var protocol = new Option<string>("--protocol") { Description = "paper (held-out users, 80/20 fold-in/fold-out) or leave-one-out (every user's last event is the test target, the one before it the validation target; each seed is then the models' training seed).", DefaultValueFactory = _ => "paper" };
+            var foldInVariants = new Option<bool>("--history-models-also-on-fold-in") { Description = "Under the paper's protocol, also train every model that trains on the training users only (POP, RVAE, MVAE, SVAE, GRU4Rec, SASRec) on the held-out users' fold-ins too, as BPR*, FPMC and Caser are (never the fold-outs); reported as extra '<model>+fold-in' rows." };
+            var command = new Command("reproduce", "Run the models of Table 2 (and GRU4Rec, SASRec) under the paper's protocol or leave-one-out and write results.md, results.csv and figures 4-6.")
             {
-                models, seeds, validationUsers, testUsers, epochs, kValues, output, saveModels, set, checkpoint,
+                models, seeds, validationUsers, testUsers, epochs, kValues, output, saveModels, set, checkpoint, protocol, foldInVariants,
             };
             AddDataOptions(command);
             command.SetAction(parse =>
@@ -121,6 +123,13 @@ namespace Svae.Cli
                 var entries = parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ModelRegistry.Find).ToList();
                 if (entries.Count == 0)
                     throw new CliException($"--models names no model. Known models: {string.Join(", ", ModelRegistry.All.Select(m => m.Name))}.");
+                var split = DataSources.ParseProtocol(parse.GetValue(protocol)!);
+                if (parse.GetValue(foldInVariants))
+                {
+                    if (split == SequenceSplit.LeaveOneOut)
+                        throw new CliException("--history-models-also-on-fold-in applies to --protocol paper only: under leave-one-out every user already trains on all but the two targets.");
+                    entries = ModelRegistry.WithFoldInVariants(entries);
+                }
                 var splitSeeds = ParseInts(parse.GetValue(seeds)!, "--seeds");
                 var ks = ParseRange(parse.GetValue(kValues)!, "--k-values");
                 var overrides = ParseOverrides(parse.GetValue(set));
@@ -135,10 +144,11 @@ namespace Svae.Cli
                 bool small = format == "synthetic" && !parse.GetValue(FullSyntheticOption);
                 int defaultHeldOut = format == "ml-1m" ? 750 : 100;
                 var settings = new RunSettings(parse.GetValue(epochs), small, Seed: 42) { Overrides = overrides };
-                var options = new ExperimentOptions(entries, splitSeeds, parse.GetValue(validationUsers) ?? defaultHeldOut, parse.GetValue(testUsers) ?? defaultHeldOut, settings)
+                var options = new ExperimentOptions(entries, splitSeeds, parse.GetValue(validationUsers) ?? defaultHeldOut, parse.GetValue(testUsers) ?? defaultHeldOut, settings, split)
                 {
                     CheckpointRoot = checkpointRoot,
                 };
+                bool leaveOneOut = split == SequenceSplit.LeaveOneOut;
 
                 var firstSplit = new Dictionary<string, RecommendationMetrics>();
                 IReadOnlyList<TrainingEpoch>? svaeCurve = null;
@@ -152,13 +162,21 @@ namespace Svae.Cli
                 }));
                 foreach (var run in runs.Where(r => r.SplitSeed == splitSeeds[0])) firstSplit[run.Model.Name] = run.Metrics;
 
-                var table = Results.Table(runs, withPaper: format == "ml-1m");
+                var table = leaveOneOut ? Results.LeaveOneOutTable(runs) : Results.Table(runs, withPaper: format == "ml-1m");
                 Results.WriteCsv(table, Path.Combine(outputDir, "results.csv"));
-                var notes = new List<string>
-                {
-                    $"Data: {name}; {options.ValidationUsers} validation + {options.TestUsers} test users; split seeds {string.Join(", ", splitSeeds)}.",
-                    "Metrics in percent on the test users (section 5.2), mean over the split seeds; training time in seconds per model and split.",
-                };
+                var notes = leaveOneOut
+                    ? new List<string>
+                    {
+                        $"Data: {name}; leave-last-one-out (every user's last event is the test target, the one before it the validation target); model seeds {string.Join(", ", splitSeeds)}.",
+                        "Metrics in percent over all users' test targets, ranked against every item the user has not seen: HR@n = share of users whose target is in the top n, NDCG@n = mean 1/log2(rank + 1); mean and sample sd over the seeds.",
+                    }
+                    : new List<string>
+                    {
+                        $"Data: {name}; {options.ValidationUsers} validation + {options.TestUsers} test users; split seeds {string.Join(", ", splitSeeds)}.",
+                        "Metrics in percent on the test users (section 5.2), mean over the split seeds; training time in seconds per model and split.",
+                    };
+                if (parse.GetValue(foldInVariants))
+                    notes.Add("Rows '<model>+fold-in': the model also trained on the held-out users' fold-ins (never their fold-outs), the training data of BPR*, FPMC and Caser.");
 
                 // Fig. 4 (history length), fig. 5 (next k), fig. 6 (learning curves).
                 var byLength = new[] { "MVAE", "Caser", "SVAE" }.Where(firstSplit.ContainsKey).Select(m => (m, firstSplit[m])).ToList();
@@ -166,7 +184,7 @@ namespace Svae.Cli
                     Figures.HistoryLength(Path.Combine(outputDir, "fig4-history-length.png"), byLength, name);
                 if (svaeCurve is { Count: > 0 })
                     Figures.LearningCurves(Path.Combine(outputDir, "fig6-learning-curves.png"), svaeCurve, name);
-                if (ks.Count > 0 && entries.Any(e => e.Name == "SVAE"))
+                if (ks.Count > 0 && !leaveOneOut && entries.Any(e => e.Name == "SVAE"))
                 {
                     var points = display.Run("fig. 5: SVAE against k", () => NextKSweep(ml, interactions, options, ks, display));
                     Figures.NextK(Path.Combine(outputDir, "fig5-next-k.png"), points, name);
@@ -175,7 +193,7 @@ namespace Svae.Cli
                 foreach (string failure in failures)
                     notes.Add($"FAILED, not in the table's means: {failure}.");
                 notes.Add(FormattableString.Invariant($"Wall time of the whole run: {clock.Elapsed.TotalSeconds:F0} s."));
-                File.WriteAllText(Path.Combine(outputDir, "results.md"), Results.Markdown(table, $"Table 2 on {name}", notes));
+                File.WriteAllText(Path.Combine(outputDir, "results.md"), Results.Markdown(table, leaveOneOut ? $"Leave-one-out on {name}" : $"Table 2 on {name}", notes));
                 display.Line(File.ReadAllText(Path.Combine(outputDir, "results.md")));
                 display.Line($"Wrote {Path.GetFullPath(outputDir)}.");
                 return failures.Count == 0 ? 0 : 1;

@@ -264,4 +264,41 @@ public sealed class SequenceRecommendationTrainers
     /// <summary>Caser with all options.</summary>
     public CaserTrainer Caser(CaserTrainer.Options options)
         => new(_mlContext, options);
+
+    /// <summary>
+    /// GRU4Rec, the recurrent next-item recommender (Hidasi et al., ICLR 2016), trained with full cross-entropy over
+    /// all items as RecBole benchmarks it; scores a user from the history alone.
+    /// </summary>
+    /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>, time-ordered).</param>
+    /// <param name="numberOfEpochs">The maximum number of epochs.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public Gru4RecTrainer Gru4Rec(string historyColumnName = SequenceColumns.History, int numberOfEpochs = Gru4RecTrainer.Defaults.NumberOfEpochs,
+        double learningRate = Gru4RecTrainer.Defaults.LearningRate)
+        => Gru4Rec(new Gru4RecTrainer.Options { HistoryColumnName = historyColumnName, NumberOfEpochs = numberOfEpochs, LearningRate = learningRate });
+
+    /// <summary>GRU4Rec with all options.</summary>
+    public Gru4RecTrainer Gru4Rec(Gru4RecTrainer.Options options)
+        => new(_mlContext, options);
+
+    /// <summary>
+    /// SASRec, the self-attentive sequential recommender (Kang and McAuley, ICDM 2018), with the paper's architecture
+    /// and full cross-entropy over all items; scores a user from the most recent <paramref name="maxHistoryLength"/> items alone.
+    /// </summary>
+    /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>, time-ordered).</param>
+    /// <param name="numberOfEpochs">The maximum number of epochs.</param>
+    /// <param name="maxHistoryLength">n, the most recent items the model reads (its number of positional embeddings).</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public SasrecTrainer Sasrec(string historyColumnName = SequenceColumns.History, int numberOfEpochs = SasrecTrainer.Defaults.NumberOfEpochs,
+        int maxHistoryLength = SasrecTrainer.Defaults.MaxHistoryLength, double learningRate = SasrecTrainer.Defaults.LearningRate)
+        => Sasrec(new SasrecTrainer.Options
+        {
+            HistoryColumnName = historyColumnName,
+            NumberOfEpochs = numberOfEpochs,
+            MaxHistoryLength = maxHistoryLength,
+            LearningRate = learningRate,
+        });
+
+    /// <summary>SASRec with all options.</summary>
+    public SasrecTrainer Sasrec(SasrecTrainer.Options options)
+        => new(_mlContext, options);
 }

@@ -114,6 +114,24 @@ public sealed class RecommendationMetrics
     public double Precision(int n) => _means[PrecisionIndex * _cutoffs.Length + CutoffIndex(n)];
 
     /// <summary>
+    /// The hit rate HR@<paramref name="n"/>: the share of evaluated users with at least one fold-out item among their
+    /// first n recommendations (NaN when no user was evaluated); <paramref name="n"/> must be one of <see cref="Cutoffs"/>.
+    /// </summary>
+    /// <remarks>
+    /// With a single target per user (<see cref="SequenceSplit.LeaveOneOut"/>), HR@n equals Recall@n and NDCG@n is
+    /// <c>1 / log2(rank + 1)</c> for a target at rank ≤ n, else 0.
+    /// </remarks>
+    public double HitRate(int n)
+    {
+        int offset = RecallIndex * _cutoffs.Length + CutoffIndex(n);
+        int users = _users.Length, hits = 0;
+        for (int u = 0; u < users; u++)
+            if (_values[u * _stride + offset] > 0)
+                hits++;
+        return users == 0 ? double.NaN : (double)hits / users;
+    }
+
+    /// <summary>
     /// One row per evaluated user, in input order: <c>User</c> (the user id when the data has one, else the
     /// 0-based row index), <c>HistoryLength</c> (fold-in length), <c>FoldOutSize</c> (|R|, distinct items),
     /// then one column per metric, named as in <see cref="Means"/>. Built on first access and cached.

@@ -56,7 +56,10 @@ public sealed class SequenceDataset
         TestFoldInTimestamps = testFoldInTimestamps;
         TestFoldOut = testFoldOut;
         TestFoldOutTimestamps = testFoldOutTimestamps;
-        if (userIds.Length != train.Count + validationFoldIn.Count + testFoldIn.Count)
+        SharesUsers = options.Split == SequenceSplit.LeaveOneOut;
+        if (SharesUsers
+            ? userIds.Length != train.Count || validationFoldIn.Count != train.Count || testFoldIn.Count != train.Count
+            : userIds.Length != train.Count + validationFoldIn.Count + testFoldIn.Count)
             throw new ArgumentException("One raw user id per user is needed.", nameof(userIds));
 
         _userKeyType = new KeyDataViewType(typeof(uint), Math.Max(1, userIds.Length));
@@ -172,7 +175,8 @@ public sealed class SequenceDataset
     /// The training rows followed by one row per validation and test user holding their fold-in as history
     /// (columns UserId, History, HistoryTimestamps; user keys as in the splits). This is the training set of
     /// the BPR*, FPMC and Caser protocol of section 5.3: models that need a learned embedding for every user they
-    /// score are trained on it and still evaluated on the held-out users' fold-outs only.
+    /// score are trained on it and still evaluated on the held-out users' fold-outs only. Under
+    /// <see cref="SequenceSplit.LeaveOneOut"/> every user is already a training user, and this is <see cref="Train"/>.
     /// </summary>
     public IDataView TrainWithHeldOutFoldIn() => _trainWithFoldIn.Value.View;
 
@@ -205,11 +209,14 @@ public sealed class SequenceDataset
     /// <summary>Training histories followed by validation and test fold-ins (the rows of <see cref="TrainWithHeldOutFoldIn"/>).</summary>
     internal UserSequences TrainWithHeldOutFoldInSequences => _trainWithFoldIn.Value.Sequences;
 
+    /// <summary>Leave-one-out: every user is in all three splits, with the same user key (row i of each split is user i).</summary>
+    internal bool SharesUsers { get; }
+
     /// <summary>0-based position of the first validation user in the user key space (its key is this + 1).</summary>
-    internal int ValidationUserOffset => TrainSequences.Count;
+    internal int ValidationUserOffset => SharesUsers ? 0 : TrainSequences.Count;
 
     /// <summary>0-based position of the first test user in the user key space.</summary>
-    internal int TestUserOffset => TrainSequences.Count + ValidationFoldIn.Count;
+    internal int TestUserOffset => SharesUsers ? 0 : TrainSequences.Count + ValidationFoldIn.Count;
 
     private IDataView BuildView(DataViewSchema.Annotations itemAnnotations, DataViewSchema.Annotations userAnnotations,
         int userOffset, UserSequences history, long[] timestamps, UserSequences? foldOut)
@@ -231,6 +238,9 @@ public sealed class SequenceDataset
 
     private (UserSequences, long[], IDataView) BuildTrainWithHeldOutFoldIn()
     {
+        // Leave-one-out: every user already trains on all but the two targets.
+        if (SharesUsers)
+            return (TrainSequences, TrainTimestamps, _views.Value.Train);
         var parts = new[] { (TrainSequences, TrainTimestamps), (ValidationFoldIn, ValidationFoldInTimestamps), (TestFoldIn, TestFoldInTimestamps) };
         int users = parts.Sum(p => p.Item1.Count);
         int events = parts.Sum(p => p.Item1.EventCount);

@@ -103,6 +103,10 @@ internal static class SequenceProtocol
             truncated += length - keep;
         }
 
+        if (options.Split == SequenceSplit.LeaveOneOut)
+            return LeaveOneOut(mlContext, table, options, eventsRead, eventsAfterBinarization, usersRead, droppedUsers, droppedEvents, truncated,
+                keptRaw, start, first, rows);
+
         // 5. User split: a seeded permutation of the users (in raw id order); the last TestUsers are test, the
         //    ValidationUsers before them validation, the rest train. Each split is then ordered by raw id.
         int testCount = options.TestUsers ?? (int)Math.Round(options.TestFraction * users, MidpointRounding.AwayFromZero);
@@ -246,6 +250,93 @@ internal static class SequenceProtocol
             trainSequences, trainTimes,
             validationIn, validationInTimes, validationOut, validationOutTimes,
             testIn, testInTimes, testOut, testOutTimes)
+        {
+            ItemNames = table.ItemNames,
+            UserNames = table.UserNames,
+        };
+    }
+
+    /// <summary>
+    /// Leave-last-one-out (RecBole's <c>LS</c> split with <c>valid_and_test</c>): every user's last event is the test
+    /// target, the one before it the validation target, the rest training. Every user is in all three splits with one
+    /// user key; the item vocabulary is every item of the kept events (full ranking over all items).
+    /// </summary>
+    private static SequenceDataset LeaveOneOut(MLContext mlContext, InteractionTable table, SequenceProtocolOptions options,
+        long eventsRead, long eventsAfterBinarization, int usersRead, int droppedUsers, long droppedEvents, long truncated,
+        List<uint> keptRaw, int[] start, int[] first, int[] rows)
+    {
+        int users = keptRaw.Count;
+        uint[] rawItems = table.ItemIds;
+        long[] times = table.Timestamps;
+        var vocabulary = new HashSet<uint>();
+        for (int u = 0; u < users; u++)
+            for (int p = first[u]; p < start[u + 1]; p++)
+                vocabulary.Add(rawItems[rows[p]]);
+        var itemIds = vocabulary.ToArray();
+        Array.Sort(itemIds);
+        var itemIndex = new Dictionary<uint, int>(itemIds.Length);
+        for (int i = 0; i < itemIds.Length; i++)
+            itemIndex.Add(itemIds[i], i);
+
+        var train = new SequenceBuilder(itemIds.Length);
+        var validationIn = new SequenceBuilder(itemIds.Length);
+        var validationOut = new SequenceBuilder(itemIds.Length);
+        var testIn = new SequenceBuilder(itemIds.Length);
+        var testOut = new SequenceBuilder(itemIds.Length);
+        for (int u = 0; u < users; u++)
+        {
+            int end = start[u + 1];
+            // MinItemsPerUser ≥ 3 (validated) and MaxHistoryLength ≥ 3 under LeaveOneOut: end − first[u] ≥ 3.
+            for (int p = first[u]; p < end; p++)
+            {
+                int r = rows[p];
+                int item = itemIndex[rawItems[r]];
+                if (p < end - 2)
+                {
+                    train.Add(item, times[r]);
+                    validationIn.Add(item, times[r]);
+                }
+                else if (p == end - 2)
+                {
+                    validationOut.Add(item, times[r]);
+                }
+                else
+                {
+                    testOut.Add(item, times[r]);
+                }
+                if (p < end - 1)
+                    testIn.Add(item, times[r]);
+            }
+            train.EndUser();
+            validationIn.EndUser();
+            validationOut.EndUser();
+            testIn.EndUser();
+            testOut.EndUser();
+        }
+
+        var (trainSequences, trainTimes) = train.Build();
+        var (validationFoldIn, validationInTimes) = validationIn.Build();
+        var (validationFoldOut, validationOutTimes) = validationOut.Build();
+        var (testFoldIn, testInTimes) = testIn.Build();
+        var (testFoldOut, testOutTimes) = testOut.Build();
+        var report = new ProtocolReport
+        {
+            EventsRead = eventsRead,
+            EventsAfterBinarization = eventsAfterBinarization,
+            UsersRead = usersRead,
+            UsersDroppedByMinimum = droppedUsers,
+            EventsDroppedByMinimum = droppedEvents,
+            EventsTruncatedByMaxHistoryLength = truncated,
+            TrainUsers = users,
+            ValidationUsers = users,
+            TestUsers = users,
+            Items = itemIds.Length,
+            EventsKept = (long)trainSequences.EventCount + 2L * users,
+        };
+        return new SequenceDataset(mlContext, options.Clone(), report, itemIds, keptRaw.ToArray(),
+            trainSequences, trainTimes,
+            validationFoldIn, validationInTimes, validationFoldOut, validationOutTimes,
+            testFoldIn, testInTimes, testFoldOut, testOutTimes)
         {
             ItemNames = table.ItemNames,
             UserNames = table.UserNames,

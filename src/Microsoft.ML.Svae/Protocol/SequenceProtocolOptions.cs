@@ -16,6 +16,25 @@ public enum FoldSplit
     Random = 1,
 }
 
+/// <summary>How <see cref="SequenceDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/> divides users and events into training, validation and test.</summary>
+public enum SequenceSplit
+{
+    /// <summary>
+    /// The paper's protocol (section 5.2): disjoint training, validation and test users; a held-out user's history is
+    /// split into a fold-in (the model's input) and a fold-out (the relevant items), see <see cref="SequenceProtocolOptions.FoldOutFraction"/>.
+    /// </summary>
+    Paper = 0,
+
+    /// <summary>
+    /// Leave-last-one-out (RecBole's <c>LS</c> split with <c>valid_and_test</c>): every user is in all three splits;
+    /// the last event of the time-ordered history is the test target (fold-in: all the events before it), the one
+    /// before it the validation target (fold-in: the training history), and the rest is the training history. The
+    /// item vocabulary is every item of the kept events, so targets are ranked against all items. Read the metrics
+    /// at a single target as HR@k (<see cref="RecommendationMetrics.HitRate(int)"/>) and NDCG@k.
+    /// </summary>
+    LeaveOneOut = 1,
+}
+
 /// <summary>
 /// Options of <see cref="SequenceDataCatalog.PrepareSequences(IDataView, SequenceProtocolOptions)"/>:
 /// the data protocol of section 5 of Sachdeva et al. (WSDM 2019). The defaults do not binarize; use
@@ -89,6 +108,13 @@ public sealed class SequenceProtocolOptions
     /// <summary>Temporal (default, the paper's protocol) or random fold-in/fold-out split.</summary>
     public FoldSplit FoldSplit { get; set; } = FoldSplit.Temporal;
 
+    /// <summary>
+    /// The paper's held-out users (default) or leave-last-one-out. Under <see cref="SequenceSplit.LeaveOneOut"/> the
+    /// user-split and fold options (<see cref="ValidationUsers"/>, <see cref="TestUsers"/>, the fractions and
+    /// <see cref="FoldSplit"/>) are not used, and every user needs at least 3 events.
+    /// </summary>
+    public SequenceSplit Split { get; set; } = SequenceSplit.Paper;
+
     /// <summary>Seed of the user split and of the random fold split. Default 98765 (the seed of Liang et al.'s preprocessing).</summary>
     public int Seed { get; set; } = 98765;
 
@@ -132,6 +158,14 @@ public sealed class SequenceProtocolOptions
             throw new ArgumentOutOfRangeException(nameof(TestFraction), $"TestFraction must be in [0, 1) (got {TestFraction}).");
         if (!(FoldOutFraction > 0 && FoldOutFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(FoldOutFraction), $"FoldOutFraction must be strictly between 0 and 1 (got {FoldOutFraction}).");
+        if (!Enum.IsDefined(Split))
+            throw new ArgumentOutOfRangeException(nameof(Split), $"Split must be {string.Join(" or ", Enum.GetNames<SequenceSplit>())} (got {Split}).");
+        if (Split == SequenceSplit.LeaveOneOut && MinItemsPerUser < 3)
+            throw new ArgumentOutOfRangeException(nameof(MinItemsPerUser),
+                $"MinItemsPerUser must be at least 3 with Split = LeaveOneOut (a training event, a validation target and a test target; got {MinItemsPerUser}).");
+        if (Split == SequenceSplit.LeaveOneOut && MaxHistoryLength is int kept && kept < 3)
+            throw new ArgumentOutOfRangeException(nameof(MaxHistoryLength),
+                $"MaxHistoryLength must be at least 3 with Split = LeaveOneOut (got {kept}).");
         if (!Enum.IsDefined(FoldSplit))
             throw new ArgumentOutOfRangeException(nameof(FoldSplit), $"FoldSplit must be {string.Join(" or ", Enum.GetNames<FoldSplit>())} (got {FoldSplit}).");
     }

@@ -28,6 +28,46 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void ReproduceUnderLeaveOneOutReportsHitRateAndNdcgPerModel()
+    {
+        int code = RunnerCli.Build().Parse(new[] { "reproduce", "--models", "POP,GRU4Rec", "--protocol", "leave-one-out", "--epochs", "1", "--seeds", "1,2",
+            "--k-values", "none", "--output", _dir, "--plain" }).Invoke();
+        Assert.Equal(0, code);
+        var csv = File.ReadAllLines(Path.Combine(_dir, "results.csv"));
+        Assert.Equal("Model,Protocol,Seeds,NDCG@10,HR@10,NDCG@100,HR@100,NDCG@10 sd,HR@10 sd,Train seconds", csv[0]);
+        Assert.Equal(3, csv.Length);
+        Assert.StartsWith("POP,leave-last-one-out,2,", csv[1]);
+        Assert.StartsWith("GRU4Rec,leave-last-one-out,2,", csv[2]);
+        // POP does not depend on the seed: no spread. HR@n ≥ NDCG@n for a single target.
+        var pop = csv[1].Split(',');
+        Assert.Equal(("0", "0"), (pop[7], pop[8]));
+        Assert.True(double.Parse(pop[4], System.Globalization.CultureInfo.InvariantCulture) >= double.Parse(pop[3], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains("# Leave-one-out on synthetic (small)", File.ReadAllText(Path.Combine(_dir, "results.md")));
+    }
+
+    [Fact]
+    public void TheEqualDataSwitchAddsAFoldInRowForHistoryOnlyModels()
+    {
+        int code = RunnerCli.Build().Parse(new[] { "reproduce", "--models", "POP,BPR*", "--epochs", "1", "--history-models-also-on-fold-in",
+            "--k-values", "none", "--output", _dir, "--plain" }).Invoke();
+        Assert.Equal(0, code);
+        var rows = File.ReadAllLines(Path.Combine(_dir, "results.csv")).Skip(1).Select(l => l.Split(',')[..2]).ToList();
+        Assert.Equal(new[] { "POP|temporal 80/20 fold-in/out", "POP+fold-in|temporal; held-out fold-in added to training", "BPR*|temporal; held-out fold-in added to training" },
+            rows.Select(r => string.Join("|", r)));
+        Assert.Equal(new[] { "POP", "POP+fold-in", "SVAE", "SVAE+fold-in", "BPR*", "MVAE*" },
+            ModelRegistry.WithFoldInVariants(new[] { "POP", "SVAE", "BPR*", "MVAE*" }.Select(ModelRegistry.Find).ToList()).Select(m => m.Name));
+    }
+
+    [Fact]
+    public void ProtocolErrorsAreOneLine()
+    {
+        Assert.Equal("svae: error: --protocol must be paper or leave-one-out (got 'loo').",
+            UsageError("reproduce", "--models", "POP", "--protocol", "loo", "--output", _dir, "--plain"));
+        Assert.StartsWith("svae: error: --history-models-also-on-fold-in applies to --protocol paper only",
+            UsageError("reproduce", "--models", "POP", "--protocol", "leave-one-out", "--history-models-also-on-fold-in", "--output", _dir, "--plain"));
+    }
+
+    [Fact]
     public void ReproduceWithSvaeDrawsTheFiguresAndSavesTheModel()
     {
         int code = RunnerCli.Build().Parse(new[] { "reproduce", "--models", "SVAE", "--epochs", "2", "--k-values", "1-2", "--output", _dir, "--plain", "--save-models" }).Invoke();
@@ -97,7 +137,7 @@ public class CliTests : IDisposable
     [Fact]
     public void RejectsUnknownModelsAndOptionValues()
     {
-        Assert.Contains("Known models", Assert.Throws<ArgumentException>(() => ModelRegistry.Find("GRU4Rec")).Message);
+        Assert.Contains("Known models", Assert.Throws<ArgumentException>(() => ModelRegistry.Find("BERT4Rec")).Message);
         Assert.Contains("Name=Value", Assert.Throws<CliException>(() => RunnerCli.ParseOverrides(new[] { "LearningRate" })).Message);
         var parse = RunnerCli.Build().Parse(new[] { "reproduce", "--epochs", "many" });
         Assert.NotEmpty(parse.Errors);
@@ -161,7 +201,7 @@ public class CliTests : IDisposable
         Assert.Equal("svae: error: Cannot parse argument 'many' for option '--epochs' as an integer. (see svae --help)", UsageError("reproduce", "--epochs", "many"));
         Assert.Equal("svae: error: --held-out-users must be at least 0 (got -3).", UsageError("split", "--held-out-users", "-3", "--output", _dir));
         Assert.Contains("--nope", UsageError("stats", "--nope"));
-        Assert.StartsWith("svae: error: Unknown model 'GRU4Rec'.", UsageError("reproduce", "--models", "GRU4Rec", "--output", _dir));
+        Assert.StartsWith("svae: error: Unknown model 'BERT4Rec'.", UsageError("reproduce", "--models", "BERT4Rec", "--output", _dir));
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public class ModelShapeTests
 
     [Fact]
     public void AllSixNeuralModelsGoThroughTheOneTrainerBase()
-        => Assert.Equal(["BprTrainer", "CaserTrainer", "FpmcTrainer", "MvaeTrainer", "RvaeTrainer", "SvaeTrainer"],
+        => Assert.Equal(["BprTrainer", "CaserTrainer", "FpmcTrainer", "Gru4RecTrainer", "MvaeTrainer", "RvaeTrainer", "SasrecTrainer", "SvaeTrainer"],
             NeuralTrainerTypes().Select(t => t.Name));
 
     [Theory]
