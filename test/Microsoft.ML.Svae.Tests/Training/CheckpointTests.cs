@@ -19,7 +19,7 @@ public sealed class CheckpointTests : IDisposable
             Directory.Delete(_folder, recursive: true);
     }
 
-    public static TheoryData<string> Models => new() { "SVAE", "MVAE", "RVAE", "BPR", "FPMC", "Caser" };
+    public static TheoryData<string> Models => new() { "SVAE", "MVAE", "RVAE", "BPR", "FPMC", "Caser", "GRU4Rec", "SASRec" };
 
     private static SequenceTrainerOptions Options(string model, string? folder)
     {
@@ -31,6 +31,9 @@ public sealed class CheckpointTests : IDisposable
             "BPR" => new BprTrainer.Options { EmbeddingSize = 8, Lambda = 1e-4 },
             "FPMC" => new FpmcTrainer.Options { EmbeddingSize = 8, Lambda = 1e-4 },
             "Caser" => new CaserTrainer.Options { EmbeddingSize = 8, SequenceLength = 3, TargetLength = 2, HorizontalFilters = 4, VerticalFilters = 2, DropoutRate = 0.2 },
+            "GRU4Rec" => new Gru4RecTrainer.Options { EmbeddingSize = 8, RecurrentSize = 8, DropoutRate = 0.2 },
+            // The sampled loss: its negatives' position is restored too.
+            "SASRec" => new SasrecTrainer.Options { EmbeddingSize = 8, NumberOfBlocks = 1, DropoutRate = 0.2, MaxHistoryLength = 12, Loss = NextItemLoss.SampledBinaryCrossEntropy },
             _ => throw new ArgumentOutOfRangeException(nameof(model)),
         };
         options.NumberOfEpochs = 3;
@@ -53,6 +56,8 @@ public sealed class CheckpointTests : IDisposable
         BprTrainer.Options o => ml.Recommendation().Trainers.Bpr(o).Fit(train, validation),
         FpmcTrainer.Options o => ml.Recommendation().Trainers.Fpmc(o).Fit(train, validation),
         CaserTrainer.Options o => ml.Recommendation().Trainers.Caser(o).Fit(train, validation),
+        Gru4RecTrainer.Options o => ml.Recommendation().Trainers.Gru4Rec(o).Fit(train, validation),
+        SasrecTrainer.Options o => ml.Recommendation().Trainers.Sasrec(o).Fit(train, validation),
         _ => throw new ArgumentOutOfRangeException(nameof(options)),
     };
 

@@ -67,6 +67,9 @@ internal sealed class Gru4RecModel : ISequenceModel
     }
 
     /// <inheritdoc/>
+    public IReadOnlyList<Generator> Generators => [_noise];
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         _network.DropoutGenerator = null;

@@ -80,6 +80,12 @@ internal sealed class SasrecModel : ISequenceModel
     }
 
     /// <inheritdoc/>
+    public IReadOnlyList<Generator> Generators => [_noise];
+
+    /// <inheritdoc/>
+    public NegativeSampler? NegativeSampler => _negatives;
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         _network.DropoutGenerator = null;
