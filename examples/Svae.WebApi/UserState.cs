@@ -9,10 +9,9 @@ public sealed record UserRecommendations(int HistoryLength, Recommendations Reco
 /// Keeps each user's state between requests and recommends from it: what <c>POST /users/{id}/events</c> calls.
 /// </summary>
 /// <remarks>
-/// Today the state is the user's recent item history, rescored in full on every event
-/// (<see cref="HistoryRescoringUserState"/>). A model that carries the SVAE's recurrent (GRU) state from one event
-/// to the next can implement this interface instead, keeping a hidden vector per user and running one step per
-/// event; the endpoints do not change.
+/// Two implementations: <see cref="HistoryRescoringUserState"/> keeps the user's recent item history and rescores
+/// it in full on every event (any model); <see cref="RecurrentStateUserState"/> keeps the SVAE's recurrent (GRU)
+/// state and runs one step of the incremental model per event. The endpoints are the same for both.
 /// </remarks>
 public interface IUserStateRecommender
 {

@@ -58,7 +58,7 @@ public sealed class SequenceRecommendationCatalog
 
     internal MLContext Environment { get; }
 
-    /// <summary>The recommenders: POP, SVAE, MVAE, RVAE, BPR, FPMC, Caser.</summary>
+    /// <summary>The recommenders: POP, SVAE, MVAE, RVAE, BPR, FPMC, Caser, GRU4Rec, SASRec.</summary>
     public SequenceRecommendationTrainers Trainers { get; }
 
     /// <summary>The data protocol of section 5: readers, binarization, sequences, user split, fold-in/fold-out, statistics, synthetic data.</summary>

@@ -16,7 +16,7 @@ internal static class SequenceTrainerDefaults
 }
 
 /// <summary>
-/// Options shared by every neural recommender (SVAE, MVAE, RVAE, BPR, FPMC, Caser): batching, optimizer, epochs,
+/// Options shared by every neural recommender (SVAE, MVAE, RVAE, BPR, FPMC, Caser, GRU4Rec, SASRec): batching, optimizer, epochs,
 /// validation, early stopping, cancellation, device and seed. docs/OPTIONS.md is the naming table of all options.
 /// </summary>
 /// <remarks>

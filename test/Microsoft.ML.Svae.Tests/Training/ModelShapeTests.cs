@@ -32,7 +32,7 @@ public class ModelShapeTests
     }
 
     [Fact]
-    public void AllSixNeuralModelsGoThroughTheOneTrainerBase()
+    public void EveryNeuralModelGoesThroughTheOneTrainerBase()
         => Assert.Equal(["BprTrainer", "CaserTrainer", "FpmcTrainer", "Gru4RecTrainer", "MvaeTrainer", "RvaeTrainer", "SasrecTrainer", "SvaeTrainer"],
             NeuralTrainerTypes().Select(t => t.Name));
 
