@@ -10,7 +10,7 @@ public sealed record UserRecommendations(int HistoryLength, Recommendations Reco
 /// </summary>
 /// <remarks>
 /// Two implementations: <see cref="HistoryRescoringUserState"/> keeps the user's recent item history and rescores
-/// it in full on every event (any model); <see cref="RecurrentStateUserState"/> keeps the SVAE's recurrent (GRU)
+/// it in full on every event (any model); <see cref="RecurrentStateUserState{TItem}"/> keeps the SVAE's recurrent (GRU)
 /// state and runs one step of the incremental model per event. The endpoints are the same for both.
 /// </remarks>
 public interface IUserStateRecommender
