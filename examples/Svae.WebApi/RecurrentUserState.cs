@@ -12,7 +12,8 @@ public static class RecurrentUserState
 {
     /// <summary>
     /// Loads the zip at <paramref name="path"/> for the item id type of <paramref name="recommender"/>; a missing,
-    /// damaged or non-incremental file is a <see cref="ModelStartupException"/> naming the configuration key.
+    /// damaged or non-incremental file, or the incremental model of another model (a different K or item vocabulary),
+    /// is a <see cref="ModelStartupException"/> naming the configuration keys.
     /// </summary>
     public static IUserStateRecommender Load(MLContext mlContext, string path, IRecommender recommender, ServingOptions options)
     {
@@ -29,13 +30,22 @@ public static class RecurrentUserState
             throw new ModelStartupException(
                 $"Configuration key '{ServingOptions.IncrementalModelPathKey}': the file '{fullPath}' is not a model zip ML.NET can load ({e.Message}).", e);
         }
-        IUserStateRecommender? state = recommender.ItemIdType switch
+        (IUserStateRecommender State, int K, ulong? ItemCount)? created = recommender.ItemIdType switch
         {
             "UInt32" => TryCreate<uint>(mlContext, model, options),
             "Int64" => TryCreate<long>(mlContext, model, options),
             _ => TryCreate<string>(mlContext, model, options),
         };
-        if (state is null)
+        // Compared where both schemas tell: a zip of another model almost always differs in K or in its item vocabulary.
+        if (created is { } c && (c.K != recommender.MaxK || (c.ItemCount is not null && recommender.ItemCount is not null && c.ItemCount != recommender.ItemCount)))
+        {
+            (model as IDisposable)?.Dispose();
+            throw new ModelStartupException(
+                $"Configuration key '{ServingOptions.IncrementalModelPathKey}': the incremental model '{fullPath}' gives K = {c.K} recommendations " +
+                $"over {Count(c.ItemCount)} item ids, but the model in '{ServingOptions.ModelPathKey}' gives K = {recommender.MaxK} over " +
+                $"{Count(recommender.ItemCount)}; it is not that model's incremental model (SvaeTransformer.CreateIncrementalModel()).");
+        }
+        if (created is not { State: var state })
         {
             (model as IDisposable)?.Dispose();
             throw new ModelStartupException(
@@ -46,7 +56,9 @@ public static class RecurrentUserState
         return state;
     }
 
-    private static IUserStateRecommender? TryCreate<TItem>(MLContext mlContext, ITransformer model, ServingOptions options)
+    private static string Count(ulong? items) => items?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of";
+
+    private static (IUserStateRecommender State, int K, ulong? ItemCount)? TryCreate<TItem>(MLContext mlContext, ITransformer model, ServingOptions options)
         where TItem : notnull
     {
         DataViewSchema output;
@@ -59,10 +71,12 @@ public static class RecurrentUserState
             return null;
         }
         if (output.GetColumnOrNull("NextState") is null || output.GetColumnOrNull("TopScores") is null
-            || output.GetColumnOrNull("TopItems") is not { Type: VectorDataViewType { ItemType: var itemType } }
+            || output.GetColumnOrNull("TopItems") is not { Type: VectorDataViewType { ItemType: var itemType } topItems }
             || itemType.RawType != (typeof(TItem) == typeof(string) ? typeof(ReadOnlyMemory<char>) : typeof(TItem)))
             return null;
-        return new RecurrentStateUserState<TItem>(mlContext, model, options);
+        var state = new RecurrentStateUserState<TItem>(mlContext, model, options);
+        // K: the declared length of TopItems, else the places of a new user's first (empty) step.
+        return (state, topItems.Size > 0 ? topItems.Size : state.PlacesForNewUser(), ModelRecommender.HistoryKeyCount(output));
     }
 }
 
@@ -225,6 +239,9 @@ public sealed class RecurrentStateUserState<TItem> : IUserStateRecommender, IDis
         lock (_lock)
             user.InUse--;
     }
+
+    /// <summary>The length of TopItems for a new user with no items (the model's K).</summary>
+    internal int PlacesForNewUser() => Predict(new IncrementalInput<TItem>()).TopItems.Length;
 
     private IncrementalOutput<TItem> Predict(IncrementalInput<TItem> input)
     {
