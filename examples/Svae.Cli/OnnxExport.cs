@@ -93,13 +93,12 @@ internal static class OnnxExport
             using var session = new InferenceSession(graph);
             var contract = Contract(session, items, users, fullPath);
 
-            Directory.CreateDirectory(directory);
-            WriteAtomically(Path.Combine(directory, GraphFile), graph);
-            WriteAtomically(Path.Combine(directory, ItemsFile), Tsv("item_id", items.Ids));
+            var files = new List<(string Name, byte[] Bytes)> { (GraphFile, graph), (ItemsFile, Tsv("item_id", items.Ids)) };
             if (users is not null)
-                WriteAtomically(Path.Combine(directory, UsersFile), Tsv("user_id", users.Value.Ids));
-            WriteAtomically(Path.Combine(directory, ContractFile),
-                JsonSerializer.SerializeToUtf8Bytes(contract, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+                files.Add((UsersFile, Tsv("user_id", users.Value.Ids)));
+            files.Add((ContractFile,
+                JsonSerializer.SerializeToUtf8Bytes(contract, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase })));
+            WriteFiles(directory, files, stale: users is null ? [UsersFile] : []);
             return contract;
         }
         finally
@@ -239,11 +238,37 @@ internal static class OnnxExport
             files);
     }
 
-    private static void WriteAtomically(string path, byte[] bytes)
+    /// <summary>
+    /// Writes <paramref name="files"/> into <paramref name="directory"/>: all of them first into a new temporary folder
+    /// beside it (each flushed to disk), then each moved into place in one rename; <paramref name="stale"/> files of an
+    /// earlier export that this one does not write (users.tsv of a user-keyed model) are deleted. A failed write leaves
+    /// the earlier files and no temporary folder.
+    /// </summary>
+    private static void WriteFiles(string directory, IReadOnlyList<(string Name, byte[] Bytes)> files, IReadOnlyList<string> stale)
     {
-        string temporary = path + ".tmp";
-        File.WriteAllBytes(temporary, bytes);
-        File.Move(temporary, path, overwrite: true);
+        string target = Path.GetFullPath(directory);
+        Directory.CreateDirectory(target);
+        string parent = Path.GetDirectoryName(target.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar)) ?? target;
+        string temporary = Path.Combine(parent, $".{Path.GetFileName(target.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar))}.tmp-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(temporary);
+            foreach (var (name, bytes) in files)
+            {
+                using var stream = new FileStream(Path.Combine(temporary, name), FileMode.CreateNew, FileAccess.Write, FileShare.None);
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            foreach (var (name, _) in files)
+                File.Move(Path.Combine(temporary, name), Path.Combine(target, name), overwrite: true);
+            foreach (string name in stale)
+                File.Delete(Path.Combine(target, name));
+        }
+        finally
+        {
+            if (Directory.Exists(temporary))
+                Directory.Delete(temporary, recursive: true);
+        }
     }
 }
 

@@ -22,6 +22,9 @@ public interface IRecommender
     /// <summary>The largest number of recommendations the model gives (its K).</summary>
     int MaxK { get; }
 
+    /// <summary>The number of item ids the model knows (the key count of its <c>History</c> column), or null when its schema does not tell.</summary>
+    ulong? ItemCount { get; }
+
     /// <summary>Null when <paramref name="text"/> is an item id of the model's type, else why it is not.</summary>
     string? CheckItemId(string text);
 
@@ -90,6 +93,7 @@ public static class ModelRecommender
         bool readsUser = OutputSchema(mlContext, model, Array.Empty<HistoryOnlyInput<TItem>>()) is null;
         var recommender = new PooledRecommender<TItem, TUser>(mlContext, model, readsUser);
         recommender.MaxK = topItems.Size > 0 ? topItems.Size : recommender.PlacesForEmptyHistory();
+        recommender.ItemCount = ModelRecommender.HistoryKeyCount(output);
         return recommender;
     }
 
@@ -104,6 +108,20 @@ public static class ModelRecommender
         {
             return null; // the model reads other types or columns
         }
+    }
+
+    /// <summary>
+    /// The number of item ids a model knows: the key count of the item keys its <c>History</c> column becomes inside
+    /// the model (a hidden column of <paramref name="output"/> when the ids are copied back); null when there is none.
+    /// </summary>
+    internal static ulong? HistoryKeyCount(DataViewSchema output)
+    {
+        foreach (var column in output)
+        {
+            if (column.Name == "History" && column.Type is VectorDataViewType { ItemType: KeyDataViewType key })
+                return key.Count;
+        }
+        return null;
     }
 
     internal static string TypeName<T>() => typeof(T) == typeof(string) ? "String" : typeof(T) == typeof(long) ? "Int64" : "UInt32";
@@ -174,6 +192,8 @@ internal sealed class PooledRecommender<TItem, TUser> : IRecommender, IDisposabl
     public string? UserIdType => _readsUser ? ModelRecommender.TypeName<TUser>() : null;
 
     public int MaxK { get; set; }
+
+    public ulong? ItemCount { get; set; }
 
     public string? CheckItemId(string text) => ModelRecommender.TryParse<TItem>(text, out _)
         ? null

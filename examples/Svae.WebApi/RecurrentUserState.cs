@@ -12,7 +12,8 @@ public static class RecurrentUserState
 {
     /// <summary>
     /// Loads the zip at <paramref name="path"/> for the item id type of <paramref name="recommender"/>; a missing,
-    /// damaged or non-incremental file is a <see cref="ModelStartupException"/> naming the configuration key.
+    /// damaged or non-incremental file, or the incremental model of another model (a different K or item vocabulary),
+    /// is a <see cref="ModelStartupException"/> naming the configuration keys.
     /// </summary>
     public static IUserStateRecommender Load(MLContext mlContext, string path, IRecommender recommender, ServingOptions options)
     {
@@ -29,13 +30,22 @@ public static class RecurrentUserState
             throw new ModelStartupException(
                 $"Configuration key '{ServingOptions.IncrementalModelPathKey}': the file '{fullPath}' is not a model zip ML.NET can load ({e.Message}).", e);
         }
-        IUserStateRecommender? state = recommender.ItemIdType switch
+        (IUserStateRecommender State, int K, ulong? ItemCount)? created = recommender.ItemIdType switch
         {
             "UInt32" => TryCreate<uint>(mlContext, model, options),
             "Int64" => TryCreate<long>(mlContext, model, options),
             _ => TryCreate<string>(mlContext, model, options),
         };
-        if (state is null)
+        // Compared where both schemas tell: a zip of another model almost always differs in K or in its item vocabulary.
+        if (created is { } c && (c.K != recommender.MaxK || (c.ItemCount is not null && recommender.ItemCount is not null && c.ItemCount != recommender.ItemCount)))
+        {
+            (model as IDisposable)?.Dispose();
+            throw new ModelStartupException(
+                $"Configuration key '{ServingOptions.IncrementalModelPathKey}': the incremental model '{fullPath}' gives K = {c.K} recommendations " +
+                $"over {Count(c.ItemCount)} item ids, but the model in '{ServingOptions.ModelPathKey}' gives K = {recommender.MaxK} over " +
+                $"{Count(recommender.ItemCount)}; it is not that model's incremental model (SvaeTransformer.CreateIncrementalModel()).");
+        }
+        if (created is not { State: var state })
         {
             (model as IDisposable)?.Dispose();
             throw new ModelStartupException(
@@ -46,7 +56,9 @@ public static class RecurrentUserState
         return state;
     }
 
-    private static IUserStateRecommender? TryCreate<TItem>(MLContext mlContext, ITransformer model, ServingOptions options)
+    private static string Count(ulong? items) => items?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "an unknown number of";
+
+    private static (IUserStateRecommender State, int K, ulong? ItemCount)? TryCreate<TItem>(MLContext mlContext, ITransformer model, ServingOptions options)
         where TItem : notnull
     {
         DataViewSchema output;
@@ -59,10 +71,12 @@ public static class RecurrentUserState
             return null;
         }
         if (output.GetColumnOrNull("NextState") is null || output.GetColumnOrNull("TopScores") is null
-            || output.GetColumnOrNull("TopItems") is not { Type: VectorDataViewType { ItemType: var itemType } }
+            || output.GetColumnOrNull("TopItems") is not { Type: VectorDataViewType { ItemType: var itemType } topItems }
             || itemType.RawType != (typeof(TItem) == typeof(string) ? typeof(ReadOnlyMemory<char>) : typeof(TItem)))
             return null;
-        return new RecurrentStateUserState<TItem>(mlContext, model, options);
+        var state = new RecurrentStateUserState<TItem>(mlContext, model, options);
+        // K: the declared length of TopItems, else the places of a new user's first (empty) step.
+        return (state, topItems.Size > 0 ? topItems.Size : state.PlacesForNewUser(), ModelRecommender.HistoryKeyCount(output));
     }
 }
 
@@ -98,7 +112,8 @@ public sealed class IncrementalOutput<TItem>
 /// The state of a user is the recurrent model's state vector (e.g. SVAE's 200 GRU floats) plus the ids of the
 /// user's last <c>MaxHistoryLength</c> events (the items to exclude); each event runs one recurrent step from the
 /// kept state instead of rescoring the whole history. At most <c>MaxUsers</c> users are kept (the least recently
-/// active is forgotten first: its next event starts a new user). Events of one user are applied one at a time.
+/// active is forgotten first: its next event starts a new user; a user with an event in progress is never forgotten).
+/// Events of one user are applied one at a time.
 /// </summary>
 /// <remarks>
 /// Up to <c>MaxHistoryLength</c> events this gives the same recommendations as <see cref="HistoryRescoringUserState"/>;
@@ -119,6 +134,9 @@ public sealed class RecurrentStateUserState<TItem> : IUserStateRecommender, IDis
         public List<TItem> Seen { get; } = [];
 
         public int Events { get; set; }
+
+        /// <summary>The number of events being applied or waiting (guarded by <c>_lock</c>).</summary>
+        public int InUse { get; set; }
     }
 
     private readonly ITransformer _model;
@@ -153,27 +171,38 @@ public sealed class RecurrentStateUserState<TItem> : IUserStateRecommender, IDis
         if (!ModelRecommender.TryParse(itemId, out TItem item))
             throw new ArgumentException($"'{itemId}' is not an item id of this model, which reads {ModelRecommender.TypeName<TItem>()} ids.", nameof(itemId));
         var user = Touch(userId);
-        lock (user)
+        try
         {
-            var output = Predict(new IncrementalInput<TItem> { State = user.State, History = [item], Seen = user.Seen.ToArray() });
-            user.State = output.NextState;
-            user.Seen.Add(item);
-            if (user.Seen.Count > _options.MaxHistoryLength)
-                user.Seen.RemoveRange(0, user.Seen.Count - _options.MaxHistoryLength);
-            user.Events++;
-            var items = new List<object>(k);
-            var scores = new List<float>(k);
-            for (int i = 0; i < output.TopItems.Length && items.Count < k; i++)
+            lock (user)
             {
-                if (float.IsNegativeInfinity(output.TopScores[i]))
-                    break;
-                items.Add(output.TopItems[i]);
-                scores.Add(output.TopScores[i]);
+                var output = Predict(new IncrementalInput<TItem> { State = user.State, History = [item], Seen = user.Seen.ToArray() });
+                user.State = output.NextState;
+                user.Seen.Add(item);
+                if (user.Seen.Count > _options.MaxHistoryLength)
+                    user.Seen.RemoveRange(0, user.Seen.Count - _options.MaxHistoryLength);
+                user.Events++;
+                var items = new List<object>(k);
+                var scores = new List<float>(k);
+                for (int i = 0; i < output.TopItems.Length && items.Count < k; i++)
+                {
+                    if (float.IsNegativeInfinity(output.TopScores[i]))
+                        break;
+                    items.Add(output.TopItems[i]);
+                    scores.Add(output.TopScores[i]);
+                }
+                return new UserRecommendations(user.Events, new Recommendations(items, scores));
             }
-            return new UserRecommendations(user.Events, new Recommendations(items, scores));
+        }
+        finally
+        {
+            Release(user);
         }
     }
 
+    /// <summary>
+    /// The user's kept state, created when missing, marked most recently active and in use: a user in use is never
+    /// evicted, so its event cannot land on a forgotten object and the id maps to this one object until it is released.
+    /// </summary>
     private User Touch(string userId)
     {
         lock (_lock)
@@ -184,18 +213,35 @@ public sealed class RecurrentStateUserState<TItem> : IUserStateRecommender, IDis
             }
             else
             {
-                if (_users.Count >= _options.MaxUsers)
+                // Forget the least recently active users not in use; when all are in use, the limit is exceeded
+                // until they are released.
+                for (var victim = _byRecency.Last; victim is not null && _users.Count >= _options.MaxUsers;)
                 {
-                    _users.Remove(_byRecency.Last!.Value.Id);
-                    _byRecency.RemoveLast();
+                    var before = victim.Previous;
+                    if (victim.Value.InUse == 0)
+                    {
+                        _users.Remove(victim.Value.Id);
+                        _byRecency.Remove(victim);
+                    }
+                    victim = before;
                 }
                 node = new LinkedListNode<User>(new User(userId));
                 _users.Add(userId, node);
             }
             _byRecency.AddFirst(node);
+            node.Value.InUse++;
             return node.Value;
         }
     }
+
+    private void Release(User user)
+    {
+        lock (_lock)
+            user.InUse--;
+    }
+
+    /// <summary>The length of TopItems for a new user with no items (the model's K).</summary>
+    internal int PlacesForNewUser() => Predict(new IncrementalInput<TItem>()).TopItems.Length;
 
     private IncrementalOutput<TItem> Predict(IncrementalInput<TItem> input)
     {

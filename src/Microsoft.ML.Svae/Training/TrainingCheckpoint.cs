@@ -335,7 +335,8 @@ internal sealed class CheckpointFile
     public void Write(TrainingCheckpoint checkpoint)
     {
         Directory.CreateDirectory(Folder);
-        string temporary = Path + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        // A unique name per write: two Fits in one process (or two processes) sharing a folder must not collide.
+        string temporary = Path + ".tmp-" + Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture);
         try
         {
             using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
@@ -358,7 +359,8 @@ internal sealed class CheckpointFile
                 stream.Write(hash);
                 stream.Flush(flushToDisk: true);
             }
-            // A damaged current checkpoint (one that resuming skipped) must not replace a good previous one.
+            // A damaged current checkpoint (one that resuming skipped) must not replace a good previous one: only a
+            // current file that reads back whole, hash included, becomes the previous one.
             if (File.Exists(Path) && IsWhole(Path))
                 File.Move(Path, PreviousPath, overwrite: true);
             File.Move(temporary, Path, overwrite: true);
@@ -399,19 +401,15 @@ internal sealed class CheckpointFile
         return fallback;
     }
 
-    /// <summary>Whether <paramref name="path"/> has a checkpoint's header and announced length (the hash is not checked).</summary>
+    /// <summary>Whether <paramref name="path"/> is a whole checkpoint: header, announced length and SHA-256 all check out.</summary>
     private static bool IsWhole(string path)
     {
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-            var header = new byte[HeaderBytes.Length + sizeof(int) + sizeof(long)];
-            if (stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) != header.Length || !header.AsSpan(0, HeaderBytes.Length).SequenceEqual(HeaderBytes))
-                return false;
-            long length = BitConverter.ToInt64(header, HeaderBytes.Length + sizeof(int));
-            return length >= 0 && header.Length + length + 32 == stream.Length;
+            using var checkpoint = Read(path);
+            return true;
         }
-        catch (IOException)
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
         {
             return false;
         }

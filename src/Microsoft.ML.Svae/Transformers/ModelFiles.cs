@@ -3,14 +3,6 @@ namespace Microsoft.ML.Svae;
 /// <summary>File writes of models: temporary graph files and atomic writes of model zips.</summary>
 internal static class ModelFiles
 {
-    /// <summary>Writes <paramref name="bytes"/> to a new temporary file and returns its path.</summary>
-    public static string WriteTemporary(byte[] bytes, string extension)
-    {
-        string path = Path.Combine(Path.GetTempPath(), $"mlnet-svae-{Guid.NewGuid():N}{extension}");
-        File.WriteAllBytes(path, bytes);
-        return path;
-    }
-
     /// <summary>
     /// How old a temporary file of an earlier save must be before <see cref="WriteAtomically"/> deletes it: a save
     /// running right now in another process keeps its temporary file locked, and the age covers the moment between

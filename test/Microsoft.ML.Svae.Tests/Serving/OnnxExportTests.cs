@@ -120,6 +120,14 @@ public class OnnxExportTests(ServingModels models) : IClassFixture<ServingModels
         Assert.Equal(6, contract.RootElement.GetProperty("userCount").GetInt32());
         Assert.Equal("[{\"name\":\"History\",\"elementType\":\"int64\",\"shape\":[1,\"history_length\"]},{\"name\":\"UserId\",\"elementType\":\"int64\",\"shape\":[1,1]}]",
             Compact(contract.RootElement.GetProperty("inputs")));
+
+        // A model without users exported over it: the earlier users.tsv goes, and no temporary folder stays.
+        contract.Dispose();
+        OnnxExport.Export(_ml, models.PopularityPath, directory);
+        Assert.Equal(["contract.json", "items.tsv", "model.onnx"], Directory.GetFiles(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal([directory], Directory.GetDirectories(_directory).Where(d => Path.GetFileName(d).Contains("bpr", StringComparison.Ordinal)));
+        using var popContract = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "contract.json")));
+        Assert.Equal("POP", popContract.RootElement.GetProperty("model").GetString());
     }
 
     [Fact]

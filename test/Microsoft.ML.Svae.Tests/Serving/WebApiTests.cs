@@ -379,6 +379,45 @@ public class WebApiTests(ServingModels models) : IClassFixture<ServingModels>
     }
 
     [Fact]
+    public void TheIncrementalModelOfAnotherModelIsAStartupErrorNamingBothKeys()
+    {
+        // Another SVAE: fewer items, so another vocabulary and K.
+        var ml = new MLContext(seed: 1);
+        var data = ml.Recommendation().Data.PrepareSequences(ProtocolTestData.Synthetic(ml, users: 30, items: 22),
+            new SequenceProtocolOptions { ValidationUsers = 0, TestUsers = 0 });
+        using var other = ml.Recommendation().Trainers.Svae(numberOfEpochs: 1).Fit(data.Train);
+        string otherPath = Path.Combine(models.Directory_, "other-svae-incremental.zip");
+        int otherK, otherItems;
+        using (var incremental = other.CreateIncrementalModel())
+        {
+            otherK = incremental.TopK;
+            otherItems = incremental.ItemCount;
+            ml.Model.Save(incremental, ml.Data.LoadFromEnumerable(Array.Empty<IncrementalInput<uint>>()).Schema, otherPath);
+        }
+        Assert.NotEqual(models.Svae.ItemCount, otherItems);
+
+        var recommender = ModelRecommender.Load(new MLContext(), models.SvaePath);
+        try
+        {
+            Assert.Equal((ulong)models.Svae.ItemCount, recommender.ItemCount);
+            Assert.Equal(models.Svae.TopK, recommender.MaxK);
+            var options = new ServingOptions { ModelPath = models.SvaePath };
+            var error = Assert.Throws<ModelStartupException>(() => RecurrentUserState.Load(new MLContext(), otherPath, recommender, options));
+            Assert.Equal($"Configuration key 'Svae:IncrementalModelPath': the incremental model '{otherPath}' gives K = {otherK} recommendations " +
+                $"over {otherItems} item ids, but the model in 'Svae:ModelPath' gives K = {models.Svae.TopK} over {models.Svae.ItemCount}; " +
+                "it is not that model's incremental model (SvaeTransformer.CreateIncrementalModel()).", error.Message);
+
+            // The model's own incremental zip loads.
+            var own = RecurrentUserState.Load(new MLContext(), models.SvaeIncrementalPath, recommender, options);
+            (own as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            (recommender as IDisposable)?.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task AUserKeyedModelReadsTheUserFromTheRequestAndTheEventPath()
     {
         var ml = new MLContext(seed: 1);

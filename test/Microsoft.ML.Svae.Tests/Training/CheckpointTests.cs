@@ -273,6 +273,37 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(new[] { file.Path }, Directory.GetFiles(_folder));
     }
 
+    [Fact]
+    public void ASameLengthCorruptedCurrentCheckpointDoesNotReplaceAGoodPrevious()
+    {
+        var file = new CheckpointFile(_folder, "SVAE");
+        using (var first = Checkpoint(TorchSharp.torch.ones(3)))
+            file.Write(first);
+        using (var second = Checkpoint(TorchSharp.torch.full(3, 2f)))
+            file.Write(second);
+        var goodPrevious = File.ReadAllBytes(file.PreviousPath);
+
+        // Damage the current file without changing its length: only the hash can tell.
+        var current = File.ReadAllBytes(file.Path);
+        current[^40] ^= 0xFF;
+        File.WriteAllBytes(file.Path, current);
+
+        using (var third = Checkpoint(TorchSharp.torch.full(3, 3f)))
+            file.Write(third);
+        Assert.Equal(goodPrevious, File.ReadAllBytes(file.PreviousPath));
+        using (var previous = CheckpointFile.Read(file.PreviousPath))
+            Assert.Equal(new[] { 1f, 1f, 1f }, previous.Weights["w"].data<float>().ToArray());
+        using (var newest = CheckpointFile.Read(file.Path))
+            Assert.Equal(new[] { 3f, 3f, 3f }, newest.Weights["w"].data<float>().ToArray());
+
+        // A whole current file still rotates.
+        using (var fourth = Checkpoint(TorchSharp.torch.full(3, 4f)))
+            file.Write(fourth);
+        using (var rotated = CheckpointFile.Read(file.PreviousPath))
+            Assert.Equal(new[] { 3f, 3f, 3f }, rotated.Weights["w"].data<float>().ToArray());
+        Assert.Equal(new[] { file.Path, file.PreviousPath }.Order(), Directory.GetFiles(_folder).Order());
+    }
+
     private static TrainingCheckpoint Checkpoint(TorchSharp.torch.Tensor weight) => new()
     {
         ModelName = "SVAE",
