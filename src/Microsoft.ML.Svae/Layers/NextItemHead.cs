@@ -10,6 +10,27 @@ namespace Microsoft.ML.Svae;
 /// </summary>
 internal static class NextItemHead
 {
+    /// <summary>
+    /// Moves a next-item network to <paramref name="device"/> and creates what its model adapter keeps beside it: the
+    /// seeded generator of its dropout masks and the training popularity <c>[1, N]</c> that scores empty histories,
+    /// both on <paramref name="device"/>. Disposes the network when this fails.
+    /// </summary>
+    public static (Generator Noise, Tensor Popularity) Place(nn.Module network, float[] itemCounts, int seed, Device device)
+    {
+        try
+        {
+            network.to(device);
+            var noise = NoiseSeeds.NoiseGenerator(seed, device);
+            var popularity = tensor(itemCounts, new long[] { 1, itemCounts.Length }, ScalarType.Float32);
+            return (noise, device.type == DeviceType.CPU ? popularity : popularity.to(device, disposeAfter: true));
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The loss units of a user with <paramref name="length"/> events: one per position with a next item.</summary>
     public static long Units(int length) => Math.Max(0, length - 1);
 

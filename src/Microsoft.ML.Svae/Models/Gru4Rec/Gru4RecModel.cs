@@ -17,19 +17,8 @@ internal sealed class Gru4RecModel : ISequenceModel
     {
         _network = new Gru4RecNetwork(train.ItemCount, options.EmbeddingSize, options.RecurrentSize, options.DropoutRate, options.Seed);
         _itemCounts = ItemCounts.Of(train);
-        try
-        {
-            _network.to(device);
-            _noise = NoiseSeeds.NoiseGenerator(options.Seed, device);
-            _network.DropoutGenerator = _noise;
-            var popularity = tensor(_itemCounts, new long[] { 1, _itemCounts.Length }, ScalarType.Float32);
-            _popularity = device.type == DeviceType.CPU ? popularity : popularity.to(device, disposeAfter: true);
-        }
-        catch
-        {
-            _network.Dispose();
-            throw;
-        }
+        (_noise, _popularity) = NextItemHead.Place(_network, _itemCounts, options.Seed, device);
+        _network.DropoutGenerator = _noise;
     }
 
     /// <summary>The network (owned).</summary>

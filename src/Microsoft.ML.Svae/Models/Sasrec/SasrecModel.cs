@@ -25,19 +25,8 @@ internal sealed class SasrecModel : ISequenceModel
         _negativesPerPositive = options.NegativesPerPositive;
         if (_loss == NextItemLoss.SampledBinaryCrossEntropy)
             _negatives = new NegativeSampler(train, unchecked((int)NoiseSeeds.Negatives(options.Seed)));
-        try
-        {
-            _network.to(device);
-            _noise = NoiseSeeds.NoiseGenerator(options.Seed, device);
-            _network.DropoutGenerator = _noise;
-            var popularity = tensor(_itemCounts, new long[] { 1, _itemCounts.Length }, ScalarType.Float32);
-            _popularity = device.type == DeviceType.CPU ? popularity : popularity.to(device, disposeAfter: true);
-        }
-        catch
-        {
-            _network.Dispose();
-            throw;
-        }
+        (_noise, _popularity) = NextItemHead.Place(_network, _itemCounts, options.Seed, device);
+        _network.DropoutGenerator = _noise;
     }
 
     /// <summary>The network (owned).</summary>
