@@ -88,21 +88,10 @@ public abstract class NextItemModelTests<TOptions, TTransformer> : HistoryModelT
                 logits = trained.Model.ScoreUsers(batch).squeeze(0).data<float>().ToArray();
             }
             Assert.All(logits, l => Assert.True(float.IsFinite(l)));
-            for (int i = 0; i < Items; i++)
-            {
-                if (items.Contains(i))
-                    Assert.Equal(float.NegativeInfinity, scores[u][i]);
-                else
-                    Assert.True(Math.Abs(logits[i] - scores[u][i]) < 1e-4, $"history {u}, item {i}: torch {logits[i]} vs onnx {scores[u][i]}");
-            }
-            var expectedTop = Enumerable.Range(0, Items).Where(i => !items.Contains(i))
-                .OrderByDescending(i => logits[i]).ThenBy(i => i).Take(options.TopK).Select(i => (uint)(i + 1)).ToList();
-            while (expectedTop.Count < options.TopK) expectedTop.Add(0);
-            Assert.Equal(expectedTop, top[u]);
+            OnnxParity.AssertScoresAndTop(u, items, logits, scores[u], top[u], Items, options.TopK);
         }
         // No known item: ranked by training popularity.
-        var popular = Enumerable.Range(0, Items).OrderByDescending(i => ItemCounts.Of(train)[i]).ThenBy(i => i)
-            .Take(options.TopK).Select(i => (uint)(i + 1)).ToList();
+        var popular = OnnxParity.PopularTop(train, Items, options.TopK);
         Assert.Equal(popular, top[^1]);
         Assert.Equal(popular, top[^2]);
     }

@@ -71,23 +71,12 @@ public class SvaeTests : VariationalModelTests<SvaeTrainer.Options, SvaeTransfor
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var logits = network.ScoreLast(tensor(items).unsqueeze(0), tensor(new long[] { items.Length })).squeeze(0).data<float>().ToArray();
-            for (int i = 0; i < Items; i++)
-            {
-                if (items.Contains(i))
-                    Assert.Equal(float.NegativeInfinity, scores[u][i]);
-                else
-                    Assert.True(Math.Abs(logits[i] - scores[u][i]) < 1e-4, $"history {u}, item {i}: torch {logits[i]} vs onnx {scores[u][i]}");
-            }
-            var expectedTop = Enumerable.Range(0, Items).Where(i => !items.Contains(i))
-                .OrderByDescending(i => logits[i]).ThenBy(i => i).Take(options.TopK).Select(i => (uint)(i + 1)).ToList();
             // Fewer unseen items than K (the long history has seen them all): the rest is the missing key 0.
-            while (expectedTop.Count < options.TopK) expectedTop.Add(0);
-            Assert.Equal(expectedTop, top[u]);
+            OnnxParity.AssertScoresAndTop(u, items, logits, scores[u], top[u], Items, options.TopK);
         }
 
         // No known item: the graph skips the GRU (ONNX Runtime aborts on empty sequences) and ranks by popularity.
-        var popular = Enumerable.Range(0, Items).OrderByDescending(i => ItemCounts.Of(train)[i]).ThenBy(i => i)
-            .Take(options.TopK).Select(i => (uint)(i + 1)).ToArray();
+        var popular = OnnxParity.PopularTop(train, Items, options.TopK);
         Assert.Equal(popular, top[^2]);
         Assert.Equal(popular, top[^1]);
     }
