@@ -11,14 +11,14 @@ internal static class GaussianLatent
 {
     /// <summary>KL(N(μ, σ²) ‖ N(0, I)) summed over the last dimension: <c>½ Σ (σ² − 1 − log σ² + μ²)</c>.</summary>
     public static Tensor KlDivergence(Tensor mean, Tensor logVariance)
-        => 0.5 * (logVariance.exp() - 1 - logVariance + mean.square()).sum(-1);
+        => logVariance.exp().sub(TorchScalars.One).sub(logVariance).Plus(mean.square()).sum(-1).mul(TorchScalars.Half);
 
     /// <summary>z = μ + exp(½ log σ²)·ε with ε ~ N(0, I) from <paramref name="generator"/> (the global generator when null).</summary>
     public static Tensor Reparameterize(Tensor mean, Tensor logVariance, Generator? generator)
     {
         using var scope = NewDisposeScope();
         var epsilon = randn(mean.shape, mean.dtype, mean.device, generator: generator);
-        return (mean + (0.5 * logVariance).exp() * epsilon).MoveToOuterDisposeScope();
+        return mean.Plus(logVariance.mul(TorchScalars.Half).exp() * epsilon).MoveToOuterDisposeScope();
     }
 
     /// <summary>

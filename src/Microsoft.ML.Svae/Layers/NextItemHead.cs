@@ -42,8 +42,8 @@ internal static class NextItemHead
     {
         using var scope = NewDisposeScope();
         long b = batch.Count, t = batch.MaxLength;
-        var positions = arange(t, ScalarType.Int64, batch.Device);
-        var unitMask = positions.unsqueeze(0) < (batch.LengthTensor - 1).unsqueeze(1);             // [B, T]
+        var positions = TorchScalars.Range(t, batch.Device);
+        var unitMask = positions.unsqueeze(0) < batch.LengthTensor.sub(TorchScalars.One).unsqueeze(1);             // [B, T]
         var units = unitMask.reshape(-1).nonzero().squeeze(1);                                      // [P]
         var next = cat(new[] { batch.Items.narrow(1, 1, t - 1), zeros(b, 1, ScalarType.Int64, batch.Device) }, 1); // [B, T]
         var targets = next.reshape(-1).index_select(0, units);
@@ -69,9 +69,9 @@ internal static class NextItemHead
     {
         using var scope = NewDisposeScope();
         long b = states.shape[0], h = states.shape[2];
-        var last = (lengths - 1).clamp_min(0).view(b, 1, 1).expand(b, 1, h);
+        var last = lengths.sub(TorchScalars.One).clamp_min(TorchScalars.Zero).view(b, 1, 1).expand(b, 1, h);
         var state = states.gather(1, last).squeeze(1);
-        return where((lengths > 0).unsqueeze(1), state, zeros_like(state)).MoveToOuterDisposeScope();
+        return where(lengths.gt(TorchScalars.Zero).unsqueeze(1), state, zeros_like(state)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -84,11 +84,13 @@ internal static class NextItemHead
         if (t <= window)
             return (items, lengths);
         using var scope = NewDisposeScope();
-        var start = (lengths - window).clamp_min(0).unsqueeze(1);                                   // [B, 1]
-        var positions = start + arange(window, ScalarType.Int64, items.device).unsqueeze(0);       // [B, W]
-        var windowed = items.gather(1, positions.clamp_max(t - 1));
-        var newLengths = lengths.clamp_max(window);
-        var valid = arange(window, ScalarType.Int64, items.device).unsqueeze(0) < newLengths.unsqueeze(1);
+        using var windowScalar = window.ToScalar();
+        using var lastPosition = (t - 1).ToScalar();
+        var start = lengths.sub(windowScalar).clamp_min(TorchScalars.Zero).unsqueeze(1);           // [B, 1]
+        var positions = start.Plus(TorchScalars.Range(window, items.device).unsqueeze(0));         // [B, W]
+        var windowed = items.gather(1, positions.clamp_max(lastPosition));
+        var newLengths = lengths.clamp_max(windowScalar);
+        var valid = TorchScalars.Range(window, items.device).unsqueeze(0) < newLengths.unsqueeze(1);
         windowed = where(valid, windowed, zeros_like(windowed));
         return (windowed.MoveToOuterDisposeScope(), newLengths.MoveToOuterDisposeScope());
     }
@@ -99,5 +101,5 @@ internal static class NextItemHead
     /// as its ONNX graph does).
     /// </summary>
     public static Tensor PopularityWhenEmpty(Tensor logits, SequenceBatch batch, Tensor popularity)
-        => batch.Lengths.Contains(0) ? where((batch.LengthTensor > 0).unsqueeze(1), logits, popularity.expand_as(logits)) : logits;
+        => batch.Lengths.Contains(0) ? where(batch.LengthTensor.gt(TorchScalars.Zero).unsqueeze(1), logits, popularity.expand_as(logits)) : logits;
 }

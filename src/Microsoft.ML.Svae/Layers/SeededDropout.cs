@@ -22,7 +22,9 @@ internal static class SeededDropout
         if (rate <= 0)
             return input;
         using var scope = NewDisposeScope();
-        var keep = rand(input.shape, input.dtype, input.device, generator: generator) >= rate;
-        return (input * keep.to(input.dtype) / (1 - rate)).MoveToOuterDisposeScope();
+        using var rateScalar = rate.ToScalar();
+        using var keptScale = (1 - rate).ToScalar();
+        var keep = rand(input.shape, input.dtype, input.device, generator: generator).ge(rateScalar);
+        return (input * keep.to(input.dtype)).div(keptScale).MoveToOuterDisposeScope();
     }
 }

@@ -12,8 +12,8 @@ internal static class UserVectors
     public static Tensor Lookup(Tensor table, Tensor users)
     {
         using var scope = NewDisposeScope();
-        var known = users.ge(0);
-        var rows = table.index_select(0, users.clamp_min(0));
+        var known = users.ge(TorchScalars.Zero);
+        var rows = table.index_select(0, users.clamp_min(TorchScalars.Zero));
         return (rows * known.unsqueeze(1).to(rows.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -57,10 +57,9 @@ internal sealed class EpochRunner : IDisposable
         _normalizer = (double)_totalUnits / TrainingUsers * Math.Min(options.BatchSize, TrainingUsers);
 
         var parameters = model.Module.parameters().ToArray();
-        // Adam's weight_decay is the coupled L2 penalty of the authors' code; AdamW decouples it.
-        _optimizer = options.DecoupledWeightDecay
-            ? optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay)
-            : optim.Adam(parameters, options.LearningRate, weight_decay: options.WeightDecay);
+        // Adam's weight_decay is the coupled L2 penalty of the authors' code; AdamW decouples it. TorchSharp's update,
+        // with Scalars that outlive its native calls (see ExplicitScalarAdam).
+        _optimizer = ExplicitScalarAdam.Create(parameters, options.LearningRate, options.WeightDecay, options.DecoupledWeightDecay);
     }
 
     /// <summary>The users with at least one loss unit.</summary>
@@ -122,7 +121,8 @@ internal sealed class EpochRunner : IDisposable
                 epochUpdates = resume.EpochUpdates;
                 beta = resume.KlWeight;
                 priorSeconds = resume.Seconds;
-                lossSum.fill_(resume.LossSum);
+                using var resumedSum = resume.LossSum.ToScalar();
+                lossSum.fill_(resumedSum);
             }
             _resumeAt = null;
             int interval = checkpoint is null ? 0 : _options.CheckpointInterval;
@@ -138,9 +138,10 @@ internal sealed class EpochRunner : IDisposable
                     var batch = _batcher.Pack(users, _device);
                     _optimizer.zero_grad();
                     var sum = _model.Loss(batch, beta);
-                    (sum / _normalizer).backward();
+                    using (var normalizer = _normalizer.ToScalar())
+                        sum.div(normalizer).backward();
                     _optimizer.step();
-                    lossSum.add_(sum.detach().to(ScalarType.Float64));
+                    lossSum.PlusInPlace(sum.detach().to(ScalarType.Float64));
                 }
                 Updates++;
                 epochUpdates++;

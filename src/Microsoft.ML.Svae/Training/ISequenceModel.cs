@@ -82,7 +82,7 @@ internal sealed class SequenceBatch
         LengthTensor = lengthsTensor;
         // Built here, in the scope that owns the batch: built lazily, it would belong to whichever inner
         // dispose scope read it first and be freed under later readers.
-        Mask = arange(maxLength, dtype: ScalarType.Int64, device: items.device).unsqueeze(0) < lengthsTensor.unsqueeze(1);
+        Mask = TorchScalars.Range(maxLength, items.device).unsqueeze(0) < lengthsTensor.unsqueeze(1);
     }
 
     /// <summary>Row b's user: an index into the <see cref="UserSequences"/> the batch was packed from.</summary>

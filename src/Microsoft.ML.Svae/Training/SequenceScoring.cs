@@ -30,7 +30,7 @@ internal static class SequenceScoring
 
         model.Module.eval();
         using var noGrad = no_grad();
-        using var result = full(users, k, -1L, ScalarType.Int64, device);
+        using var result = full(users, k, TorchScalars.MinusOne, ScalarType.Int64, device);
         using (var columns = result.narrow(1, 0, take))
         {
             foreach (var users_ in batcher.Plan(random: null))
@@ -63,7 +63,7 @@ internal static class SequenceScoring
         long itemCount = scores.shape[1];
         var index = where(batch.Mask, batch.Items, tensor(itemCount, device: batch.Device));
         var widened = cat(new[] { scores, zeros(scores.shape[0], 1, scores.dtype, scores.device) }, 1);
-        widened.scatter_(1, index, full(index.shape, float.NegativeInfinity, scores.dtype, scores.device));
+        widened.scatter_(1, index, full(index.shape, TorchScalars.NegativeInfinity, scores.dtype, scores.device));
         return widened.narrow(1, 0, itemCount);
     }
 }

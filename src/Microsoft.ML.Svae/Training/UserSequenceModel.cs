@@ -126,6 +126,6 @@ internal static class UntrainedUsers
             return;
         using var noGrad = no_grad();
         using var rows = tensor(untrained, ScalarType.Int64);
-        model.UserTable.index_fill_(0, rows, 0);
+        model.UserTable.index_fill_(0, rows, TorchScalars.Zero);
     }
 }

@@ -38,8 +38,8 @@ internal sealed class BprNetwork : Module, IUserScoringNetwork
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         using var generator = new Generator(unchecked((ulong)seed), CPU);
-        userFactors.weight!.copy_(randn(userFactors.weight!.shape, generator: generator) * InitialStandardDeviation);
-        itemFactors.weight!.copy_(randn(itemFactors.weight!.shape, generator: generator) * InitialStandardDeviation);
+        userFactors.weight!.copy_(randn(userFactors.weight!.shape, generator: generator).Times(InitialStandardDeviation));
+        itemFactors.weight!.copy_(randn(itemFactors.weight!.shape, generator: generator).Times(InitialStandardDeviation));
         itemBias?.weight!.zero_();
     }
 
@@ -61,7 +61,7 @@ internal sealed class BprNetwork : Module, IUserScoringNetwork
         using var scope = NewDisposeScope();
         var logits = UserVectors.Lookup(userFactors.weight!, users).matmul(itemFactors.weight!.t());
         if (itemBias is not null)
-            logits = logits + itemBias.weight!.view(1, ItemCount);
+            logits = logits.Plus(itemBias.weight!.view(1, ItemCount));
         return logits.MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -21,14 +22,15 @@ internal static class BprObjective
         var i = network.itemFactors.call(positives);
         var j = network.itemFactors.call(negatives);
         var difference = (u * (i - j)).sum(1);
-        var penalty = u.square().sum(1) + i.square().sum(1) + j.square().sum(1);
+        var penalty = u.square().sum(1).Plus(i.square().sum(1)).Plus(j.square().sum(1));
         if (network.itemBias is not null)
         {
             var bi = network.itemBias.call(positives).squeeze(1);
             var bj = network.itemBias.call(negatives).squeeze(1);
-            difference = difference + bi - bj;
-            penalty = penalty + bi.square() + bj.square();
+            difference = difference.Plus(bi) - bj;
+            penalty = penalty.Plus(bi.square()).Plus(bj.square());
         }
-        return (functional.softplus(-difference).sum() + lambda * penalty.sum()).MoveToOuterDisposeScope();
+        using var lambdaScalar = lambda.ToScalar();
+        return TorchScalars.Softplus(-difference).sum().Plus(penalty.sum().mul(lambdaScalar)).MoveToOuterDisposeScope();
     }
 }

@@ -117,7 +117,7 @@ internal sealed class CaserNetwork : Module, IUserScoringNetwork
     {
         using var scope = NewDisposeScope();
         var weights = outputItems.call(items);                                                   // [W, C, 2d]
-        var scores = weights.matmul(hidden.unsqueeze(2)).squeeze(2) + outputBias.call(items).squeeze(2);
+        var scores = weights.matmul(hidden.unsqueeze(2)).squeeze(2).Plus(outputBias.call(items).squeeze(2));
         return scores.MoveToOuterDisposeScope();
     }
 
@@ -128,11 +128,14 @@ internal sealed class CaserNetwork : Module, IUserScoringNetwork
     public Tensor Score(Tensor users, Tensor items, Tensor lengths)
     {
         using var scope = NewDisposeScope();
-        var positions = lengths.unsqueeze(1) - SequenceLength + arange(SequenceLength, ScalarType.Int64, items.device).unsqueeze(0);
-        var gathered = items.gather(1, positions.clamp(0, items.shape[1] - 1));
-        var sequences = where(positions >= 0, gathered, full_like(gathered, PaddingIndex));
+        using var sequenceLength = SequenceLength.ToScalar();
+        using var lastPosition = (items.shape[1] - 1).ToScalar();
+        using var padding = PaddingIndex.ToScalar();
+        var positions = lengths.unsqueeze(1).sub(sequenceLength).Plus(TorchScalars.Range(SequenceLength, items.device).unsqueeze(0));
+        var gathered = items.gather(1, positions.clamp(TorchScalars.Zero, lastPosition));
+        var sequences = where(positions.ge(TorchScalars.Zero), gathered, full_like(gathered, padding));
         var hidden = Encode(sequences, users);
-        return (hidden.matmul(outputItems.weight!.t()) + outputBias.weight!.view(1, ItemCount)).MoveToOuterDisposeScope();
+        return hidden.matmul(outputItems.weight!.t()).Plus(outputBias.weight!.view(1, ItemCount)).MoveToOuterDisposeScope();
     }
 
     private void ResetParameters(long seed)
@@ -140,11 +143,11 @@ internal sealed class CaserNetwork : Module, IUserScoringNetwork
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         using var generator = new Generator(unchecked((ulong)seed), CPU);
-        void Normal(Tensor parameter, double std) => parameter.copy_(randn(parameter.shape, generator: generator) * std);
+        void Normal(Tensor parameter, double std) => parameter.copy_(randn(parameter.shape, generator: generator).Times(std));
         void Uniform(Tensor parameter, long fanIn)
         {
             double bound = 1.0 / Math.Sqrt(fanIn);
-            parameter.copy_(rand(parameter.shape, generator: generator) * (2 * bound) - bound);
+            parameter.copy_(rand(parameter.shape, generator: generator).ToSymmetric(bound));
         }
 
         Normal(userEmbedding.weight!, 1.0 / EmbeddingSize);

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -21,8 +22,9 @@ internal static class CaserObjective
         var candidates = cat(new[] { targets, negatives }, 1);
         var scores = network.ScoreItems(hidden, candidates);
         var counts = targetMask.sum(1);
-        var positive = (functional.softplus(-scores.narrow(1, 0, t)) * targetMask).sum(1) / counts;
-        var negative = (functional.softplus(scores.narrow(1, t, t * s)).view(windows, t, s) * targetMask.unsqueeze(2)).sum(new long[] { 1, 2 }) / (counts * s);
-        return (positive + negative).sum().MoveToOuterDisposeScope();
+        using var negativesPerTarget = s.ToScalar();
+        var positive = (TorchScalars.Softplus(-scores.narrow(1, 0, t)) * targetMask).sum(1) / counts;
+        var negative = (TorchScalars.Softplus(scores.narrow(1, t, t * s)).view(windows, t, s) * targetMask.unsqueeze(2)).sum(new long[] { 1, 2 }) / counts.mul(negativesPerTarget);
+        return positive.Plus(negative).sum().MoveToOuterDisposeScope();
     }
 }

@@ -42,7 +42,7 @@ internal sealed class FpmcNetwork : Module, IUserScoringNetwork
         using var scope = NewDisposeScope();
         using var generator = new Generator(unchecked((ulong)seed), CPU);
         foreach (var table in new[] { userItem, itemUser, itemPrevious, previousItem })
-            table.weight!.copy_(randn(table.weight!.shape, generator: generator) * InitialStandardDeviation);
+            table.weight!.copy_(randn(table.weight!.shape, generator: generator).Times(InitialStandardDeviation));
     }
 
     /// <summary>U, the number of users.</summary>
@@ -65,8 +65,8 @@ internal sealed class FpmcNetwork : Module, IUserScoringNetwork
     {
         using var scope = NewDisposeScope();
         var userTerm = UserVectors.Lookup(userItem.weight!, users).matmul(itemUser.weight!.t());
-        var last = items.gather(1, (lengths - 1).clamp_min(0).unsqueeze(1)).squeeze(1);
-        var previous = previousItem.call(last) * (lengths > 0).unsqueeze(1).to(userTerm.dtype);
-        return (userTerm + previous.matmul(itemPrevious.weight!.t())).MoveToOuterDisposeScope();
+        var last = items.gather(1, lengths.sub(TorchScalars.One).clamp_min(TorchScalars.Zero).unsqueeze(1)).squeeze(1);
+        var previous = previousItem.call(last) * lengths.gt(TorchScalars.Zero).unsqueeze(1).to(userTerm.dtype);
+        return userTerm.Plus(previous.matmul(itemPrevious.weight!.t())).MoveToOuterDisposeScope();
     }
 }

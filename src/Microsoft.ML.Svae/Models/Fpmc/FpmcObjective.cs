@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -24,8 +25,9 @@ internal static class FpmcObjective
         var ju = network.itemUser.call(negatives);
         var il = network.itemPrevious.call(next);
         var jl = network.itemPrevious.call(negatives);
-        var difference = (u * (iu - ju)).sum(1) + (l * (il - jl)).sum(1);
-        var penalty = u.square().sum(1) + l.square().sum(1) + iu.square().sum(1) + ju.square().sum(1) + il.square().sum(1) + jl.square().sum(1);
-        return (functional.softplus(-difference).sum() + lambda * penalty.sum()).MoveToOuterDisposeScope();
+        var difference = (u * (iu - ju)).sum(1).Plus((l * (il - jl)).sum(1));
+        var penalty = u.square().sum(1).Plus(l.square().sum(1)).Plus(iu.square().sum(1)).Plus(ju.square().sum(1)).Plus(il.square().sum(1)).Plus(jl.square().sum(1));
+        using var lambdaScalar = lambda.ToScalar();
+        return TorchScalars.Softplus(-difference).sum().Plus(penalty.sum().mul(lambdaScalar)).MoveToOuterDisposeScope();
     }
 }

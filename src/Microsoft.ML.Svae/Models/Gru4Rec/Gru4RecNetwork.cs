@@ -86,11 +86,11 @@ internal sealed class Gru4RecNetwork : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         using var generator = new Generator(unchecked((ulong)seed), CPU);
         void XavierNormal(Tensor weight)
-            => weight.copy_(randn(weight.shape, generator: generator) * Math.Sqrt(2.0 / (weight.shape[0] + weight.shape[1])));
+            => weight.copy_(randn(weight.shape, generator: generator).Times(Math.Sqrt(2.0 / (weight.shape[0] + weight.shape[1]))));
         XavierNormal(itemEmbedding.weight!);
         double bound = 1.0 / Math.Sqrt(RecurrentSize);
         foreach (var (_, parameter) in gru.named_parameters())
-            parameter.copy_(rand(parameter.shape, generator: generator) * (2 * bound) - bound);
+            parameter.copy_(rand(parameter.shape, generator: generator).ToSymmetric(bound));
         XavierNormal(dense.weight!);
         dense.bias!.zero_();
     }

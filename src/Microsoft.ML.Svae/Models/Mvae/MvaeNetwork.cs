@@ -97,7 +97,8 @@ internal sealed class MvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     public static Tensor Normalize(Tensor multiHot)
     {
         using var scope = NewDisposeScope();
-        var norm = multiHot.square().sum(1, keepdim: true).sqrt().clamp_min(NormEpsilon);
+        using var epsilon = NormEpsilon.ToScalar();
+        var norm = multiHot.square().sum(1, keepdim: true).sqrt().clamp_min(epsilon);
         return (multiHot / norm).MoveToOuterDisposeScope();
     }
 
@@ -139,7 +140,7 @@ internal sealed class MvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
             var weight = linear.weight!;
             long fanOut = weight.shape[0], fanIn = weight.shape[1];
             double bound = Math.Sqrt(6.0 / (fanIn + fanOut));
-            weight.copy_(rand(weight.shape, generator: generator) * (2 * bound) - bound);
+            weight.copy_(rand(weight.shape, generator: generator).ToSymmetric(bound));
             init.trunc_normal_(linear.bias!, 0, 0.001, -0.002, 0.002, generator);
         }
     }

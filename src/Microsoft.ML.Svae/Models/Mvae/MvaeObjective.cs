@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Svae;
@@ -17,6 +18,7 @@ internal static class MvaeObjective
         // The multinomial log-likelihood as a dense masked sum: [B, N] once per step.
         var nll = -(logits.log_softmax(1) * multiHot).sum(1);
         var kl = GaussianLatent.KlDivergence(mean, logVariance);
-        return (nll + klWeight * kl).sum().MoveToOuterDisposeScope();
+        using var beta = klWeight.ToScalar();
+        return nll.Plus(kl.mul(beta)).sum().MoveToOuterDisposeScope();
     }
 }

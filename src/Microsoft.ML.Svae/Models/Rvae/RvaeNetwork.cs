@@ -92,7 +92,7 @@ internal sealed class RvaeNetwork : Module<Tensor, Tensor, Tensor>
     public Tensor User(Tensor multiHot)
     {
         using var scope = NewDisposeScope();
-        var count = multiHot.sum(1, keepdim: true).clamp_min(1);
+        var count = multiHot.sum(1, keepdim: true).clamp_min(TorchScalars.One);
         return tanh(userEmbedding.call(multiHot / count)).MoveToOuterDisposeScope();
     }
 
@@ -115,7 +115,7 @@ internal sealed class RvaeNetwork : Module<Tensor, Tensor, Tensor>
     public Tensor UserFromSum(Tensor sum, Tensor count)
     {
         using var scope = NewDisposeScope();
-        return tanh(sum / count.clamp_min(1).unsqueeze(-1) + userEmbedding.bias!).MoveToOuterDisposeScope();
+        return tanh((sum / count.clamp_min(TorchScalars.One).unsqueeze(-1)).Plus(userEmbedding.bias!)).MoveToOuterDisposeScope();
     }
 
     /// <summary>q(z_{u,i}): user embeddings <c>[..., E]</c> and items <c>[...]</c> → (μ, log σ²), each <c>[..., K]</c>.</summary>
@@ -151,12 +151,12 @@ internal sealed class RvaeNetwork : Module<Tensor, Tensor, Tensor>
         var weight = encoderHidden.weight!;
         var userWeight = weight.narrow(1, 0, EmbeddingSize).contiguous();
         var itemWeight = weight.narrow(1, EmbeddingSize, EmbeddingSize);
-        var itemHidden = itemEmbedding.weight!.matmul(itemWeight.t()) + encoderHidden.bias!;
+        var itemHidden = itemEmbedding.weight!.matmul(itemWeight.t()).Plus(encoderHidden.bias!);
         var meanWeight = encoderOut.weight!.narrow(0, 0, LatentSize);   // [K, H]
         var meanBias = encoderOut.bias!.narrow(0, 0, LatentSize);       // [K]
         var scoreWeight = scoreOut.weight!;                              // [1, K]
         var scoreVector = meanWeight.t().matmul(scoreWeight.t());       // [H, 1]
-        var scoreBias = (meanBias * scoreWeight.squeeze(0)).sum().unsqueeze(0) + scoreOut.bias!; // [1]
+        var scoreBias = (meanBias * scoreWeight.squeeze(0)).sum().unsqueeze(0).Plus(scoreOut.bias!); // [1]
         return (userWeight.MoveToOuterDisposeScope(), itemHidden.MoveToOuterDisposeScope(),
             scoreVector.MoveToOuterDisposeScope(), scoreBias.MoveToOuterDisposeScope());
     }
@@ -178,8 +178,8 @@ internal sealed class RvaeNetwork : Module<Tensor, Tensor, Tensor>
         for (long start = 0; start < users; start += chunk)
         {
             var rows = userHidden.narrow(0, start, Math.Min(chunk, users - start));
-            var hidden = tanh(rows.unsqueeze(1) + itemHidden.unsqueeze(0)); // [b, N, H]
-            parts.Add(hidden.matmul(scoreVector).squeeze(-1) + scoreBias);  // [b, N]
+            var hidden = tanh(rows.unsqueeze(1).Plus(itemHidden.unsqueeze(0))); // [b, N, H]
+            parts.Add(hidden.matmul(scoreVector).squeeze(-1).Plus(scoreBias));  // [b, N]
         }
         var scores = parts.Count == 1 ? parts[0] : cat(parts, 0);
         return scores.MoveToOuterDisposeScope();
@@ -191,14 +191,14 @@ internal sealed class RvaeNetwork : Module<Tensor, Tensor, Tensor>
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         using var generator = new Generator(unchecked((ulong)seed), CPU);
-        userEmbedding.weight!.copy_(randn(userEmbedding.weight!.shape, generator: generator) * EmbeddingInitStd);
+        userEmbedding.weight!.copy_(randn(userEmbedding.weight!.shape, generator: generator).Times(EmbeddingInitStd));
         userEmbedding.bias!.zero_();
-        itemEmbedding.weight!.copy_(randn(itemEmbedding.weight!.shape, generator: generator) * EmbeddingInitStd);
+        itemEmbedding.weight!.copy_(randn(itemEmbedding.weight!.shape, generator: generator).Times(EmbeddingInitStd));
         foreach (var linear in new[] { encoderHidden, encoderOut, scoreOut })
         {
             var weight = linear.weight!;
             long fanOut = weight.shape[0], fanIn = weight.shape[1];
-            weight.copy_(randn(weight.shape, generator: generator) * Math.Sqrt(2.0 / (fanIn + fanOut)));
+            weight.copy_(randn(weight.shape, generator: generator).Times(Math.Sqrt(2.0 / (fanIn + fanOut))));
             linear.bias!.zero_();
         }
     }

@@ -36,7 +36,7 @@ internal static class RvaeObjective
 
         // Positives: every valid event; rows: its user's row in the batch.
         var valid = batch.Mask.reshape(-1).nonzero().squeeze(1);                                 // [P]
-        var rows = arange(b, ScalarType.Int64, device).unsqueeze(1).expand(b, t).reshape(-1).index_select(0, valid);
+        var rows = TorchScalars.Range(b, device).unsqueeze(1).expand(b, t).reshape(-1).index_select(0, valid);
         var positives = batch.Items.reshape(-1).index_select(0, valid);                          // [P]
 
         var (drawn, rowOk) = SampleNegatives(x, popularity, t * k, generator);                  // [B, T·k], [B]
@@ -47,7 +47,7 @@ internal static class RvaeObjective
         var (sum, count) = network.HistorySum(x);
         var rowSum = sum.index_select(0, rows);                                                  // [P, E]
         var rowCount = count.index_select(0, rows);                                              // [P]
-        var userPositive = network.UserFromSum(rowSum - network.UserColumns(positives), rowCount - 1);
+        var userPositive = network.UserFromSum(rowSum - network.UserColumns(positives), rowCount.sub(TorchScalars.One));
         var userNegative = network.UserFromSum(rowSum, rowCount);
         long p = positives.shape[0];
 
@@ -57,8 +57,10 @@ internal static class RvaeObjective
         var scoreJ = network.Score(network.Sample(meanJ, logVarianceJ));                       // [P, k]
 
         var nll = -nn.functional.logsigmoid(scoreI.unsqueeze(1) - scoreJ);                       // [P, k]
-        var kl = GaussianLatent.KlDivergence(meanJ, logVarianceJ) + GaussianLatent.KlDivergence(meanI, logVarianceI).unsqueeze(1) / k;
-        var perTriple = nll + klWeight * kl;
+        using var negativesScalar = k.ToScalar();
+        using var beta = klWeight.ToScalar();
+        var kl = GaussianLatent.KlDivergence(meanJ, logVarianceJ).Plus(GaussianLatent.KlDivergence(meanI, logVarianceI).unsqueeze(1).div(negativesScalar));
+        var perTriple = nll.Plus(kl.mul(beta));
         return where(pairOk.unsqueeze(1), perTriple, zeros_like(perTriple)).sum().MoveToOuterDisposeScope();
     }
 
@@ -71,10 +73,10 @@ internal static class RvaeObjective
     public static (Tensor Items, Tensor HasCandidates) SampleNegatives(Tensor multiHot, Tensor? popularity, long count, Generator generator)
     {
         using var scope = NewDisposeScope();
-        var weights = 1 - multiHot;
+        var weights = multiHot.negative().add(TorchScalars.One, TorchScalars.One);                 // 1 − x
         if (popularity is not null)
             weights = weights * popularity;
-        var rowOk = weights.sum(1) > 0;
+        var rowOk = weights.sum(1).gt(TorchScalars.Zero);
         weights = where(rowOk.unsqueeze(1), weights, ones_like(weights));
         var drawn = weights.multinomial(count, replacement: true, generator: generator);
         return (drawn.MoveToOuterDisposeScope(), rowOk.MoveToOuterDisposeScope());

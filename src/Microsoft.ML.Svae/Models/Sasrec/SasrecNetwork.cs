@@ -100,21 +100,23 @@ internal sealed class SasrecNetwork : Module<Tensor, Tensor>
         long b = items.shape[0], t = items.shape[1];
         if (t > MaxLength)
             throw new ArgumentException($"SASRec reads at most {MaxLength} items; got a window of {t}.");
-        var x = itemEmbedding.call(items) * Math.Sqrt(EmbeddingSize)
-            + positionEmbedding.call(arange(t, ScalarType.Int64, items.device)).unsqueeze(0);
+        using var embeddingScale = Math.Sqrt(EmbeddingSize).ToScalar();
+        var x = itemEmbedding.call(items).mul(embeddingScale)
+            .Plus(positionEmbedding.call(TorchScalars.Range(t, items.device)).unsqueeze(0));
         x = Dropout(x);
         var future = ones(t, t, ScalarType.Bool, items.device).triu(1);
         int headSize = EmbeddingSize / Heads;
+        using var attentionScale = (1.0 / Math.Sqrt(headSize)).ToScalar();
         for (int i = 0; i < Blocks; i++)
         {
             var q = attentionNorms[i].call(x);
             Tensor Split(Tensor v) => v.view(b, t, Heads, headSize).transpose(1, 2);            // [B, h, T, dh]
-            var scores = Split(queries[i].call(q)).matmul(Split(keys[i].call(x)).transpose(2, 3)) * (1.0 / Math.Sqrt(headSize));
-            var weights = Dropout(scores.masked_fill(future, float.NegativeInfinity).softmax(-1));
+            var scores = Split(queries[i].call(q)).matmul(Split(keys[i].call(x)).transpose(2, 3)).mul(attentionScale);
+            var weights = Dropout(scores.masked_fill(future, TorchScalars.NegativeInfinity).softmax(-1));
             var attended = weights.matmul(Split(values[i].call(x))).transpose(1, 2).reshape(b, t, EmbeddingSize);
-            x = q + outputs[i].call(attended);
+            x = q.Plus(outputs[i].call(attended));
             x = feedForwardNorms[i].call(x);
-            x = x + Dropout(feedForwardOut[i].call(Dropout(functional.relu(feedForwardIn[i].call(x)))));
+            x = x.Plus(Dropout(feedForwardOut[i].call(Dropout(functional.relu(feedForwardIn[i].call(x))))));
         }
         return finalNorm.call(x).MoveToOuterDisposeScope();
     }
@@ -141,7 +143,7 @@ internal sealed class SasrecNetwork : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         using var generator = new Generator(unchecked((ulong)seed), CPU);
         void XavierNormal(Tensor weight)
-            => weight.copy_(randn(weight.shape, generator: generator) * Math.Sqrt(2.0 / (weight.shape[0] + weight.shape[1])));
+            => weight.copy_(randn(weight.shape, generator: generator).Times(Math.Sqrt(2.0 / (weight.shape[0] + weight.shape[1]))));
         XavierNormal(itemEmbedding.weight!);
         XavierNormal(positionEmbedding.weight!);
         foreach (var list in new[] { queries, keys, values, outputs, feedForwardIn, feedForwardOut })
@@ -154,7 +156,7 @@ internal sealed class SasrecNetwork : Module<Tensor, Tensor>
         }
         foreach (var norm in attentionNorms.Concat(feedForwardNorms).Append(finalNorm))
         {
-            norm.weight!.fill_(1);
+            norm.weight!.fill_(TorchScalars.One);
             norm.bias!.zero_();
         }
     }

@@ -46,7 +46,7 @@ internal static class SasrecObjective
             .view(unitIndices.Length, negativesPerPositive, network.EmbeddingSize)
             .matmul(states.unsqueeze(2)).squeeze(2);                                           // [P, n]
         // −log σ(x) = softplus(−x); −log(1 − σ(x)) = softplus(x).
-        var nll = nn.functional.softplus(-positive).sum() + nn.functional.softplus(negative).sum();
+        var nll = TorchScalars.Softplus(-positive).sum().Plus(TorchScalars.Softplus(negative).sum());
         return nll.MoveToOuterDisposeScope();
     }
 }

@@ -71,7 +71,7 @@ internal sealed class SvaeModel : ISequenceModel
         using var scope = NewDisposeScope();
         var logits = _network.ScoreLast(batch.Items, batch.LengthTensor);
         if (batch.Lengths.Contains(0))
-            logits = where((batch.LengthTensor > 0).unsqueeze(1), logits, _popularity.expand_as(logits));
+            logits = where(batch.LengthTensor.gt(TorchScalars.Zero).unsqueeze(1), logits, _popularity.expand_as(logits));
         return logits.MoveToOuterDisposeScope();
     }
 

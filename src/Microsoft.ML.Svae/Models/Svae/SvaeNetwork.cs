@@ -138,9 +138,9 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
         using var scope = NewDisposeScope();
         var states = Recurrent(items);
         long batch = states.shape[0];
-        var last = (lengths - 1).clamp_min(0).view(batch, 1, 1).expand(batch, 1, RecurrentSize);
+        var last = lengths.sub(TorchScalars.One).clamp_min(TorchScalars.Zero).view(batch, 1, 1).expand(batch, 1, RecurrentSize);
         var state = states.gather(1, last).squeeze(1);
-        state = where((lengths > 0).unsqueeze(1), state, zeros_like(state));
+        state = where(lengths.gt(TorchScalars.Zero).unsqueeze(1), state, zeros_like(state));
         var (mean, _) = Encode(state);
         return Decode(mean).MoveToOuterDisposeScope();
     }
@@ -154,13 +154,13 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
         Fill(itemEmbedding.weight!, randn(itemEmbedding.weight!.shape, generator: generator));
         double bound = 1.0 / Math.Sqrt(RecurrentSize);
         foreach (var (_, parameter) in gru.named_parameters())
-            Fill(parameter, rand(parameter.shape, generator: generator) * (2 * bound) - bound);
+            Fill(parameter, rand(parameter.shape, generator: generator).ToSymmetric(bound));
         foreach (var linear in new[] { encoderHidden, encoderOut, decoderHidden, decoderOut })
         {
             var weight = linear.weight!;
             long fanOut = weight.shape[0], fanIn = weight.shape[1];
             double std = Math.Sqrt(2.0 / (fanIn + fanOut));
-            Fill(weight, randn(weight.shape, generator: generator) * std);
+            Fill(weight, randn(weight.shape, generator: generator).Times(std));
             linear.bias!.zero_();
         }
     }

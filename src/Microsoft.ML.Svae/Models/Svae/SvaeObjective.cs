@@ -43,10 +43,10 @@ internal static class SvaeObjective
         long b = batch.Count, t = batch.MaxLength;
         var device = batch.Device;
         var lengths = batch.LengthTensor;
-        var positions = arange(t, ScalarType.Int64, device);
+        var positions = TorchScalars.Range(t, device);
 
         // Units: states with at least one target (s < length − 1), decoded only there.
-        var unitMask = positions.unsqueeze(0) < (lengths - 1).unsqueeze(1);               // [B, T]
+        var unitMask = positions.unsqueeze(0) < lengths.sub(TorchScalars.One).unsqueeze(1);               // [B, T]
         var units = unitMask.reshape(-1).nonzero().squeeze(1);                              // [P]
         var states = network.Recurrent(batch.Items).reshape(b * t, network.RecurrentSize).index_select(0, units);
         var (mean, logVariance) = network.Encode(states);                                  // [P, K]
@@ -56,8 +56,9 @@ internal static class SvaeObjective
         // Targets of state s: items s+1..s+k, valid while < length.
         var padded = cat(new[] { batch.Items, zeros(b, nextK, ScalarType.Int64, device) }, 1);    // [B, T+k]
         var targets = padded.unfold(1, nextK, 1).narrow(1, 1, t);                           // [B, T, k]
-        var offsets = arange(1, nextK + 1, ScalarType.Int64, device);
-        var targetMask = (positions.view(1, t, 1) + offsets.view(1, 1, nextK)) < lengths.view(b, 1, 1); // [B, T, k]
+        using var lastOffset = (nextK + 1).ToScalar();
+        var offsets = arange(TorchScalars.One, lastOffset, TorchScalars.One, ScalarType.Int64, device);
+        var targetMask = positions.view(1, t, 1).Plus(offsets.view(1, 1, nextK)) < lengths.view(b, 1, 1); // [B, T, k]
         var unitTargets = targets.reshape(b * t, nextK).index_select(0, units);             // [P, k]
         var unitTargetMask = targetMask.reshape(b * t, nextK).index_select(0, units);       // [P, k]
         var gathered = logProbabilities.gather(1, unitTargets);                              // [P, k]: log π(z_s)[x_{s+j}]
@@ -72,8 +73,9 @@ internal static class SvaeObjective
         {
             // Dense [B, T, k] table of log π(z_s)[x_{s+1+d}], then skewed so that row p holds the k states before p:
             // mixture[b, p, d] = table[b, p − 1 − d, d].
-            var table = full(b * t, nextK, Masked, gathered.dtype, device)
-                .index_copy(0, units, gathered.masked_fill(unitTargetMask.logical_not(), Masked))
+            using var masked = Masked.ToScalar();
+            var table = full(b * t, nextK, masked, gathered.dtype, device)
+                .index_copy(0, units, gathered.masked_fill(unitTargetMask.logical_not(), masked))
                 .view(b, t, nextK);
             var columns = new Tensor[nextK];
             for (int d = 0; d < nextK; d++)
@@ -81,16 +83,18 @@ internal static class SvaeObjective
                 long shift = d + 1;
                 var column = table.select(2, d);                                           // [B, T]
                 columns[d] = shift >= t
-                    ? full(b, t, Masked, gathered.dtype, device)
-                    : cat(new[] { full(b, shift, Masked, gathered.dtype, device), column.narrow(1, 0, t - shift) }, 1);
+                    ? full(b, t, masked, gathered.dtype, device)
+                    : cat(new[] { full(b, shift, masked, gathered.dtype, device), column.narrow(1, 0, t - shift) }, 1);
             }
             var mixture = stack(columns, 2);                                                // [B, T, k]
-            var counts = positions.clamp(1, nextK).to(gathered.dtype);                     // c_p = min(k, p), ≥ 1
+            using var maxCount = nextK.ToScalar();
+            var counts = positions.clamp(TorchScalars.One, maxCount).to(gathered.dtype);  // c_p = min(k, p), ≥ 1
             var logLikelihood = mixture.logsumexp(2) - counts.log().unsqueeze(0);          // [B, T]
-            var targetValid = (positions.unsqueeze(0) >= 1).logical_and(positions.unsqueeze(0) < lengths.unsqueeze(1));
+            var targetValid = positions.unsqueeze(0).ge(TorchScalars.One).logical_and(positions.unsqueeze(0) < lengths.unsqueeze(1));
             nll = -where(targetValid, logLikelihood, zeros_like(logLikelihood)).sum();
         }
 
-        return (nll + klWeight * kl.sum()).MoveToOuterDisposeScope();
+        using var beta = klWeight.ToScalar();
+        return nll.Plus(kl.sum().mul(beta)).MoveToOuterDisposeScope();
     }
 }
