@@ -20,20 +20,21 @@ internal sealed class NativeStressBenchmark : IBenchmark
 
     public string Name => "stress";
 
-    public string Usage => "[--trainings N] [--per-process M] [--guard on|off|both] [--gen0size HEX]: N short trainings of all " +
-        "neural models per guard setting, M per child process, under GC pressure; counts failures and crashes";
+    public string Usage => "[--trainings N] [--per-process M] [--guard on|off|both] [--gen0size HEX|none] [--no-gc-thread]: N short " +
+        "trainings of all neural models per guard setting, M per child process, under GC pressure; counts failures and crashes";
 
     public int Run(string[] args)
     {
         int trainings = 200, perProcess = 25, first = 0;
         string guard = "both", gen0size = "0x10000";
-        bool child = false;
+        bool child = false, gcThread = true;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--trainings" && i + 1 < args.Length) trainings = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--per-process" && i + 1 < args.Length) perProcess = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--guard" && i + 1 < args.Length) guard = args[++i];
             else if (args[i] == "--gen0size" && i + 1 < args.Length) gen0size = args[++i];
+            else if (args[i] == "--no-gc-thread") gcThread = false;
             else if (args[i] == "--child-first" && i + 1 < args.Length) { child = true; first = int.Parse(args[++i], CultureInfo.InvariantCulture); }
             else
             {
@@ -42,7 +43,7 @@ internal sealed class NativeStressBenchmark : IBenchmark
             }
         }
         if (child)
-            return RunChild(first, perProcess);
+            return RunChild(first, perProcess, gcThread);
         if (guard is not ("on" or "off" or "both") || trainings < 1 || perProcess < 1)
         {
             Console.Error.WriteLine($"usage: stress {Usage}");
@@ -50,15 +51,16 @@ internal sealed class NativeStressBenchmark : IBenchmark
         }
 
         Console.WriteLine($"{trainings} trainings per setting ({string.Join(", ", Models)} in turn, 2 epochs on tiny synthetic data), " +
-                          $"{perProcess} per child process; children run with DOTNET_GCgen0size={gen0size}, OMP_NUM_THREADS=1 and a thread calling GC.Collect() in a loop");
+                          $"{perProcess} per child process; children run with {(gen0size == "none" ? "the default gen0 size" : $"DOTNET_GCgen0size={gen0size}")}, " +
+                          $"OMP_NUM_THREADS=1{(gcThread ? " and a thread calling GC.Collect() in a loop" : ", no GC.Collect() thread")}");
         int failed = 0;
         foreach (bool guardOn in guard == "both" ? new[] { true, false } : new[] { guard == "on" })
-            failed += RunSetting(guardOn, trainings, perProcess, gen0size);
+            failed += RunSetting(guardOn, trainings, perProcess, gen0size, gcThread);
         return failed == 0 ? 0 : 1;
     }
 
     /// <summary>Runs the trainings of one guard setting in child processes; prints and returns the failures and crashes.</summary>
-    private static int RunSetting(bool guardOn, int trainings, int perProcess, string gen0size)
+    private static int RunSetting(bool guardOn, int trainings, int perProcess, string gen0size, bool gcThread)
     {
         var watch = Stopwatch.StartNew();
         int ok = 0, exceptions = 0, crashes = 0, lost = 0;
@@ -67,7 +69,7 @@ internal sealed class NativeStressBenchmark : IBenchmark
         for (int start = 0; start < trainings; start += perProcess)
         {
             int count = Math.Min(perProcess, trainings - start);
-            var (exitCode, lines, error) = RunChildProcess(guardOn, start, count, gen0size);
+            var (exitCode, lines, error) = RunChildProcess(guardOn, start, count, gen0size, gcThread);
             int reported = 0;
             foreach (var line in lines.Where(l => l.StartsWith("RESULT ", StringComparison.Ordinal)))
             {
@@ -102,7 +104,7 @@ internal sealed class NativeStressBenchmark : IBenchmark
         return exceptions + crashes;
     }
 
-    private static (int ExitCode, List<string> Lines, string Error) RunChildProcess(bool guardOn, int first, int count, string gen0size)
+    private static (int ExitCode, List<string> Lines, string Error) RunChildProcess(bool guardOn, int first, int count, string gen0size, bool gcThread)
     {
         var info = new ProcessStartInfo(Environment.ProcessPath!)
         {
@@ -114,7 +116,10 @@ internal sealed class NativeStressBenchmark : IBenchmark
             info.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         foreach (var a in new[] { "stress", "--child-first", first.ToString(CultureInfo.InvariantCulture), "--per-process", count.ToString(CultureInfo.InvariantCulture) })
             info.ArgumentList.Add(a);
-        info.Environment["DOTNET_GCgen0size"] = gen0size;
+        if (!gcThread)
+            info.ArgumentList.Add("--no-gc-thread");
+        if (gen0size != "none")
+            info.Environment["DOTNET_GCgen0size"] = gen0size;
         info.Environment["OMP_NUM_THREADS"] = "1";
         info.Environment["MKL_NUM_THREADS"] = "1";
         info.Environment[GuardVariable] = guardOn ? "0" : "1";
@@ -132,7 +137,7 @@ internal sealed class NativeStressBenchmark : IBenchmark
     }
 
     /// <summary>The child: trainings first .. first + count − 1, each reported on one line, under GC pressure.</summary>
-    private static int RunChild(int first, int count)
+    private static int RunChild(int first, int count, bool gcThread)
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Recommendation().Data.PrepareSequences(
@@ -151,7 +156,8 @@ internal sealed class NativeStressBenchmark : IBenchmark
                 Thread.Yield();
             }
         }) { IsBackground = true, Name = "GC pressure" };
-        pressure.Start();
+        if (gcThread)
+            pressure.Start();
         try
         {
             for (int i = first; i < first + count; i++)
@@ -175,7 +181,8 @@ internal sealed class NativeStressBenchmark : IBenchmark
         finally
         {
             stop.Cancel();
-            pressure.Join();
+            if (gcThread)
+                pressure.Join();
         }
         return 0;
     }
