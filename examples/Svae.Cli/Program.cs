@@ -97,7 +97,7 @@ namespace Svae.Cli
 
         private static Command Reproduce()
         {
-            var models = new Option<string>("--models") { Description = "Comma-separated models (default: the models of Table 2; add GRU4Rec, SASRec by name).", DefaultValueFactory = _ => string.Join(",", ModelRegistry.Table2.Select(m => m.Name)) };
+            var models = new Option<string>("--models") { Description = "Comma-separated models (default: the models of Table 2; add GRU4Rec, SASRec, SeqVAE-<Variant> by name).", DefaultValueFactory = _ => string.Join(",", ModelRegistry.Table2.Select(m => m.Name)) };
             var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds of the user split; metrics are averaged over them.", DefaultValueFactory = _ => "98765" };
             var validationUsers = new Option<int?>("--validation-users") { Description = "Held-out validation users (default: 750 on ML-1M, else 100)." };
             var testUsers = new Option<int?>("--test-users") { Description = "Held-out test users (default: 750 on ML-1M, else 100)." };
@@ -108,10 +108,12 @@ namespace Svae.Cli
             var set = new Option<string[]>("--set") { Description = "Name=Value: set an Options property of every model that has it (e.g. --set LearningRate=0.003 --set BatchSize=8).", AllowMultipleArgumentsPerToken = false };
             var checkpoint = new Option<string?>("--checkpoint") { Description = "Folder for training checkpoints (one sub-folder per model and split): written every epoch; a run started again with the same folder, data and options resumes where it stopped." };
             var protocol = new Option<string>("--protocol") { Description = "paper (held-out users, 80/20 fold-in/fold-out) or leave-one-out (every user's last event is the test target, the one before it the validation target; each seed is then the models' training seed).", DefaultValueFactory = _ => "paper" };
+            var sequentialVaes = new Option<bool>("--variants") { Description = "Also run the four sequential VAEs of section 4.3.2 (fig. 2a-d): " + string.Join(", ", ModelRegistry.SequentialVaes.Select(m => m.Name)) + "." };
             var foldInVariants = new Option<bool>("--history-models-also-on-fold-in") { Description = "Under the paper's protocol, also train every model that trains on the training users only (POP, RVAE, MVAE, SVAE, GRU4Rec, SASRec) on the held-out users' fold-ins too, as BPR*, FPMC and Caser are (never the fold-outs); reported as extra '<model>+fold-in' rows." };
             var command = new Command("reproduce", "Run the models of Table 2 (and GRU4Rec, SASRec) under the paper's protocol or leave-one-out and write results.md, results.csv and figures 4-6.")
             {
                 models, seeds, validationUsers, testUsers, epochs, kValues, output, saveModels, set, checkpoint, protocol, foldInVariants,
+                sequentialVaes,
             };
             AddDataOptions(command);
             command.SetAction(parse =>
@@ -123,6 +125,8 @@ namespace Svae.Cli
                 var entries = parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ModelRegistry.Find).ToList();
                 if (entries.Count == 0)
                     throw new CliException($"--models names no model. Known models: {string.Join(", ", ModelRegistry.All.Select(m => m.Name))}.");
+                if (parse.GetValue(sequentialVaes))
+                    entries.AddRange(ModelRegistry.SequentialVaes.Where(v => !entries.Contains(v)));
                 var split = DataSources.ParseProtocol(parse.GetValue(protocol)!);
                 if (parse.GetValue(foldInVariants))
                 {
@@ -179,7 +183,7 @@ namespace Svae.Cli
                     notes.Add("Rows '<model>+fold-in': the model also trained on the held-out users' fold-ins (never their fold-outs), the training data of BPR*, FPMC and Caser.");
 
                 // Fig. 4 (history length), fig. 5 (next k), fig. 6 (learning curves).
-                var byLength = new[] { "MVAE", "Caser", "SVAE" }.Where(firstSplit.ContainsKey).Select(m => (m, firstSplit[m])).ToList();
+                var byLength = new[] { "MVAE", "Caser", "SVAE" }.Concat(ModelRegistry.SequentialVaes.Select(m => m.Name)).Where(firstSplit.ContainsKey).Select(m => (m, firstSplit[m])).ToList();
                 if (byLength.Count > 0)
                     Figures.HistoryLength(Path.Combine(outputDir, "fig4-history-length.png"), byLength, name);
                 if (svaeCurve is { Count: > 0 })
