@@ -276,7 +276,7 @@ namespace Svae.Cli
 
         private static Command Sweep()
         {
-            var model = new Option<string>("--model") { Description = "The model whose Options to sweep (SVAE).", DefaultValueFactory = _ => "SVAE" };
+            var model = new Option<string>("--model") { Description = "The model whose Options to sweep: SVAE or a sequential VAE (SeqVAE-GlobalLatent, SeqVAE-LatentInRecurrence, SeqVAE-LearnedPrior, SeqVAE-GlobalRecurrence).", DefaultValueFactory = _ => "SVAE" };
             var trials = new Option<int>("--trials") { Description = "Trial budget.", DefaultValueFactory = _ => 8 };
             var epochs = new Option<int?>("--epochs") { Description = "Epochs of a full trial (default: the options' default)." };
             var seed = new Option<int>("--seed") { Description = "Seed of the sampler and of the user split.", DefaultValueFactory = _ => 98765 };
@@ -290,8 +290,12 @@ namespace Svae.Cli
             {
                 var ml = new MLContext(seed: 1);
                 var display = new ProgressDisplay(ml, parse.GetValue(PlainOption));
-                if (!string.Equals(parse.GetValue(model), "SVAE", StringComparison.OrdinalIgnoreCase))
-                    throw new CliException("sweep supports --model SVAE; other trainers' Options carry the same attributes and can be swept with OptionsSearchSpace<T> in code.");
+                string modelName = parse.GetValue(model)!;
+                var variant = ModelRegistry.SequentialVaes.FirstOrDefault(m => string.Equals(m.Name, modelName, StringComparison.OrdinalIgnoreCase)) is { } entry
+                    ? Enum.Parse<SequentialVaeVariant>(entry.Name["SeqVAE-".Length..])
+                    : (SequentialVaeVariant?)null;
+                if (variant is null && !string.Equals(modelName, "SVAE", StringComparison.OrdinalIgnoreCase))
+                    throw new CliException($"sweep supports --model SVAE or {string.Join(", ", ModelRegistry.SequentialVaes.Select(m => m.Name))}; other trainers' Options carry the same attributes and can be swept with OptionsSearchSpace<T> in code.");
                 if (parse.GetValue(trials) < 1)
                     throw new CliException($"--trials must be at least 1 (got {parse.GetValue(trials)}).");
                 string outputDir = OutputFolder(parse.GetValue(output)!);
@@ -300,10 +304,13 @@ namespace Svae.Cli
                 int heldOut = format == "ml-1m" ? 750 : 100;
                 var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(heldOut, heldOut, parse.GetValue(seed), FoldSplit.Temporal),
                     "the sweep holds out 100 validation and 100 test users (750 each on MovieLens-1M)");
-                var baseline = ModelRegistry.SvaeOptions(new RunSettings(parse.GetValue(epochs), small, 42));
-                var trialsTable = display.Run($"sweep SVAE on {name}", () => HyperparameterSweep.Run(ml, dataset, baseline, parse.GetValue(trials), parse.GetValue(seed), display));
+                var settings = new RunSettings(parse.GetValue(epochs), small, 42);
+                string swept = variant is { } v ? SequentialVaeTrainer.ModelNameOf(v) : "SVAE";
+                var trialsTable = display.Run($"sweep {swept} on {name}", () => variant is { } v
+                    ? HyperparameterSweep.Run(ml, dataset, ModelRegistry.SequentialVaeOptions(settings, v), parse.GetValue(trials), parse.GetValue(seed), display)
+                    : HyperparameterSweep.Run(ml, dataset, ModelRegistry.SvaeOptions(settings), parse.GetValue(trials), parse.GetValue(seed), display));
                 Results.WriteCsv(trialsTable, Path.Combine(outputDir, "trials.csv"));
-                File.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"SVAE sweep on {name}",
+                File.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"{swept} sweep on {name}",
                     new[] { "Validation NDCG@100 (%) per trial; trials below the median after the short first round were stopped early." }));
                 display.Line(File.ReadAllText(Path.Combine(outputDir, "trials.md")));
                 return 0;

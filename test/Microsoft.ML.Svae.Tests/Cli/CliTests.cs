@@ -109,6 +109,19 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void SweepOfASequentialVaeKeepsItsVariant()
+    {
+        int code = RunnerCli.Build().Parse(new[] { "sweep", "--model", "SeqVAE-LearnedPrior", "--trials", "2", "--epochs", "2", "--output", _dir, "--plain" }).Invoke();
+        Assert.Equal(0, code);
+        var csv = File.ReadAllLines(Path.Combine(_dir, "trials.csv"));
+        Assert.Equal(3, csv.Length);
+        int variant = Array.IndexOf(csv[0].Split(','), "Variant");
+        Assert.True(variant >= 0, csv[0]);
+        Assert.All(csv.Skip(1), row => Assert.Equal("LearnedPrior", row.Split(',')[variant]));
+        Assert.Contains("# SeqVAE-LearnedPrior sweep on synthetic", File.ReadAllText(Path.Combine(_dir, "trials.md")));
+    }
+
+    [Fact]
     public void SplitWritesDisjointUsersWithTheirFoldInsAndFoldOuts()
     {
         int code = RunnerCli.Build().Parse(new[] { "split", "--seeds", "3", "--held-out-users", "20", "--output", _dir, "--plain" }).Invoke();
