@@ -5,23 +5,40 @@ using Microsoft.ML.Svae;
 namespace Svae.Cli;
 
 /// <summary>
-/// Random search over SVAE's Options with early stopping of bad trials: every trial first trains for a
+/// Random search over SVAE's (or a sequential VAE's) Options with early stopping of bad trials: every trial first trains for a
 /// third of its epochs; only trials at or above the median validation NDCG@100 of that round train in full.
 /// </summary>
 internal static class HyperparameterSweep
 {
     public static DataFrame Run(MLContext ml, SequenceDataset dataset, SvaeTrainer.Options baseline, int trials, int seed, ProgressDisplay display)
+        => Run(ml, dataset, baseline, _ => { }, (options, train, validation) => ml.Recommendation().Trainers.Svae(options).Fit(train, validation), trials, seed, display);
+
+    /// <summary>
+    /// The same search over a sequential VAE's Options (issue 14): its <c>Variant</c> stays the baseline's, every other
+    /// option with a sweep attribute is sampled.
+    /// </summary>
+    public static DataFrame Run(MLContext ml, SequenceDataset dataset, SequentialVaeTrainer.Options baseline, int trials, int seed, ProgressDisplay display)
+        => Run(ml, dataset, baseline, candidate => candidate.Variant = baseline.Variant,
+            (options, train, validation) => ml.Recommendation().Trainers.SequentialVae(options).Fit(train, validation), trials, seed, display);
+
+    private static DataFrame Run<TOptions>(MLContext ml, SequenceDataset dataset, TOptions baseline, Action<TOptions> pin,
+        Func<TOptions, IDataView, IDataView, TrainedRecommendationTransformer> fit, int trials, int seed, ProgressDisplay display)
+        where TOptions : SequenceTrainerOptions, new()
     {
-        var space = new OptionsSearchSpace<SvaeTrainer.Options>();
+        var space = new OptionsSearchSpace<TOptions>();
         var random = new Random(seed);
         var candidates = Enumerable.Range(0, trials).Select(i => i == 0 ? baseline : space.Sample(random, baseline)).ToList();
-        foreach (var c in candidates) c.NumberOfEpochs = baseline.NumberOfEpochs; // epochs are the budget, not a swept value
-
-        double Train(SvaeTrainer.Options options, int epochs)
+        foreach (var c in candidates)
         {
-            var copy = OptionsSearchSpace<SvaeTrainer.Options>.Copy(options);
+            c.NumberOfEpochs = baseline.NumberOfEpochs; // epochs are the budget, not a swept value
+            pin(c);
+        }
+
+        double Train(TOptions options, int epochs)
+        {
+            var copy = OptionsSearchSpace<TOptions>.Copy(options);
             copy.NumberOfEpochs = epochs;
-            using var model = ml.Recommendation().Trainers.Svae(copy).Fit(dataset.Train, dataset.Validation);
+            using var model = fit(copy, dataset.Train, dataset.Validation);
             return model.TrainingHistory.Max(e => e.ValidationNdcg ?? 0);
         }
 

@@ -104,7 +104,13 @@ internal static class ModelRegistry
     /// The models of the paper's Table 2: <c>reproduce</c>'s default list, so that the main example stays a few
     /// minutes long. GRU4Rec and SASRec (issue 15) run when named in <c>--models</c>.
     /// </summary>
-    public static IReadOnlyList<ModelEntry> Table2 => All.Where(m => m.Name is not ("GRU4Rec" or "SASRec")).ToList();
+    public static IReadOnlyList<ModelEntry> Table2 => All.Where(m => m.Name is not ("GRU4Rec" or "SASRec") && !SequentialVaes.Contains(m)).ToList();
+
+    /// <summary>
+    /// The four sequential VAEs of section 4.3.2 (fig. 2a-d; issue 14), named <c>SeqVAE-&lt;Variant&gt;</c>: run when named in
+    /// <c>--models</c> or all at once with <c>reproduce --variants</c>.
+    /// </summary>
+    public static IReadOnlyList<ModelEntry> SequentialVaes => All.Where(m => m.OptionsType == typeof(SequentialVaeTrainer.Options)).ToList();
 
     /// <summary>Table 2, MovieLens-1M: NDCG@10, NDCG@100, Recall@10, Recall@100, P@10, P@100 (percent).</summary>
     private static readonly Dictionary<string, double[]> Paper = new()
@@ -141,7 +147,16 @@ internal static class ModelRegistry
             (ml, s, train, validation) => ml.Recommendation().Trainers.Gru4Rec(WithEpochs(new Gru4RecTrainer.Options(), s, 10)).Fit(train, validation)) { OptionsType = typeof(Gru4RecTrainer.Options) },
         new("SASRec", ModelProtocol.Temporal, null,
             (ml, s, train, validation) => ml.Recommendation().Trainers.Sasrec(WithEpochs(new SasrecTrainer.Options(), s, 10)).Fit(train, validation)) { OptionsType = typeof(SasrecTrainer.Options) },
+        SequentialVae(SequentialVaeVariant.GlobalLatent),
+        SequentialVae(SequentialVaeVariant.LatentInRecurrence),
+        SequentialVae(SequentialVaeVariant.LearnedPrior),
+        SequentialVae(SequentialVaeVariant.GlobalRecurrence),
     };
+
+    private static ModelEntry SequentialVae(SequentialVaeVariant variant)
+        => new(SequentialVaeTrainer.ModelNameOf(variant), ModelProtocol.Temporal, null,
+            (ml, s, train, validation) => ml.Recommendation().Trainers.SequentialVae(SequentialVaeOptions(s, variant)).Fit(train, validation))
+        { OptionsType = typeof(SequentialVaeTrainer.Options) };
 
     /// <summary>The suffix of a history-only model's row when it also trains on the held-out users' fold-ins.</summary>
     public const string FoldInSuffix = "+fold-in";
@@ -220,6 +235,24 @@ internal static class ModelRegistry
         s.Apply(options);
         if (s.NextK is int k) options.NextK = k;
         return options;
+    }
+
+    /// <summary>A sequential VAE's options for a run: SVAE's sizes, or SVAE's small network for the quick synthetic default.</summary>
+    public static SequentialVaeTrainer.Options SequentialVaeOptions(RunSettings s, SequentialVaeVariant variant)
+    {
+        var options = new SequentialVaeTrainer.Options { Variant = variant, Seed = s.Seed };
+        if (s.Small)
+        {
+            options.EmbeddingSize = 64;
+            options.RecurrentSize = 64;
+            options.EncoderSize = 64;
+            options.LatentSize = 32;
+            options.DecoderSize = 64;
+            options.NumberOfEpochs = 30;
+            options.BatchSize = 16;
+        }
+        if (s.Epochs is int epochs) options.NumberOfEpochs = epochs;
+        return s.Apply(options);
     }
 
     /// <summary>Applies the run's epoch count to any trainer's options.</summary>

@@ -97,7 +97,7 @@ namespace Svae.Cli
 
         private static Command Reproduce()
         {
-            var models = new Option<string>("--models") { Description = "Comma-separated models (default: the models of Table 2; add GRU4Rec, SASRec by name).", DefaultValueFactory = _ => string.Join(",", ModelRegistry.Table2.Select(m => m.Name)) };
+            var models = new Option<string>("--models") { Description = "Comma-separated models (default: the models of Table 2; add GRU4Rec, SASRec, SeqVAE-<Variant> by name).", DefaultValueFactory = _ => string.Join(",", ModelRegistry.Table2.Select(m => m.Name)) };
             var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds of the user split; metrics are averaged over them.", DefaultValueFactory = _ => "98765" };
             var validationUsers = new Option<int?>("--validation-users") { Description = "Held-out validation users (default: 750 on ML-1M, else 100)." };
             var testUsers = new Option<int?>("--test-users") { Description = "Held-out test users (default: 750 on ML-1M, else 100)." };
@@ -108,10 +108,12 @@ namespace Svae.Cli
             var set = new Option<string[]>("--set") { Description = "Name=Value: set an Options property of every model that has it (e.g. --set LearningRate=0.003 --set BatchSize=8).", AllowMultipleArgumentsPerToken = false };
             var checkpoint = new Option<string?>("--checkpoint") { Description = "Folder for training checkpoints (one sub-folder per model and split): written every epoch; a run started again with the same folder, data and options resumes where it stopped." };
             var protocol = new Option<string>("--protocol") { Description = "paper (held-out users, 80/20 fold-in/fold-out) or leave-one-out (every user's last event is the test target, the one before it the validation target; each seed is then the models' training seed).", DefaultValueFactory = _ => "paper" };
+            var sequentialVaes = new Option<bool>("--variants") { Description = "Also run the four sequential VAEs of section 4.3.2 (fig. 2a-d): " + string.Join(", ", ModelRegistry.SequentialVaes.Select(m => m.Name)) + "." };
             var foldInVariants = new Option<bool>("--history-models-also-on-fold-in") { Description = "Under the paper's protocol, also train every model that trains on the training users only (POP, RVAE, MVAE, SVAE, GRU4Rec, SASRec) on the held-out users' fold-ins too, as BPR*, FPMC and Caser are (never the fold-outs); reported as extra '<model>+fold-in' rows." };
             var command = new Command("reproduce", "Run the models of Table 2 (and GRU4Rec, SASRec) under the paper's protocol or leave-one-out and write results.md, results.csv and figures 4-6.")
             {
                 models, seeds, validationUsers, testUsers, epochs, kValues, output, saveModels, set, checkpoint, protocol, foldInVariants,
+                sequentialVaes,
             };
             AddDataOptions(command);
             command.SetAction(parse =>
@@ -123,6 +125,8 @@ namespace Svae.Cli
                 var entries = parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ModelRegistry.Find).ToList();
                 if (entries.Count == 0)
                     throw new CliException($"--models names no model. Known models: {string.Join(", ", ModelRegistry.All.Select(m => m.Name))}.");
+                if (parse.GetValue(sequentialVaes))
+                    entries.AddRange(ModelRegistry.SequentialVaes.Where(v => !entries.Contains(v)));
                 var split = DataSources.ParseProtocol(parse.GetValue(protocol)!);
                 if (parse.GetValue(foldInVariants))
                 {
@@ -179,7 +183,7 @@ namespace Svae.Cli
                     notes.Add("Rows '<model>+fold-in': the model also trained on the held-out users' fold-ins (never their fold-outs), the training data of BPR*, FPMC and Caser.");
 
                 // Fig. 4 (history length), fig. 5 (next k), fig. 6 (learning curves).
-                var byLength = new[] { "MVAE", "Caser", "SVAE" }.Where(firstSplit.ContainsKey).Select(m => (m, firstSplit[m])).ToList();
+                var byLength = new[] { "MVAE", "Caser", "SVAE" }.Concat(ModelRegistry.SequentialVaes.Select(m => m.Name)).Where(firstSplit.ContainsKey).Select(m => (m, firstSplit[m])).ToList();
                 if (byLength.Count > 0)
                     Figures.HistoryLength(Path.Combine(outputDir, "fig4-history-length.png"), byLength, name);
                 if (svaeCurve is { Count: > 0 })
@@ -272,7 +276,7 @@ namespace Svae.Cli
 
         private static Command Sweep()
         {
-            var model = new Option<string>("--model") { Description = "The model whose Options to sweep (SVAE).", DefaultValueFactory = _ => "SVAE" };
+            var model = new Option<string>("--model") { Description = "The model whose Options to sweep: SVAE or a sequential VAE (SeqVAE-GlobalLatent, SeqVAE-LatentInRecurrence, SeqVAE-LearnedPrior, SeqVAE-GlobalRecurrence).", DefaultValueFactory = _ => "SVAE" };
             var trials = new Option<int>("--trials") { Description = "Trial budget.", DefaultValueFactory = _ => 8 };
             var epochs = new Option<int?>("--epochs") { Description = "Epochs of a full trial (default: the options' default)." };
             var seed = new Option<int>("--seed") { Description = "Seed of the sampler and of the user split.", DefaultValueFactory = _ => 98765 };
@@ -286,8 +290,12 @@ namespace Svae.Cli
             {
                 var ml = new MLContext(seed: 1);
                 var display = new ProgressDisplay(ml, parse.GetValue(PlainOption));
-                if (!string.Equals(parse.GetValue(model), "SVAE", StringComparison.OrdinalIgnoreCase))
-                    throw new CliException("sweep supports --model SVAE; other trainers' Options carry the same attributes and can be swept with OptionsSearchSpace<T> in code.");
+                string modelName = parse.GetValue(model)!;
+                var variant = ModelRegistry.SequentialVaes.FirstOrDefault(m => string.Equals(m.Name, modelName, StringComparison.OrdinalIgnoreCase)) is { } entry
+                    ? Enum.Parse<SequentialVaeVariant>(entry.Name["SeqVAE-".Length..])
+                    : (SequentialVaeVariant?)null;
+                if (variant is null && !string.Equals(modelName, "SVAE", StringComparison.OrdinalIgnoreCase))
+                    throw new CliException($"sweep supports --model SVAE or {string.Join(", ", ModelRegistry.SequentialVaes.Select(m => m.Name))}; other trainers' Options carry the same attributes and can be swept with OptionsSearchSpace<T> in code.");
                 if (parse.GetValue(trials) < 1)
                     throw new CliException($"--trials must be at least 1 (got {parse.GetValue(trials)}).");
                 string outputDir = OutputFolder(parse.GetValue(output)!);
@@ -296,10 +304,13 @@ namespace Svae.Cli
                 int heldOut = format == "ml-1m" ? 750 : 100;
                 var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(heldOut, heldOut, parse.GetValue(seed), FoldSplit.Temporal),
                     "the sweep holds out 100 validation and 100 test users (750 each on MovieLens-1M)");
-                var baseline = ModelRegistry.SvaeOptions(new RunSettings(parse.GetValue(epochs), small, 42));
-                var trialsTable = display.Run($"sweep SVAE on {name}", () => HyperparameterSweep.Run(ml, dataset, baseline, parse.GetValue(trials), parse.GetValue(seed), display));
+                var settings = new RunSettings(parse.GetValue(epochs), small, 42);
+                string swept = variant is { } v ? SequentialVaeTrainer.ModelNameOf(v) : "SVAE";
+                var trialsTable = display.Run($"sweep {swept} on {name}", () => variant is { } v
+                    ? HyperparameterSweep.Run(ml, dataset, ModelRegistry.SequentialVaeOptions(settings, v), parse.GetValue(trials), parse.GetValue(seed), display)
+                    : HyperparameterSweep.Run(ml, dataset, ModelRegistry.SvaeOptions(settings), parse.GetValue(trials), parse.GetValue(seed), display));
                 Results.WriteCsv(trialsTable, Path.Combine(outputDir, "trials.csv"));
-                File.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"SVAE sweep on {name}",
+                File.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"{swept} sweep on {name}",
                     new[] { "Validation NDCG@100 (%) per trial; trials below the median after the short first round were stopped early." }));
                 display.Line(File.ReadAllText(Path.Combine(outputDir, "trials.md")));
                 return 0;

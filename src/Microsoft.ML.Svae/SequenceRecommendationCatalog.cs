@@ -281,6 +281,28 @@ public sealed class SequenceRecommendationTrainers
         => new(_mlContext, options);
 
     /// <summary>
+    /// One of the four sequential VAEs of section 4.3.2 (fig. 2a-d) of Sachdeva et al. (WSDM 2019), with SVAE's sizes
+    /// and next-k likelihood; scores a user from the history alone.
+    /// </summary>
+    /// <param name="variant">Which model of fig. 2: global latent (2a), latent in the recurrence (2b), learned prior (2c) or global recurrence (2d).</param>
+    /// <param name="historyColumnName">The history column (variable-length <c>Vector&lt;Key&lt;UInt32&gt;&gt;</c>, time-ordered).</param>
+    /// <param name="numberOfEpochs">The maximum number of epochs.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public SequentialVaeTrainer SequentialVae(SequentialVaeVariant variant, string historyColumnName = SequenceColumns.History,
+        int numberOfEpochs = SequentialVaeTrainer.Defaults.NumberOfEpochs, double learningRate = SequentialVaeTrainer.Defaults.LearningRate)
+        => SequentialVae(new SequentialVaeTrainer.Options
+        {
+            Variant = variant,
+            HistoryColumnName = historyColumnName,
+            NumberOfEpochs = numberOfEpochs,
+            LearningRate = learningRate,
+        });
+
+    /// <summary>A sequential VAE of section 4.3.2 with all options (<see cref="SequentialVaeTrainer.Options.Variant"/> picks the model).</summary>
+    public SequentialVaeTrainer SequentialVae(SequentialVaeTrainer.Options options)
+        => new(_mlContext, options);
+
+    /// <summary>
     /// SASRec, the self-attentive sequential recommender (Kang and McAuley, ICDM 2018), with the paper's architecture
     /// and full cross-entropy over all items; scores a user from the most recent <paramref name="maxHistoryLength"/> items alone.
     /// </summary>

@@ -13,6 +13,17 @@ internal static class GaussianLatent
     public static Tensor KlDivergence(Tensor mean, Tensor logVariance)
         => logVariance.exp().sub(TorchScalars.One).sub(logVariance).Plus(mean.square()).sum(-1).mul(TorchScalars.Half);
 
+    /// <summary>
+    /// KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) of two diagonal Gaussians, summed over the last dimension:
+    /// <c>½ Σ (log σ_p² − log σ_q² + (σ_q² + (μ_q − μ_p)²) / σ_p² − 1)</c> (the learned priors of the sequential VAEs).
+    /// </summary>
+    public static Tensor KlDivergence(Tensor mean, Tensor logVariance, Tensor priorMean, Tensor priorLogVariance)
+    {
+        using var scope = NewDisposeScope();
+        var kl = 0.5 * (priorLogVariance - logVariance + (logVariance.exp() + (mean - priorMean).square()) * (-priorLogVariance).exp() - 1);
+        return kl.sum(-1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>z = μ + exp(½ log σ²)·ε with ε ~ N(0, I) from <paramref name="generator"/> (the global generator when null).</summary>
     public static Tensor Reparameterize(Tensor mean, Tensor logVariance, Generator? generator)
     {

@@ -47,6 +47,25 @@ internal static class OnnxLayers
         return g.Node("Reshape", new[] { outputs[1], g.Int64s(1, h) });
     }
 
+    /// <summary>
+    /// Runs a GRU from a zero state over <c>x [T, 1, in]</c>, forward or (<paramref name="reverse"/>) from the last
+    /// position to the first, and returns every position's hidden state <c>[T, H]</c> (for the reverse direction, the
+    /// state at t summarises positions t..T−1).
+    /// </summary>
+    public static string GruStates(OnnxGraphBuilder g, string x, GruWeights w, bool reverse)
+    {
+        int h = w.Hidden;
+        string weight = g.Constant("gru_W", ReorderGates(w.WeightIh, h, w.In), 1, 3 * h, w.In);
+        string recurrence = g.Constant("gru_R", ReorderGates(w.WeightHh, h, h), 1, 3 * h, h);
+        var bias = new float[6 * h];
+        ReorderGates(w.BiasIh, h, 1).CopyTo(bias, 0);
+        ReorderGates(w.BiasHh, h, 1).CopyTo(bias, 3 * h);
+        string b = g.Constant("gru_B", bias, 1, 6 * h);
+        string[] outputs = g.Nodes("GRU", new[] { x, weight, recurrence, b }, 2,
+            ("hidden_size", (long)h), ("linear_before_reset", 1L), ("direction", reverse ? "reverse" : "forward"));
+        return g.Node("Reshape", new[] { outputs[0], g.Int64s(-1, h) });
+    }
+
     /// <summary>PyTorch (r, z, n) blocks of <paramref name="rowLength"/>-wide rows to ONNX (z, r, n).</summary>
     internal static float[] ReorderGates(float[] source, int hidden, int rowLength)
     {

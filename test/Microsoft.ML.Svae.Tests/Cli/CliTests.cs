@@ -46,6 +46,22 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void TheVariantsSwitchAddsTheFourSequentialVaesToTheTableAndToFig4()
+    {
+        int code = RunnerCli.Build().Parse(new[] { "reproduce", "--models", "POP,SeqVAE-LearnedPrior", "--variants", "--epochs", "1",
+            "--set", "EmbeddingSize=8", "--set", "RecurrentSize=8", "--set", "EncoderSize=8", "--set", "DecoderSize=8", "--set", "LatentSize=4",
+            "--set", "MaxHistoryLength=20", "--k-values", "none", "--output", _dir, "--plain" }).Invoke();
+        Assert.Equal(0, code);
+        var rows = File.ReadAllLines(Path.Combine(_dir, "results.csv")).Skip(1).Select(l => l.Split(',')[0]).ToList();
+        Assert.Equal(new[] { "POP", "SeqVAE-LearnedPrior", "SeqVAE-GlobalLatent", "SeqVAE-LatentInRecurrence", "SeqVAE-GlobalRecurrence" }, rows);
+        Assert.True(File.Exists(Path.Combine(_dir, "fig4-history-length.png")));
+        // Table 2 stays the default list: the variants run only when asked for.
+        Assert.DoesNotContain(ModelRegistry.Table2, m => m.Name.StartsWith("SeqVAE-", StringComparison.Ordinal));
+        Assert.Equal(SequentialVaeVariant.GlobalRecurrence,
+            ModelRegistry.SequentialVaeOptions(new RunSettings(null, false, 1), SequentialVaeVariant.GlobalRecurrence).Variant);
+    }
+
+    [Fact]
     public void TheEqualDataSwitchAddsAFoldInRowForHistoryOnlyModels()
     {
         int code = RunnerCli.Build().Parse(new[] { "reproduce", "--models", "POP,BPR*", "--epochs", "1", "--history-models-also-on-fold-in",
@@ -90,6 +106,19 @@ public class CliTests : IDisposable
         Assert.StartsWith("Trial,NDCG@100 after 1 epochs,NDCG@100 after 3 epochs,Stopped early", csv[0]);
         Assert.Equal(3, csv.Length);
         Assert.Contains("LearningRate", csv[0]);
+    }
+
+    [Fact]
+    public void SweepOfASequentialVaeKeepsItsVariant()
+    {
+        int code = RunnerCli.Build().Parse(new[] { "sweep", "--model", "SeqVAE-LearnedPrior", "--trials", "2", "--epochs", "2", "--output", _dir, "--plain" }).Invoke();
+        Assert.Equal(0, code);
+        var csv = File.ReadAllLines(Path.Combine(_dir, "trials.csv"));
+        Assert.Equal(3, csv.Length);
+        int variant = Array.IndexOf(csv[0].Split(','), "Variant");
+        Assert.True(variant >= 0, csv[0]);
+        Assert.All(csv.Skip(1), row => Assert.Equal("LearnedPrior", row.Split(',')[variant]));
+        Assert.Contains("# SeqVAE-LearnedPrior sweep on synthetic", File.ReadAllText(Path.Combine(_dir, "trials.md")));
     }
 
     [Fact]

@@ -19,7 +19,8 @@ public sealed class CheckpointTests : IDisposable
             Directory.Delete(_folder, recursive: true);
     }
 
-    public static TheoryData<string> Models => new() { "SVAE", "MVAE", "RVAE", "BPR", "FPMC", "Caser", "GRU4Rec", "SASRec" };
+    public static TheoryData<string> Models => new() { "SVAE", "MVAE", "RVAE", "BPR", "FPMC", "Caser", "GRU4Rec", "SASRec",
+        "SeqVAE-GlobalLatent", "SeqVAE-LatentInRecurrence", "SeqVAE-LearnedPrior", "SeqVAE-GlobalRecurrence" };
 
     private static SequenceTrainerOptions Options(string model, string? folder)
     {
@@ -34,6 +35,12 @@ public sealed class CheckpointTests : IDisposable
             "GRU4Rec" => new Gru4RecTrainer.Options { EmbeddingSize = 8, RecurrentSize = 8, DropoutRate = 0.2 },
             // The sampled loss: its negatives' position is restored too.
             "SASRec" => new SasrecTrainer.Options { EmbeddingSize = 8, NumberOfBlocks = 1, DropoutRate = 0.2, MaxHistoryLength = 12, Loss = NextItemLoss.SampledBinaryCrossEntropy },
+            // The sequential VAEs of section 4.3.2: ε, dropout masks and (2b, 2d) a recurrence that samples at every step.
+            _ when model.StartsWith("SeqVAE-", StringComparison.Ordinal) => new SequentialVaeTrainer.Options
+            {
+                Variant = Enum.Parse<SequentialVaeVariant>(model["SeqVAE-".Length..]),
+                EmbeddingSize = 8, RecurrentSize = 8, EncoderSize = 8, LatentSize = 4, DecoderSize = 8, KlAnnealingSteps = 5,
+            },
             _ => throw new ArgumentOutOfRangeException(nameof(model)),
         };
         options.NumberOfEpochs = 3;
@@ -58,6 +65,7 @@ public sealed class CheckpointTests : IDisposable
         CaserTrainer.Options o => ml.Recommendation().Trainers.Caser(o).Fit(train, validation),
         Gru4RecTrainer.Options o => ml.Recommendation().Trainers.Gru4Rec(o).Fit(train, validation),
         SasrecTrainer.Options o => ml.Recommendation().Trainers.Sasrec(o).Fit(train, validation),
+        SequentialVaeTrainer.Options o => ml.Recommendation().Trainers.SequentialVae(o).Fit(train, validation),
         _ => throw new ArgumentOutOfRangeException(nameof(options)),
     };
 

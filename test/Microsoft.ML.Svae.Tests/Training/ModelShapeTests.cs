@@ -33,7 +33,7 @@ public class ModelShapeTests
 
     [Fact]
     public void EveryNeuralModelGoesThroughTheOneTrainerBase()
-        => Assert.Equal(["BprTrainer", "CaserTrainer", "FpmcTrainer", "Gru4RecTrainer", "MvaeTrainer", "RvaeTrainer", "SasrecTrainer", "SvaeTrainer"],
+        => Assert.Equal(["BprTrainer", "CaserTrainer", "FpmcTrainer", "Gru4RecTrainer", "MvaeTrainer", "RvaeTrainer", "SasrecTrainer", "SequentialVaeTrainer", "SvaeTrainer"],
             NeuralTrainerTypes().Select(t => t.Name));
 
     [Theory]

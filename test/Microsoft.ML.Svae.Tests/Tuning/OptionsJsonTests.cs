@@ -20,6 +20,7 @@ public class OptionsJsonTests
         typeof(BprTrainer.Options),
         typeof(FpmcTrainer.Options),
         typeof(CaserTrainer.Options),
+        typeof(SequentialVaeTrainer.Options),
     };
 
     [Theory]

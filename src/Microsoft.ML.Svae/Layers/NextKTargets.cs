@@ -1,0 +1,61 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae;
+
+/// <summary>
+/// The next-k multi-set likelihood of eq. 4.9 (section 4.3.3 of Sachdeva et al., WSDM 2019) for models whose state
+/// after item s explains the next k items s+1..s+k, in SVAE's 0-based indexing: the states s = 0..L−2 of a user of
+/// length L have at least one target and are the loss units; the first item is never a target.
+/// </summary>
+/// <remarks>
+/// Written for the sequential VAEs of section 4.3.2 (<c>Models/SequentialVae/</c>). SVAE's objective still has its own
+/// copy of the same computation (<c>Models/Svae/SvaeObjective.cs</c>, which also has eq. 4.10's mixture); the two agree
+/// term by term and are meant to be merged here.
+/// </remarks>
+internal static class NextKTargets
+{
+    /// <summary>The loss units of a user with <paramref name="length"/> events: one per state with a next item.</summary>
+    public static long Units(int length) => Math.Max(0, length - 1);
+
+    /// <summary>
+    /// The batch's units and their targets: <c>Units</c> the flat indices <c>[P]</c> into the <c>B·T</c> positions
+    /// (s &lt; length − 1), <c>UnitMask</c> the same positions as <c>bool [B, T]</c>, <c>Targets</c> items s+1..s+k
+    /// <c>[P, k]</c> and <c>TargetMask</c> <c>bool [P, k]</c>, true where s + j &lt; length.
+    /// </summary>
+    public static (Tensor Units, Tensor UnitMask, Tensor Targets, Tensor TargetMask) Of(SequenceBatch batch, int nextK)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(nextK, 1);
+        using var scope = NewDisposeScope();
+        long b = batch.Count, t = batch.MaxLength;
+        var device = batch.Device;
+        var lengths = batch.LengthTensor;
+        var positions = arange(t, ScalarType.Int64, device);
+        var unitMask = positions.unsqueeze(0) < (lengths - 1).unsqueeze(1);                            // [B, T]
+        var units = unitMask.reshape(-1).nonzero().squeeze(1);                                           // [P]
+        var padded = cat(new[] { batch.Items, zeros(b, nextK, ScalarType.Int64, device) }, 1);           // [B, T+k]
+        var targets = padded.unfold(1, nextK, 1).narrow(1, 1, t);                                        // [B, T, k]
+        var offsets = arange(1, nextK + 1, ScalarType.Int64, device);
+        var targetMask = (positions.view(1, t, 1) + offsets.view(1, 1, nextK)) < lengths.view(b, 1, 1); // [B, T, k]
+        var unitTargets = targets.reshape(b * t, nextK).index_select(0, units);
+        var unitTargetMask = targetMask.reshape(b * t, nextK).index_select(0, units);
+        return (units.MoveToOuterDisposeScope(), unitMask.MoveToOuterDisposeScope(),
+            unitTargets.MoveToOuterDisposeScope(), unitTargetMask.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The negative log-likelihood of eq. 4.9 summed over the units: per unit, minus the mean over its valid targets
+    /// of <c>log softmax(logits)[target]</c>, so that a unit near the end of a sequence with fewer than k targets
+    /// weighs as much as the others.
+    /// </summary>
+    /// <param name="logits"><c>[P, N]</c> item logits of the units.</param>
+    /// <param name="targets"><c>[P, k]</c> target items.</param>
+    /// <param name="targetMask"><c>[P, k]</c> valid targets (at least one per unit).</param>
+    public static Tensor MultiSetNllSum(Tensor logits, Tensor targets, Tensor targetMask)
+    {
+        using var scope = NewDisposeScope();
+        var gathered = logits.log_softmax(1).gather(1, targets);                                        // [P, k]
+        var weights = targetMask.to(gathered.dtype);
+        return (-((gathered * weights).sum(1) / weights.sum(1)).sum()).MoveToOuterDisposeScope();
+    }
+}
