@@ -47,6 +47,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
     {
         int items = 3706, updates = 2000, requests = 2000, seconds = 30;
         string? webApi = null;
+        bool profile = false;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--items") items = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -54,6 +55,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             else if (args[i] == "--webapi") webApi = args[++i];
             else if (args[i] == "--requests") requests = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--seconds") seconds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--profile") profile = true;
             else { Console.Error.WriteLine($"usage: incremental {Usage}"); return 2; }
         }
 
@@ -87,6 +89,8 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             lengths.Add((length, state, history));
         }
         OnnxRuntimeDirect(incremental, lengths, updates, ids.Count);
+        if (profile)
+            ProfileGraph(incremental, lengths[1].State, lengths[1].Length, updates, ids.Count);
         LoadedZips(ml, model, incremental, data.Train.Schema, lengths, updates, ids);
 
         if (webApi is not null)
@@ -122,6 +126,75 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
                 });
             });
             Console.WriteLine(FormattableString.Invariant($"| {length:N0} | {Percentile(times, 0.5):F3} / {Percentile(times, 0.99):F3} | {1000 / times.Average():N0} |"));
+        }
+    }
+
+    /// <summary>
+    /// ONNX Runtime's own profile of the incremental graph (one thread, one-event updates from a kept state with
+    /// <paramref name="seenCount"/> seen items): the nodes run per update and the kernel time per operator type.
+    /// </summary>
+    private static void ProfileGraph(IncrementalRecommendationTransformer incremental, float[] state, int seenCount, int updates, int items)
+    {
+        using var graph = new MemoryStream();
+        incremental.ExportOnnx(graph);
+        string prefix = Path.Combine(Path.GetTempPath(), "svae-incremental-profile-" + Guid.NewGuid().ToString("N"));
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+        {
+            IntraOpNumThreads = 1, InterOpNumThreads = 1, EnableProfiling = true, ProfileOutputPathPrefix = prefix,
+        };
+        string? trace = null;
+        try
+        {
+            using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(graph.ToArray(), options))
+            {
+                var rng = new Random(8);
+                var seen = Enumerable.Range(0, seenCount).Select(_ => (uint)rng.Next(1, items + 1)).ToArray();
+                for (int i = 0; i < updates; i++)
+                {
+                    using var results = session.Run(new[]
+                    {
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(IncrementalColumns.State, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(state, [1, state.Length])),
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(incremental.HistoryColumnName, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<uint>(new[] { (uint)(i % items + 1) }, [1, 1])),
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(IncrementalColumns.Seen, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<uint>(seen, [1, seen.Length])),
+                    });
+                }
+                trace = session.EndProfiling();
+            }
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(trace));
+            var byOperator = new Dictionary<string, (double Micros, int Count)>();
+            double runMicros = 0;
+            int runs = 0;
+            foreach (var e in json.RootElement.EnumerateArray())
+            {
+                string category = e.GetProperty("cat").GetString() ?? "";
+                string name = e.GetProperty("name").GetString() ?? "";
+                double micros = e.TryGetProperty("dur", out var dur) ? dur.GetDouble() : 0;
+                if (category == "Session" && name == "model_run")
+                {
+                    runMicros += micros;
+                    runs++;
+                }
+                else if (category == "Node" && name.EndsWith("_kernel_time", StringComparison.Ordinal)
+                    && e.TryGetProperty("args", out var args) && args.TryGetProperty("op_name", out var op))
+                {
+                    string key = op.GetString() ?? "?";
+                    var (total, count) = byOperator.GetValueOrDefault(key);
+                    byOperator[key] = (total + micros, count + 1);
+                }
+            }
+            runs = Math.Max(1, runs);
+            Console.WriteLine();
+            Console.WriteLine(FormattableString.Invariant(
+                $"ONNX Runtime profile of the incremental graph ({runs} one-event updates, {seenCount} seen items, one thread): {byOperator.Values.Sum(v => v.Count) / (double)runs:F0} nodes run per update (If branches included), model_run {runMicros / runs:F1} µs per update"));
+            Console.WriteLine("| operator | nodes per update | µs per update | share of kernel time |");
+            Console.WriteLine("| --- | ---: | ---: | ---: |");
+            double kernel = byOperator.Values.Sum(v => v.Micros);
+            foreach (var (op, (micros, count)) in byOperator.OrderByDescending(p => p.Value.Micros))
+                Console.WriteLine(FormattableString.Invariant($"| {op} | {count / (double)runs:F1} | {micros / runs:F1} | {100 * micros / kernel:F0}% |"));
+        }
+        finally
+        {
+            if (trace is not null) File.Delete(trace);
         }
     }
 
