@@ -20,8 +20,8 @@ namespace Microsoft.ML.Svae.Onnx;
 /// scores by arithmetic (<c>Concat</c>/<c>Where</c>/<c>Compress</c>), which ONNX Runtime runs at the cost of a
 /// few small kernels where a branch costs a subgraph execution. The ranking runs over <b>key-indexed</b> scores
 /// <c>float [1, N + 2]</c> (<see cref="KeyIndexedRows"/>): column k is the score of key k, and the columns 0 and
-/// N + 1 hold negative infinity, so the raw keys of <see cref="SeenInput"/> and of the history (clipped to N + 1)
-/// mask their own column with no filtering of unknown keys, and <c>TopK</c>'s indices are keys.
+/// N + 1 hold negative infinity, so the raw keys of <see cref="SeenInput"/> and of the history
+/// mask their own column with no filtering of unknown keys (clipped to 0..N + 1), and <c>TopK</c>'s indices are keys.
 /// </para>
 /// </remarks>
 internal static class IncrementalGraph
@@ -87,9 +87,13 @@ internal static class IncrementalGraph
     {
         int k = Math.Min(topK, itemCount);
         g.Input(SeenInput, DataType.Uint32, 1, "seen_length");
-        string keys = g.Node("Cast", new[] { g.Node("Concat", new[] { SeenInput, historyInput }, ("axis", 1L)) }, ("to", (long)DataType.Int64));
-        // Key 0 masks column 0 and keys above N column N + 1, both negative infinity already.
-        string columns = g.Node("Min", new[] { keys, g.Scalar((long)itemCount + 1) });
+        // Each key input is read through a Cast only (as in every graph: a host may declare the keys int64).
+        string keys = g.Node("Concat", new[]
+        {
+            g.Node("Cast", new[] { SeenInput }, ("to", (long)DataType.Int64)), g.Node("Cast", new[] { historyInput }, ("to", (long)DataType.Int64)),
+        }, ("axis", 1L));
+        // Keys 0 and below mask column 0, keys above N column N + 1: both negative infinity already.
+        string columns = g.Node("Clip", new[] { keys, g.Scalar(0L), g.Scalar((long)itemCount + 1) });
         string minusInfinity = g.Node("Expand", new[] { g.Scalar(float.NegativeInfinity), g.Node("Shape", new[] { columns }) });
         string masked = g.Node("ScatterElements", new[] { keyedLogits, columns, minusInfinity }, ("axis", 1L));
         string topKeys = g.Fresh("TopK");
