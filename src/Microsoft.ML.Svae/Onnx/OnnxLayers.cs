@@ -82,8 +82,8 @@ internal static class OnnxLayers
     /// </summary>
     /// <remarks>
     /// Unlike ONNX's <c>GRU</c> operator, the loop takes an empty sequence (ONNX Runtime aborts on a <c>GRU</c> over
-    /// one), and a step reads a gathered row instead of multiplying by <c>W_ih</c>; the recurrent weights are an
-    /// initializer of the loop body, so ONNX Runtime pre-packs them for its <c>Gemm</c> once.
+    /// one), and a step reads a gathered row instead of multiplying by <c>W_ih</c>. The recurrent weights are an
+    /// initializer of the loop body itself (a constant <c>Gemm</c> input of the subgraph).
     /// </remarks>
     public static string GruSteps(OnnxGraphBuilder g, string initialState, string indices, string projections, GruWeights w)
     {
