@@ -94,6 +94,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
         {
             ProfileGraph(incremental, lengths[1].State, lengths[1].Length, updates, ids.Count);
             GruStepComparison(model.ItemCount, updates);
+            DecoderLayoutComparison(model.ItemCount + 2, updates);
         }
         LoadedZips(ml, model, incremental, data.Train.Schema, lengths, updates, ids);
 
@@ -271,6 +272,70 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             Console.WriteLine();
             Console.WriteLine($"One GRU step ({inputSize} inputs, {hidden} hidden, {items:N0} items), ONNX Runtime, one thread, {updates} calls each in alternation:");
             Console.WriteLine("| step | p50 / p99 (µs) |");
+            Console.WriteLine("| --- | ---: |");
+            for (int v = 0; v < variants.Length; v++)
+            {
+                times[v].Sort();
+                Console.WriteLine(FormattableString.Invariant($"| {variants[v].Name} | {1000 * Percentile(times[v], 0.5):F1} / {1000 * Percentile(times[v], 0.99):F1} |"));
+            }
+        }
+        finally
+        {
+            foreach (var session in sessions) session.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The decoder's output layer (150 inputs → <paramref name="outputs"/> scores, one row) three ways, timed in
+    /// alternation (one thread): <c>Gemm</c> with PyTorch's <c>[out, in]</c> weight and <c>transB = 1</c> (what the graphs
+    /// write), <c>Gemm</c> with the weight transposed at export (<c>[in, out]</c>, <c>transB = 0</c>), and
+    /// <c>MatMul</c> + <c>Add</c> on the transposed weight.
+    /// </summary>
+    private static void DecoderLayoutComparison(int outputs, int updates)
+    {
+        const int inputs = 150;
+        var rng = new Random(10);
+        var weight = Enumerable.Range(0, outputs * inputs).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var bias = Enumerable.Range(0, outputs).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var transposed = new float[weight.Length];
+        for (int o = 0; o < outputs; o++)
+            for (int i = 0; i < inputs; i++)
+                transposed[i * outputs + o] = weight[o * inputs + i];
+        byte[] Graph(Func<Microsoft.ML.Svae.Onnx.OnnxGraphBuilder, string, string> layer)
+        {
+            var g = new Microsoft.ML.Svae.Onnx.OnnxGraphBuilder("decoder_out");
+            string x = g.Input("x", Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType.Float, 1, inputs);
+            g.AddNode("Identity", new[] { layer(g, x) }, new[] { "y" });
+            g.Output("y", Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType.Float, 1, outputs);
+            return g.ToModelBytes(new Dictionary<string, string>());
+        }
+        var variants = new (string Name, byte[] Graph)[]
+        {
+            ("Gemm, weight [out, in], transB = 1", Graph((g, x) => g.Node("Gemm", new[] { x, g.Constant("w", weight, outputs, inputs), g.Constant("b", bias, outputs) }, ("transB", 1L)))),
+            ("Gemm, weight transposed at export [in, out]", Graph((g, x) => g.Node("Gemm", new[] { x, g.Constant("w", transposed, inputs, outputs), g.Constant("b", bias, outputs) }))),
+            ("MatMul + Add, weight [in, out]", Graph((g, x) => g.Node("Add", new[] { g.Node("MatMul", new[] { x, g.Constant("w", transposed, inputs, outputs) }), g.Constant("b", bias, outputs) }))),
+        };
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
+        var sessions = variants.Select(v => new Microsoft.ML.OnnxRuntime.InferenceSession(v.Graph, options)).ToArray();
+        try
+        {
+            var x = Enumerable.Range(0, inputs).Select(_ => (float)rng.NextDouble()).ToArray();
+            var times = variants.Select(_ => new List<double>()).ToArray();
+            for (int i = -updates / 10; i < updates; i++)
+            {
+                for (int v = 0; v < sessions.Length; v++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    using var results = sessions[v].Run(new[]
+                    {
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("x", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(x, [1, inputs])),
+                    });
+                    if (i >= 0) times[v].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                }
+            }
+            Console.WriteLine();
+            Console.WriteLine($"The decoder's output layer ({inputs} → {outputs:N0}, one row), ONNX Runtime, one thread, {updates} calls each in alternation:");
+            Console.WriteLine("| layer | p50 / p99 (µs) |");
             Console.WriteLine("| --- | ---: |");
             for (int v = 0; v < variants.Length; v++)
             {
