@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using Microsoft.ML;
 using Microsoft.ML.Svae;
+using Microsoft.ML.Transforms.Onnx;
 
 namespace Svae.Benchmarks;
 
@@ -47,6 +48,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
     {
         int items = 3706, updates = 2000, requests = 2000, seconds = 30;
         string? webApi = null;
+        bool profile = false;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--items") items = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -54,6 +56,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             else if (args[i] == "--webapi") webApi = args[++i];
             else if (args[i] == "--requests") requests = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--seconds") seconds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--profile") profile = true;
             else { Console.Error.WriteLine($"usage: incremental {Usage}"); return 2; }
         }
 
@@ -87,6 +90,12 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             lengths.Add((length, state, history));
         }
         OnnxRuntimeDirect(incremental, lengths, updates, ids.Count);
+        if (profile)
+        {
+            ProfileGraph(incremental, lengths[1].State, lengths[1].Length, updates, ids.Count);
+            GruStepComparison(model.ItemCount, updates);
+            DecoderLayoutComparison(model.ItemCount + 2, updates);
+        }
         LoadedZips(ml, model, incremental, data.Train.Schema, lengths, updates, ids);
 
         if (webApi is not null)
@@ -125,6 +134,221 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
         }
     }
 
+    /// <summary>
+    /// ONNX Runtime's own profile of the incremental graph (one thread, one-event updates from a kept state with
+    /// <paramref name="seenCount"/> seen items): the nodes run per update and the kernel time per operator type.
+    /// </summary>
+    private static void ProfileGraph(IncrementalRecommendationTransformer incremental, float[] state, int seenCount, int updates, int items)
+    {
+        using var graph = new MemoryStream();
+        incremental.ExportOnnx(graph);
+        string prefix = Path.Combine(Path.GetTempPath(), "svae-incremental-profile-" + Guid.NewGuid().ToString("N"));
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+        {
+            IntraOpNumThreads = 1, InterOpNumThreads = 1, EnableProfiling = true, ProfileOutputPathPrefix = prefix,
+        };
+        string? trace = null;
+        try
+        {
+            using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(graph.ToArray(), options))
+            {
+                var rng = new Random(8);
+                var seen = Enumerable.Range(0, seenCount).Select(_ => (uint)rng.Next(1, items + 1)).ToArray();
+                for (int i = 0; i < updates; i++)
+                {
+                    using var results = session.Run(new[]
+                    {
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(IncrementalColumns.State, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(state, [1, state.Length])),
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(incremental.HistoryColumnName, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<uint>(new[] { (uint)(i % items + 1) }, [1, 1])),
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(IncrementalColumns.Seen, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<uint>(seen, [1, seen.Length])),
+                    });
+                }
+                trace = session.EndProfiling();
+            }
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(trace));
+            var byOperator = new Dictionary<string, (double Micros, int Count)>();
+            double runMicros = 0;
+            int runs = 0;
+            foreach (var e in json.RootElement.EnumerateArray())
+            {
+                string category = e.GetProperty("cat").GetString() ?? "";
+                string name = e.GetProperty("name").GetString() ?? "";
+                double micros = e.TryGetProperty("dur", out var dur) ? dur.GetDouble() : 0;
+                if (category == "Session" && name == "model_run")
+                {
+                    runMicros += micros;
+                    runs++;
+                }
+                else if (category == "Node" && name.EndsWith("_kernel_time", StringComparison.Ordinal)
+                    && e.TryGetProperty("args", out var args) && args.TryGetProperty("op_name", out var op))
+                {
+                    string key = op.GetString() ?? "?";
+                    var (total, count) = byOperator.GetValueOrDefault(key);
+                    byOperator[key] = (total + micros, count + 1);
+                }
+            }
+            runs = Math.Max(1, runs);
+            Console.WriteLine();
+            Console.WriteLine(FormattableString.Invariant(
+                $"ONNX Runtime profile of the incremental graph (profiling adds a fixed cost per node; {runs} one-event updates, {seenCount} seen items, one thread): {byOperator.Values.Sum(v => v.Count) / (double)runs:F0} nodes run per update (subgraph nodes included), model_run {runMicros / runs:F1} µs per update"));
+            Console.WriteLine("| operator | nodes per update | µs per update | share of kernel time |");
+            Console.WriteLine("| --- | ---: | ---: | ---: |");
+            double kernel = byOperator.Values.Sum(v => v.Micros);
+            foreach (var (op, (micros, count)) in byOperator.OrderByDescending(p => p.Value.Micros))
+                Console.WriteLine(FormattableString.Invariant($"| {op} | {count / (double)runs:F1} | {micros / runs:F1} | {100 * micros / kernel:F0}% |"));
+        }
+        finally
+        {
+            if (trace is not null) File.Delete(trace);
+        }
+    }
+
+    /// <summary>
+    /// One GRU step (the paper's sizes: 256 inputs, 200 hidden) three ways, each an ONNX graph from a state and one
+    /// item index to the next state, timed in alternation (A B C A B C ...; one thread): ONNX's <c>GRU</c> operator on
+    /// the gathered embedding (the whole-history graph's layer, which needs an <c>If</c> around it for an empty
+    /// sequence), the explicit gates in a <c>Loop</c> over folded input projections (the incremental graph's layer),
+    /// and the same explicit gates without the <c>Loop</c> (one step only: the Loop's own cost).
+    /// </summary>
+    private static void GruStepComparison(int items, int updates)
+    {
+        const int inputSize = 256, hidden = 200;
+        var rng = new Random(9);
+        float[] Random(int count) => Enumerable.Range(0, count).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.2f).ToArray();
+        var gru = new Microsoft.ML.Svae.Onnx.GruWeights(Random(3 * hidden * inputSize), Random(3 * hidden * hidden), Random(3 * hidden), Random(3 * hidden), hidden, inputSize);
+        var embedding = Random(items * inputSize);
+        byte[] Graph(Func<Microsoft.ML.Svae.Onnx.OnnxGraphBuilder, string, string, string> step)
+        {
+            var g = new Microsoft.ML.Svae.Onnx.OnnxGraphBuilder("gru_step");
+            string state = g.Input("state", Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType.Float, 1, hidden);
+            string index = g.Input("index", Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType.Int64, 1);
+            g.AddNode("Identity", new[] { step(g, state, index) }, new[] { "next" });
+            g.Output("next", Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType.Float, 1, hidden);
+            return g.ToModelBytes(new Dictionary<string, string>());
+        }
+        var projections = Microsoft.ML.Svae.Onnx.OnnxLayers.GruInputProjections(embedding, items, gru);
+        var variants = new (string Name, byte[] Graph)[]
+        {
+            ("ONNX GRU operator (embedding gathered, W_ih in the step)", Graph((g, state, index) =>
+            {
+                string x = g.Node("Unsqueeze", new[] { g.Node("Gather", new[] { g.Constant("embedding", embedding, items, inputSize), index }, ("axis", 0L)), g.Int64s(1) });
+                return Microsoft.ML.Svae.Onnx.OnnxLayers.GruLastState(g, x, gru, state);
+            })),
+            ("explicit gates in a Loop over folded input projections", Graph((g, state, index) =>
+                Microsoft.ML.Svae.Onnx.OnnxLayers.GruSteps(g, state, index, g.Constant("projections", projections, items, 3 * hidden), gru))),
+            ("the same gates without the Loop (one step only)", Graph((g, state, index) =>
+            {
+                // The Loop body's nodes in the main graph: what the Loop itself costs.
+                var recurrentBias = new float[3 * hidden];
+                Array.Copy(gru.BiasHh, 2 * hidden, recurrentBias, 2 * hidden, hidden);
+                string recurrent = g.Node("Gemm", new[] { state, g.Constant("w_hh", gru.WeightHh, 3 * hidden, hidden), g.Constant("b_hn", recurrentBias, 3 * hidden) }, ("transB", 1L));
+                string input = g.Node("Gather", new[] { g.Constant("projections", projections, items, 3 * hidden), g.Node("Squeeze", new[] { index }) }, ("axis", 0L));
+                string[] ig = g.Nodes("Split", new[] { input, g.Int64s(2 * hidden, hidden) }, 2, ("axis", 0L));
+                string[] rg = g.Nodes("Split", new[] { recurrent, g.Int64s(2 * hidden, hidden) }, 2, ("axis", 1L));
+                string[] ru = g.Nodes("Split", new[] { g.Node("Sigmoid", new[] { g.Node("Add", new[] { rg[0], ig[0] }) }), g.Int64s(hidden, hidden) }, 2, ("axis", 1L));
+                string candidate = g.Node("Tanh", new[] { g.Node("Add", new[] { ig[1], g.Node("Mul", new[] { ru[0], rg[1] }) }) });
+                return g.Node("Add", new[] { candidate, g.Node("Mul", new[] { ru[1], g.Node("Sub", new[] { state, candidate }) }) });
+            })),
+        };
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
+        var sessions = variants.Select(v => new Microsoft.ML.OnnxRuntime.InferenceSession(v.Graph, options)).ToArray();
+        try
+        {
+            var state = new float[hidden];
+            var times = variants.Select(_ => new List<double>()).ToArray();
+            for (int i = -updates / 10; i < updates; i++)
+            {
+                for (int v = 0; v < sessions.Length; v++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    using var results = sessions[v].Run(new[]
+                    {
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("state", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(state, [1, hidden])),
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("index", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(new[] { (long)((i + updates) % items) }, [1])),
+                    });
+                    if (i >= 0) times[v].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                }
+            }
+            Console.WriteLine();
+            Console.WriteLine($"One GRU step ({inputSize} inputs, {hidden} hidden, {items:N0} items), ONNX Runtime, one thread, {updates} calls each in alternation:");
+            Console.WriteLine("| step | p50 / p99 (µs) |");
+            Console.WriteLine("| --- | ---: |");
+            for (int v = 0; v < variants.Length; v++)
+            {
+                times[v].Sort();
+                Console.WriteLine(FormattableString.Invariant($"| {variants[v].Name} | {1000 * Percentile(times[v], 0.5):F1} / {1000 * Percentile(times[v], 0.99):F1} |"));
+            }
+        }
+        finally
+        {
+            foreach (var session in sessions) session.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The decoder's output layer (150 inputs → <paramref name="outputs"/> scores, one row) three ways, timed in
+    /// alternation (one thread): <c>Gemm</c> with PyTorch's <c>[out, in]</c> weight and <c>transB = 1</c> (what the graphs
+    /// write), <c>Gemm</c> with the weight transposed at export (<c>[in, out]</c>, <c>transB = 0</c>), and
+    /// <c>MatMul</c> + <c>Add</c> on the transposed weight.
+    /// </summary>
+    private static void DecoderLayoutComparison(int outputs, int updates)
+    {
+        const int inputs = 150;
+        var rng = new Random(10);
+        var weight = Enumerable.Range(0, outputs * inputs).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var bias = Enumerable.Range(0, outputs).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var transposed = new float[weight.Length];
+        for (int o = 0; o < outputs; o++)
+            for (int i = 0; i < inputs; i++)
+                transposed[i * outputs + o] = weight[o * inputs + i];
+        byte[] Graph(Func<Microsoft.ML.Svae.Onnx.OnnxGraphBuilder, string, string> layer)
+        {
+            var g = new Microsoft.ML.Svae.Onnx.OnnxGraphBuilder("decoder_out");
+            string x = g.Input("x", Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType.Float, 1, inputs);
+            g.AddNode("Identity", new[] { layer(g, x) }, new[] { "y" });
+            g.Output("y", Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType.Float, 1, outputs);
+            return g.ToModelBytes(new Dictionary<string, string>());
+        }
+        var variants = new (string Name, byte[] Graph)[]
+        {
+            ("Gemm, weight [out, in], transB = 1", Graph((g, x) => g.Node("Gemm", new[] { x, g.Constant("w", weight, outputs, inputs), g.Constant("b", bias, outputs) }, ("transB", 1L)))),
+            ("Gemm, weight transposed at export [in, out]", Graph((g, x) => g.Node("Gemm", new[] { x, g.Constant("w", transposed, inputs, outputs), g.Constant("b", bias, outputs) }))),
+            ("MatMul + Add, weight [in, out]", Graph((g, x) => g.Node("Add", new[] { g.Node("MatMul", new[] { x, g.Constant("w", transposed, inputs, outputs) }), g.Constant("b", bias, outputs) }))),
+        };
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
+        var sessions = variants.Select(v => new Microsoft.ML.OnnxRuntime.InferenceSession(v.Graph, options)).ToArray();
+        try
+        {
+            var x = Enumerable.Range(0, inputs).Select(_ => (float)rng.NextDouble()).ToArray();
+            var times = variants.Select(_ => new List<double>()).ToArray();
+            for (int i = -updates / 10; i < updates; i++)
+            {
+                for (int v = 0; v < sessions.Length; v++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    using var results = sessions[v].Run(new[]
+                    {
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("x", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(x, [1, inputs])),
+                    });
+                    if (i >= 0) times[v].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                }
+            }
+            Console.WriteLine();
+            Console.WriteLine($"The decoder's output layer ({inputs} → {outputs:N0}, one row), ONNX Runtime, one thread, {updates} calls each in alternation:");
+            Console.WriteLine("| layer | p50 / p99 (µs) |");
+            Console.WriteLine("| --- | ---: |");
+            for (int v = 0; v < variants.Length; v++)
+            {
+                times[v].Sort();
+                Console.WriteLine(FormattableString.Invariant($"| {variants[v].Name} | {1000 * Percentile(times[v], 0.5):F1} / {1000 * Percentile(times[v], 0.99):F1} |"));
+            }
+        }
+        finally
+        {
+            foreach (var session in sessions) session.Dispose();
+        }
+    }
+
     /// <summary>The same comparison through the saved zips, loaded with <c>mlContext.Model.Load</c> (what a serving app runs).</summary>
     private static void LoadedZips(MLContext ml, SvaeTransformer model, IncrementalRecommendationTransformer incremental, DataViewSchema trainSchema,
         List<(int Length, float[] State, uint[] History)> lengths, int updates, IReadOnlyList<uint> ids)
@@ -144,7 +368,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
                 var step = ml.Model.CreatePredictionEngine<EventInput, EventOutput>(loadedIncremental);
                 var rng = new Random(7);
                 Console.WriteLine();
-                Console.WriteLine("The saved zips loaded with mlContext.Model.Load (PredictionEngine, one thread):");
+                Console.WriteLine("The saved zips loaded with mlContext.Model.Load (default session options; PredictionEngine, one thread):");
                 Console.WriteLine("| history length | one-event update p50 / p99 (ms) | updates/s | full rescoring p50 / p99 (ms) | rescorings/s | ratio |");
                 Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: |");
                 foreach (var (length, state, history) in lengths)
@@ -162,10 +386,86 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
                 (loadedFull as IDisposable)?.Dispose();
                 (loadedIncremental as IDisposable)?.Dispose();
             }
+            Throughput(incrementalPath, lengths[1], updates, ids);
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// What an app gets from the machine: the saved incremental zip loaded once, one-event updates (a user with the
+    /// given history) from 1 and 2 threads, each thread with its own PredictionEngine (as the web API's pool), for the
+    /// same number of updates per thread; updates/s = all updates / wall time. Once with a plain <c>MLContext</c>
+    /// (ONNX Runtime's default session options: a saved zip keeps no thread setting) and once with
+    /// <c>SetOnnxSessionOption</c> (one intra-op thread per session) before <c>Model.Load</c>, in alternation.
+    /// </summary>
+    private static void Throughput(string incrementalPath, (int Length, float[] State, uint[] History) user, int updates, IReadOnlyList<uint> ids)
+    {
+        var contexts = new List<(string Name, MLContext Context)> { ("default session options", new MLContext(seed: 1)) };
+        var single = new MLContext(seed: 1);
+        single.SetOnnxSessionOption(new OnnxSessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 });
+        contexts.Add(("one intra-op thread per session", single));
+        var models = contexts.Select(c => c.Context.Model.Load(incrementalPath, out _)).ToArray();
+        try
+        {
+            Console.WriteLine();
+            Console.WriteLine(FormattableString.Invariant(
+                $"Throughput: the saved incremental zip loaded once, one-event updates (history {user.Length:N0}), {updates} per thread, each thread its own PredictionEngine, rounds in alternation (median of 3 rounds):"));
+            Console.WriteLine("| ONNX Runtime sessions | threads | updates/s (all threads) | updates/s per thread | p50 / p99 (ms) |");
+            Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+            var results = new Dictionary<(int Context, int Threads), List<(double PerSecond, List<double> Times)>>();
+            for (int round = 0; round < 3; round++)
+            {
+                for (int c = 0; c < contexts.Count; c++)
+                {
+                    foreach (int threads in new[] { 1, 2 })
+                    {
+                        var engines = Enumerable.Range(0, threads)
+                            .Select(_ => contexts[c].Context.Model.CreatePredictionEngine<EventInput, EventOutput>(models[c], new PredictionEngineOptions { OwnsTransformer = false }))
+                            .ToArray();
+                        var perThread = new List<double>[threads];
+                        using var ready = new Barrier(threads + 1);
+                        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+                        {
+                            var rng = new Random(100 * round + t);
+                            var items = Enumerable.Range(0, updates).Select(_ => ids[rng.Next(ids.Count)]).ToArray();
+                            for (int i = 0; i < Math.Max(5, updates / 10); i++)
+                                engines[t].Predict(new EventInput { State = user.State, History = [items[i]], Seen = user.History });
+                            ready.SignalAndWait();
+                            var times = new List<double>(updates);
+                            for (int i = 0; i < updates; i++)
+                            {
+                                long start = Stopwatch.GetTimestamp();
+                                engines[t].Predict(new EventInput { State = user.State, History = [items[i]], Seen = user.History });
+                                times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                            }
+                            perThread[t] = times;
+                        })).ToArray();
+                        foreach (var w in workers) w.Start();
+                        ready.SignalAndWait();
+                        long begin = Stopwatch.GetTimestamp();
+                        foreach (var w in workers) w.Join();
+                        double seconds = Stopwatch.GetElapsedTime(begin).TotalSeconds;
+                        foreach (var e in engines) e.Dispose();
+                        var all = perThread.SelectMany(t => t).ToList();
+                        all.Sort();
+                        if (!results.TryGetValue((c, threads), out var list)) results[(c, threads)] = list = new();
+                        list.Add((threads * updates / seconds, all));
+                    }
+                }
+            }
+            foreach (var ((c, threads), list) in results)
+            {
+                var median = list.OrderBy(r => r.PerSecond).ElementAt(list.Count / 2);
+                Console.WriteLine(FormattableString.Invariant(
+                    $"| {contexts[c].Name} | {threads} | {median.PerSecond:N0} | {median.PerSecond / threads:N0} | {Percentile(median.Times, 0.5):F3} / {Percentile(median.Times, 0.99):F3} |"));
+            }
+        }
+        finally
+        {
+            foreach (var m in models) (m as IDisposable)?.Dispose();
         }
     }
 

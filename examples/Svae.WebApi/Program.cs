@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.ML;
+using Microsoft.ML.Transforms.Onnx;
 
 namespace Svae.WebApi;
 
@@ -45,6 +46,19 @@ public sealed class Program
         }
     }
 
+    /// <summary>
+    /// An <see cref="MLContext"/> whose ONNX Runtime sessions use one thread each. A saved zip does not keep the
+    /// session options its model was created with (ML.NET's OnnxTransformer saves the graph and the column names
+    /// only), and a session loaded with default options runs each request's few small kernels on a pool of one
+    /// spinning thread per core: requests, not kernels, are the parallel work of a web server.
+    /// </summary>
+    internal static MLContext ScoringContext()
+    {
+        var mlContext = new MLContext();
+        mlContext.SetOnnxSessionOption(new OnnxSessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 });
+        return mlContext;
+    }
+
     /// <summary>Builds the app: services (model, engine pool, user state) and endpoints.</summary>
     public static WebApplication Create(string[] args)
     {
@@ -52,14 +66,14 @@ public sealed class Program
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals);
         builder.Services.AddSingleton(sp => ServingOptions.From(sp.GetRequiredService<IConfiguration>()));
-        builder.Services.AddSingleton(sp => ModelRecommender.Load(new MLContext(), sp.GetRequiredService<ServingOptions>().ModelPath));
+        builder.Services.AddSingleton(sp => ModelRecommender.Load(ScoringContext(), sp.GetRequiredService<ServingOptions>().ModelPath));
         builder.Services.AddSingleton<IUserStateRecommender>(sp =>
         {
             var options = sp.GetRequiredService<ServingOptions>();
             var recommender = sp.GetRequiredService<IRecommender>();
             return string.IsNullOrWhiteSpace(options.IncrementalModelPath)
                 ? new HistoryRescoringUserState(recommender, options)
-                : RecurrentUserState.Load(new MLContext(), options.IncrementalModelPath, recommender, options);
+                : RecurrentUserState.Load(ScoringContext(), options.IncrementalModelPath, recommender, options);
         });
         // Loads the model when the host starts (also where Main does not run first, as under WebApplicationFactory),
         // so that a bad model path stops the app instead of failing requests.

@@ -4,7 +4,7 @@ namespace Microsoft.ML.Svae.Onnx;
 
 /// <summary>
 /// The ONNX pieces every incremental (recurrent-state) scoring graph shares: the previous state input, the
-/// items already seen, and the next state output.
+/// ranking of key-indexed scores with the seen and the new items masked, and the next state output.
 /// </summary>
 /// <remarks>
 /// *** Incremental graph format ***
@@ -14,6 +14,15 @@ namespace Microsoft.ML.Svae.Onnx;
 /// ranking; may be empty). Keys 0 and above N are dropped, as in <see cref="RecommendationGraph"/>. Outputs:
 /// <see cref="NextStateOutput"/> <c>float [1, H]</c> (empty when the state was empty and no new item is known:
 /// still a new user), and the ranking head's outputs.
+/// <para>
+/// *** Speed (one event per call is the serving case) ***
+/// The graph has no <c>If</c>: an empty state becomes zeros and an unknown user's scores become the fallback
+/// scores by arithmetic (<c>Concat</c>/<c>Where</c>/<c>Compress</c>), which ONNX Runtime runs at the cost of a
+/// few small kernels where a branch costs a subgraph execution. The ranking runs over <b>key-indexed</b> scores
+/// <c>float [1, N + 2]</c> (<see cref="KeyIndexedRows"/>): column k is the score of key k, and the columns 0 and
+/// N + 1 hold negative infinity, so the raw keys of <see cref="SeenInput"/> and of the history
+/// mask their own column with no filtering of unknown keys (clipped to 0..N + 1), and <c>TopK</c>'s indices are keys.
+/// </para>
 /// </remarks>
 internal static class IncrementalGraph
 {
@@ -22,49 +31,87 @@ internal static class IncrementalGraph
     public const string NextStateOutput = IncrementalColumns.NextState;
 
     /// <summary>
-    /// Declares the state input and returns <c>(state, hasState)</c>: the state as <c>float [1, H]</c> (zeros
-    /// when the input is empty) and a boolean scalar, true when the input is not empty. A non-empty state of
-    /// another size than <paramref name="stateSize"/> fails in a node whose name says so.
+    /// Declares the state input and returns <c>(state, length)</c>: the state as <c>float [1, H]</c> (zeros
+    /// when the input is empty) and its number of floats (an int64 scalar, 0 or H). A non-empty state of another
+    /// size than <paramref name="stateSize"/> fails in a node whose name says so.
     /// </summary>
-    public static (string State, string HasState) PreviousState(OnnxGraphBuilder g, string graphName, int stateSize)
+    /// <remarks>
+    /// No branch: zeros <c>[1, H]</c> followed by the state are reshaped to rows of H (fails unless the state's
+    /// size is a multiple of H), added to zeros <c>[2, H]</c> (fails for more than two rows, i.e. a state of 2H
+    /// floats or more) and the second row is kept: the zeros for an empty state, else the state itself.
+    /// </remarks>
+    public static (string State, string Length) PreviousState(OnnxGraphBuilder g, string graphName, int stateSize)
     {
+        string message = $"The {StateInput} column must hold {stateSize} floats (the model's recurrent state size) or be empty for a new user";
         g.Input(StateInput, DataType.Float, 1, "state_length");
-        string hasState = g.Node("Greater", new[] { g.Node("Size", new[] { StateInput }), g.Scalar(0L) });
-
-        var given = g.Subgraph("given_state");
-        string givenOut = graphName + "/given_state";
-        given.AddNamedNode(
-            $"The {StateInput} column must hold {stateSize} floats (the model's recurrent state size) or be empty for a new user",
-            "Reshape", new[] { StateInput, given.Int64s(1, stateSize) }, new[] { givenOut });
-        given.Output(givenOut, DataType.Float, 1, stateSize);
-
-        var initial = g.Subgraph("initial_state");
-        string initialOut = graphName + "/initial_state";
-        initial.AddNode("Identity", new[] { initial.Constant("zero_state", new float[stateSize], 1, stateSize) }, new[] { initialOut });
-        initial.Output(initialOut, DataType.Float, 1, stateSize);
-
-        string state = g.Node("If", new[] { hasState }, ("then_branch", given), ("else_branch", initial));
-        return (state, hasState);
+        string padded = g.Node("Concat", new[] { g.Constant("zero_state", new float[stateSize], 1, stateSize), StateInput }, ("axis", 1L));
+        string rows = graphName + "/state_rows", twoRows = graphName + "/state_two_rows";
+        g.AddNamedNode(message, "Reshape", new[] { padded, g.Int64s(-1, stateSize) }, new[] { rows });
+        g.AddNamedNode(message + " (not several states)", "Add", new[] { rows, g.Constant("zero_rows", new float[2 * stateSize], 2, stateSize) }, new[] { twoRows });
+        string state = g.Node("Gather", new[] { twoRows, g.Int64s(1) }, ("axis", 0L));
+        return (state, g.Node("Size", new[] { StateInput }));
     }
 
     /// <summary>
-    /// Declares the seen-items input and returns the 0-based indices of every item to exclude: the known keys of
-    /// <see cref="SeenInput"/> followed by <paramref name="newIndices"/>.
+    /// Writes <paramref name="state"/> as the <see cref="NextStateOutput"/> output when <paramref name="known"/>
+    /// (a boolean scalar) is true, else the empty state <c>float [1, 0]</c>.
     /// </summary>
-    public static string SeenIndices(OnnxGraphBuilder g, string newIndices, int itemCount)
+    public static void NextState(OnnxGraphBuilder g, string state, string known, int stateSize)
     {
-        string seen = RecommendationGraph.HistoryIndices(g, SeenInput, itemCount, "seen_length");
-        return g.Node("Concat", new[] { seen, newIndices }, ("axis", 0L));
+        string keep = g.Node("Expand", new[] { known, g.Int64s(stateSize) });
+        g.AddNode("Compress", new[] { state, keep }, new[] { NextStateOutput }, ("axis", 1L));
+        g.Output(NextStateOutput, DataType.Float, 1, "next_state_length");
     }
 
-    /// <summary>An empty state <c>float [1, 0]</c>: what a user without any known item keeps.</summary>
-    public static string EmptyState(OnnxGraphBuilder g) => g.Constant("empty_state", ReadOnlySpan<float>.Empty, 1, 0);
-
-    /// <summary>Writes <paramref name="state"/> as the <see cref="NextStateOutput"/> output.</summary>
-    public static void NextState(OnnxGraphBuilder g, string state)
+    /// <summary>
+    /// Key-indexed rows of a per-item table <c>[N, width]</c>: a row <paramref name="fill"/> before them (key 0)
+    /// and one after them (keys above N), <c>[N + 2, width]</c>.
+    /// </summary>
+    public static float[] KeyIndexedRows(ReadOnlySpan<float> rows, int itemCount, float fill)
     {
-        g.AddNode("Identity", new[] { state }, new[] { NextStateOutput });
-        g.Output(NextStateOutput, DataType.Float, 1, "next_state_length");
+        int width = rows.Length / itemCount;
+        var result = new float[(itemCount + 2) * width];
+        result.AsSpan(0, width).Fill(fill);
+        rows.CopyTo(result.AsSpan(width));
+        result.AsSpan((itemCount + 1) * width).Fill(fill);
+        return result;
+    }
+
+    /// <summary>
+    /// Declares the seen-items input, masks the keys of <see cref="SeenInput"/> and of
+    /// <paramref name="historyInput"/> in <paramref name="keyedLogits"/> (key-indexed, <c>float [1, N + 2]</c>)
+    /// and writes the ranking outputs of <see cref="RecommendationGraph"/>'s format.
+    /// </summary>
+    public static void RankingHead(OnnxGraphBuilder g, string keyedLogits, string historyInput, int itemCount, int topK,
+        ReadOnlySpan<long> itemValues, bool includeScores)
+    {
+        int k = Math.Min(topK, itemCount);
+        g.Input(SeenInput, DataType.Uint32, 1, "seen_length");
+        // Each key input is read through a Cast only (as in every graph: a host may declare the keys int64).
+        string keys = g.Node("Concat", new[]
+        {
+            g.Node("Cast", new[] { SeenInput }, ("to", (long)DataType.Int64)), g.Node("Cast", new[] { historyInput }, ("to", (long)DataType.Int64)),
+        }, ("axis", 1L));
+        // Keys 0 and below mask column 0, keys above N column N + 1: both negative infinity already.
+        string columns = g.Node("Clip", new[] { keys, g.Scalar(0L), g.Scalar((long)itemCount + 1) });
+        string minusInfinity = g.Node("Expand", new[] { g.Scalar(float.NegativeInfinity), g.Node("Shape", new[] { columns }) });
+        string masked = g.Node("ScatterElements", new[] { keyedLogits, columns, minusInfinity }, ("axis", 1L));
+        string topKeys = g.Fresh("TopK");
+        g.AddNode("TopK", new[] { masked, g.Int64s(k) }, new[] { RecommendationGraph.TopScoresOutput, topKeys },
+            ("axis", 1L), ("largest", 1L), ("sorted", 1L));
+        var keyedValues = new long[itemCount + 2];
+        itemValues.CopyTo(keyedValues.AsSpan(1));
+        string topValues = g.Node("Gather", new[] { g.Constant("item_values", keyedValues, keyedValues.Length), topKeys }, ("axis", 0L));
+        // When fewer than K items are unseen, the remaining places hold seen items at -inf: they become the missing key 0.
+        string seenPlace = g.Node("IsInf", new[] { RecommendationGraph.TopScoresOutput }, ("detect_positive", 0L));
+        g.AddNode("Where", new[] { seenPlace, g.Scalar(0L), topValues }, new[] { RecommendationGraph.TopItemKeysOutput });
+        g.Output(RecommendationGraph.TopScoresOutput, DataType.Float, 1, k);
+        g.Output(RecommendationGraph.TopItemKeysOutput, DataType.Int64, 1, k);
+        if (includeScores)
+        {
+            g.AddNode("Slice", new[] { masked, g.Int64s(1), g.Int64s(itemCount + 1), g.Int64s(1) }, new[] { RecommendationGraph.ScoresOutput });
+            g.Output(RecommendationGraph.ScoresOutput, DataType.Float, 1, itemCount);
+        }
     }
 
     /// <summary>The incremental graph's metadata: the ranking graph's, the kind of graph and the state size.</summary>

@@ -35,7 +35,8 @@ internal sealed class OnnxGraphBuilder
     /// <summary>A builder for a subgraph (e.g. a branch of <c>If</c>); its values may use this graph's values.</summary>
     public OnnxGraphBuilder Subgraph(string name) => new(new GraphProto { Name = name }, _prefix + name + "/");
 
-    private string Fresh(string hint) => $"{_prefix}{hint}_{_counter++}";
+    /// <summary>A new unique value name (e.g. for a node output that is not the first one).</summary>
+    public string Fresh(string hint) => $"{_prefix}{hint}_{_counter++}";
 
     /// <summary>Declares a graph input. A dimension is a number or a symbolic name.</summary>
     public string Input(string name, TensorProto.Types.DataType type, params object[] dims)

@@ -20,16 +20,21 @@ public sealed class SvaeIncrementalFixture : IDisposable
             NumberOfEpochs = 2, BatchSize = 16, LearningRate = 1e-2, Seed = 7, TopK = 10, EarlyStoppingPatience = 0,
         };
         var trainer = Ml.Recommendation().Trainers.Svae(options);
+        Trainer = trainer;
         Trained = trainer.TrainModel(new TrainingData(train));
-        var description = new RecommendationModelDescription("SVAE", SequenceColumns.History, Items, options.TopK, false,
+        Description = new RecommendationModelDescription("SVAE", SequenceColumns.History, Items, options.TopK, false,
             Enumerable.Range(1, Items).Select(i => (long)i).ToArray());
-        Model = trainer.CreateTransformer(description, Trained);
+        Model = trainer.CreateTransformer(Description, Trained);
         Incremental = Model.CreateIncrementalModel();
     }
 
     public MLContext Ml { get; }
 
     internal TrainedSequenceModel Trained { get; }
+
+    internal SvaeTrainer Trainer { get; }
+
+    internal RecommendationModelDescription Description { get; }
 
     public SvaeTransformer Model { get; }
 

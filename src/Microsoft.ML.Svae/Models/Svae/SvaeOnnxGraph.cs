@@ -55,47 +55,30 @@ internal static class SvaeOnnxGraph
     /// neither a state nor a known new item is ranked by <see cref="SvaeWeights.EmptyHistoryScores"/> and keeps an
     /// empty state.
     /// </summary>
+    /// <remarks>
+    /// Built for one event per call: no <c>If</c> (see <see cref="IncrementalGraph"/>); the embedding and the GRU's
+    /// input weights are folded at export into one table of input projections (<see cref="OnnxLayers.GruInputProjections"/>),
+    /// so a step gathers a row and multiplies only by the recurrent weights; the decoder writes key-indexed scores.
+    /// </remarks>
     public static byte[] WriteIncremental(RecommendationModelDescription d, SvaeWeights w)
     {
         const string name = "svae_incremental";
-        int h = w.Gru.Hidden;
+        int h = w.Gru.Hidden, n = d.ItemCount;
         var g = new OnnxGraphBuilder(name);
-        var (previous, hasState) = IncrementalGraph.PreviousState(g, name, h);
-        string items = RecommendationGraph.HistoryIndices(g, d.HistoryColumnName, d.ItemCount);
-        string seen = IncrementalGraph.SeenIndices(g, items, d.ItemCount);
-        string hasItems = RecommendationGraph.IsNonEmpty(g, items);
-
-        var step = g.Subgraph("step");
-        string stepOut = name + "/stepped_state";
-        step.AddNode("Identity", new[] { OnnxLayers.GruLastState(step, Embedded(step, items, d, w), w.Gru, previous) }, new[] { stepOut });
-        step.Output(stepOut, DataType.Float, 1, h);
-
-        var keep = g.Subgraph("no_new_items");
-        string keepOut = name + "/kept_state";
-        keep.AddNode("Identity", new[] { previous }, new[] { keepOut });
-        keep.Output(keepOut, DataType.Float, 1, h);
-
-        string state = g.Node("If", new[] { hasItems }, ("then_branch", step), ("else_branch", keep));
-
-        var scored = g.Subgraph("scored");
-        string scoredLogits = name + "/state_logits", scoredState = name + "/scored_state";
-        scored.AddNode("Identity", new[] { StateLogits(scored, state, w) }, new[] { scoredLogits });
-        scored.AddNode("Identity", new[] { state }, new[] { scoredState });
-        scored.Output(scoredLogits, DataType.Float, 1, d.ItemCount);
-        scored.Output(scoredState, DataType.Float, 1, h);
-
-        var empty = g.Subgraph("new_user_without_items");
-        string emptyLogits = name + "/empty_history_logits", emptyState = name + "/empty_state";
-        empty.AddNode("Identity", new[] { empty.Constant("popularity", w.EmptyHistoryScores, 1, d.ItemCount) }, new[] { emptyLogits });
-        empty.AddNode("Identity", new[] { IncrementalGraph.EmptyState(empty) }, new[] { emptyState });
-        empty.Output(emptyLogits, DataType.Float, 1, d.ItemCount);
-        empty.Output(emptyState, DataType.Float, 1, 0);
-
-        string[] outputs = g.Nodes("If", new[] { g.Node("Or", new[] { hasState, hasItems }) }, 2,
-            ("then_branch", scored), ("else_branch", empty));
-        IncrementalGraph.NextState(g, outputs[1]);
-        RecommendationGraph.RankingHead(g, outputs[0], seen, d.ItemCount, d.TopK, d.ItemValues, d.IncludeScores);
-        return g.ToModelBytes(IncrementalGraph.Metadata(d.ModelName, d.ItemCount, h));
+        var (previous, stateLength) = IncrementalGraph.PreviousState(g, name, h);
+        string items = RecommendationGraph.HistoryIndices(g, d.HistoryColumnName, n);
+        string projections = g.Constant("gru_input_projections", OnnxLayers.GruInputProjections(w.ItemEmbedding, n, w.Gru), n, 3 * h);
+        string state = OnnxLayers.GruSteps(g, previous, items, projections, w.Gru);
+        // A user is known once it has a state or a known item; an unknown user is ranked by the fallback scores.
+        string known = g.Node("Greater", new[] { g.Node("Add", new[] { stateLength, g.Node("Size", new[] { items }) }), g.Scalar(0L) });
+        var decoderOut = new DenseWeights(
+            IncrementalGraph.KeyIndexedRows(w.DecoderOut.Weight, n, 0f), IncrementalGraph.KeyIndexedRows(w.DecoderOut.Bias, n, float.NegativeInfinity),
+            n + 2, w.DecoderOut.In);
+        string fallback = g.Constant("popularity", IncrementalGraph.KeyIndexedRows(w.EmptyHistoryScores, n, float.NegativeInfinity), 1, n + 2);
+        string logits = g.Node("Where", new[] { known, StateLogits(g, state, w, decoderOut), fallback });
+        IncrementalGraph.NextState(g, state, known, h);
+        IncrementalGraph.RankingHead(g, logits, d.HistoryColumnName, n, d.TopK, d.ItemValues, d.IncludeScores);
+        return g.ToModelBytes(IncrementalGraph.Metadata(d.ModelName, n, h));
     }
 
     /// <summary>The embeddings of the 0-based <paramref name="indices"/> <c>[L]</c> as the GRU's input <c>[L, 1, E]</c>.</summary>
@@ -105,12 +88,17 @@ internal static class SvaeOnnxGraph
         return g.Node("Unsqueeze", new[] { g.Node("Gather", new[] { embedding, indices }, ("axis", 0L)), g.Int64s(1) });
     }
 
-    /// <summary>SVAE's scoring of a GRU state <c>[1, H]</c>: encoder → z = μ → decoder → item logits <c>[1, N]</c>.</summary>
-    private static string StateLogits(OnnxGraphBuilder g, string state, SvaeWeights w)
+    /// <summary>
+    /// SVAE's scoring of a GRU state <c>[1, H]</c>: encoder → z = μ → decoder → item logits <c>[1, N]</c> (or
+    /// the rows of <paramref name="decoderOut"/> when given). The encoder's output layer computes μ only: its rows
+    /// of σ are dropped at export.
+    /// </summary>
+    private static string StateLogits(OnnxGraphBuilder g, string state, SvaeWeights w, DenseWeights? decoderOut = null)
     {
-        string encoded = OnnxLayers.Dense(g, OnnxLayers.DenseTanh(g, state, w.EncoderHidden, "encoder_hidden"), w.EncoderOut, "encoder_out");
-        string mean = g.Node("Slice", new[] { encoded, g.Int64s(0), g.Int64s(w.LatentSize), g.Int64s(1) });
+        var e = w.EncoderOut;
+        var meanLayer = new DenseWeights(e.Weight[..(w.LatentSize * e.In)], e.Bias[..w.LatentSize], w.LatentSize, e.In);
+        string mean = OnnxLayers.Dense(g, OnnxLayers.DenseTanh(g, state, w.EncoderHidden, "encoder_hidden"), meanLayer, "encoder_mean");
         string decoded = OnnxLayers.DenseTanh(g, mean, w.DecoderHidden, "decoder_hidden");
-        return OnnxLayers.Dense(g, decoded, w.DecoderOut, "decoder_out");
+        return OnnxLayers.Dense(g, decoded, decoderOut ?? w.DecoderOut, "decoder_out");
     }
 }
