@@ -46,7 +46,7 @@ internal sealed class EpochRunner : IDisposable
         Budget = options.MaxPositionsPerBatch > 0
             ? options.MaxPositionsPerBatch
             : Math.Max(1, DefaultLogitBudget / train.ItemCount);
-        _batcher = new SequenceBatcher(train, options.BatchSize, Budget, options.MaxHistoryLength, length => model.LossUnits(length) > 0);
+        _batcher = new SequenceBatcher(train, options.BatchSize, Budget, options.MaxHistoryLength, length => model.LossUnits(length) > 0, options.BatchOrder);
         TrainingUsers = _batcher.Users.Count;
         if (TrainingUsers == 0)
             throw new ArgumentException(

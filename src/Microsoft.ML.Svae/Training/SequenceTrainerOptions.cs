@@ -96,6 +96,13 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     public int MaxPositionsPerBatch { get; set; }
 
     /// <summary>
+    /// How the users of an epoch are grouped into batches: <see cref="BatchOrder.Pooled"/> (the default) or
+    /// <see cref="BatchOrder.LengthBuckets"/>, which puts users of similar length together over the whole epoch so
+    /// that batches carry the least padding. Both shuffle with <see cref="Seed"/> and visit every user once per epoch.
+    /// </summary>
+    public BatchOrder BatchOrder { get; set; } = BatchOrder.Pooled;
+
+    /// <summary>
     /// The CUDA device to train on; <see langword="null"/> uses <c>MLContext.GpuDeviceId</c> (CPU when that is
     /// also <see langword="null"/>).
     /// </summary>
@@ -165,6 +172,8 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
         if (MaxHistoryLength is int max && max < 2)
             throw new ArgumentOutOfRangeException(nameof(MaxHistoryLength), max, "MaxHistoryLength must be at least 2 (a step needs an item and a next item), or null to keep whole histories.");
         CheckAtLeast(nameof(MaxPositionsPerBatch), MaxPositionsPerBatch, 0);
+        if (!Enum.IsDefined(BatchOrder))
+            throw new ArgumentOutOfRangeException(nameof(BatchOrder), BatchOrder, "BatchOrder must be Pooled or LengthBuckets.");
         CheckAtLeast(nameof(CheckpointInterval), CheckpointInterval, 0);
         if (CheckpointFolder is not null && string.IsNullOrWhiteSpace(CheckpointFolder))
             throw new ArgumentOutOfRangeException(nameof(CheckpointFolder), "CheckpointFolder must name a folder, or be null for no checkpoints.");
