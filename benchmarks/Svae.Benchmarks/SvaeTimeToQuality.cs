@@ -17,6 +17,8 @@ namespace Svae.Benchmarks;
 /// </summary>
 internal sealed class SvaeTimeToQuality : IBenchmark
 {
+    private static readonly System.Text.RegularExpressions.Regex EpochLine = new(@"SVAE epoch (\d+): loss", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
     public string Name => "svae-quality";
 
     public string Usage => "--data u.data [--seeds 1,2] [--set Name=Value]... [--label L] [--per-user DIR] [--threads T] | --compare DIR LABEL_A LABEL_B [--seeds 1,2]: ML-100K validation NDCG@100 against wall/CPU seconds, test metrics per user";
@@ -72,13 +74,13 @@ internal sealed class SvaeTimeToQuality : IBenchmark
             var wall = Stopwatch.StartNew();
             ml.Log += (_, e) =>
             {
-                int at = e.Message.IndexOf("SVAE epoch ", StringComparison.Ordinal);
-                if (at < 0)
+                var match = EpochLine.Match(e.Message);
+                if (!match.Success)
                     return;
                 process.Refresh();
-                string line = e.Message[(at + 5)..];
-                int epoch = int.Parse(line[6..line.IndexOf(':', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
-                curve.Add((epoch, wall.Elapsed.TotalSeconds, (process.TotalProcessorTime - cpuStart).TotalSeconds, line));
+                curve.Add((int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), wall.Elapsed.TotalSeconds,
+                    (process.TotalProcessorTime - cpuStart).TotalSeconds, e.Message));
+                Console.WriteLine(FormattableString.Invariant($"  {e.Message} [{curve[^1].Wall:F1} s wall, {curve[^1].Cpu:F1} s CPU]"));
             };
             using var model = ml.Recommendation().Trainers.Svae(options).Fit(dataset.Train, dataset.Validation);
             double fitWall = wall.Elapsed.TotalSeconds;

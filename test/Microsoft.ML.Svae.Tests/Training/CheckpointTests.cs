@@ -73,8 +73,12 @@ public sealed class CheckpointTests : IDisposable
         => AssertResumeMatchesAnUninterruptedRun(model, _ => { });
 
     [Fact]
-    public void ResumingWithLengthBucketedBatchesEndsExactlyLikeAnUninterruptedRun()
-        => AssertResumeMatchesAnUninterruptedRun("SVAE", o => o.BatchOrder = BatchOrder.LengthBuckets);
+    public void ResumingWithLengthBucketsAndAWarmUpSpanningTheInterruptionEndsExactlyLikeAnUninterruptedRun()
+        => AssertResumeMatchesAnUninterruptedRun("SVAE", o =>
+        {
+            o.BatchOrder = BatchOrder.LengthBuckets;
+            o.LearningRateWarmupUpdates = 12;
+        });
 
     private void AssertResumeMatchesAnUninterruptedRun(string model, Action<SequenceTrainerOptions> configure)
     {

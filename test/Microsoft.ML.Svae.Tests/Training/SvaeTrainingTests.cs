@@ -139,6 +139,8 @@ public class SvaeTrainingTests
         { nameof(SvaeTrainer.Options.NextK), o => o.NextK = 0 },
         { nameof(SvaeTrainer.Options.Likelihood), o => o.Likelihood = (NextKLikelihood)7 },
         { nameof(SvaeTrainer.Options.BatchOrder), o => o.BatchOrder = (BatchOrder)2 },
+        { nameof(SvaeTrainer.Options.NumberOfThreads), o => o.NumberOfThreads = 0 },
+        { nameof(SvaeTrainer.Options.LearningRateWarmupUpdates), o => o.LearningRateWarmupUpdates = -1 },
         { nameof(SvaeTrainer.Options.KlWeightCap), o => o.KlWeightCap = -0.1 },
         { nameof(SvaeTrainer.Options.KlAnnealingSteps), o => o.KlAnnealingSteps = 0 },
         { nameof(SvaeTrainer.Options.FoldOutColumnName), o => o.FoldOutColumnName = " " },
