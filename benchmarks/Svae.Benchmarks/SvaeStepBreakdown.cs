@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Microsoft.ML;
 using Microsoft.ML.Svae;
 using static TorchSharp.torch;
@@ -13,6 +14,39 @@ namespace Svae.Benchmarks;
 /// </summary>
 internal sealed class SvaeStepBreakdown : IBenchmark
 {
+    /// <summary>Wall time and this thread's CPU time since the last restart (CLOCK_THREAD_CPUTIME_ID; wall only elsewhere than Linux).</summary>
+    private sealed class PhaseClock
+    {
+        private readonly Stopwatch _wall = new();
+        private double _cpuStart;
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct Timespec
+        {
+            public long Seconds;
+            public long Nanoseconds;
+        }
+
+        [DllImport("libc", EntryPoint = "clock_gettime")]
+        private static extern int ClockGetTime(int clock, out Timespec time);
+
+        public static double ThreadCpuMs()
+        {
+            if (!OperatingSystem.IsLinux() || ClockGetTime(3, out var time) != 0)
+                return double.NaN;
+            return time.Seconds * 1e3 + time.Nanoseconds / 1e6;
+        }
+
+        public PhaseClock Restart()
+        {
+            _cpuStart = ThreadCpuMs();
+            _wall.Restart();
+            return this;
+        }
+
+        public (double Wall, double Cpu) Elapsed => (_wall.Elapsed.TotalMilliseconds, ThreadCpuMs() - _cpuStart);
+    }
+
     public string Name => "svae-breakdown";
 
     public string Usage => "[--steps N] [--batch-size B] [--order pooled|buckets] [--threads T] [--max-length L] [--seed S]: per-phase time of an SVAE training step and the padding share";
@@ -55,9 +89,9 @@ internal sealed class SvaeStepBreakdown : IBenchmark
 
         long budget = Math.Max(1, EpochRunner.DefaultLogitBudget / train.ItemCount);
         var batcher = new SequenceBatcher(train, options.BatchSize, budget, maxLength, length => SvaeObjective.Units(length) > 0, options.BatchOrder);
-        var planWatch = Stopwatch.StartNew();
+        var planWatch = new PhaseClock().Restart();
         var plan = batcher.Plan(new Random(seed));
-        double planMs = planWatch.Elapsed.TotalMilliseconds;
+        var planMs = planWatch.Elapsed;
         PrintPadding(batcher, plan);
 
         using var model = new SvaeModel(train, options, CPU);
@@ -66,11 +100,11 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         using var optimizer = optim.Adam(network.parameters(), options.LearningRate);
         double normalizer = (double)batcher.PositionCount / batcher.Users.Count * options.BatchSize;
 
-        var phases = new Dictionary<string, List<double>>();
-        void Add(string phase, double ms)
+        var phases = new Dictionary<string, List<(double Wall, double Cpu)>>();
+        void Add(string phase, (double Wall, double Cpu) ms)
         {
             if (!phases.TryGetValue(phase, out var list))
-                phases[phase] = list = new List<double>();
+                phases[phase] = list = new List<(double, double)>();
             list.Add(ms);
         }
 
@@ -84,21 +118,21 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             bool record = s >= warmUp;
             var users = plan[s];
             using var scope = NewDisposeScope();
-            var watch = Stopwatch.StartNew();
+            var watch = new PhaseClock().Restart();
             var batch = batcher.Pack(users, CPU);
-            double packMs = watch.Elapsed.TotalMilliseconds;
+            var packMs = watch.Elapsed;
 
             // The whole step, as EpochRunner runs it.
             watch.Restart();
             optimizer.zero_grad();
             var loss = model.Loss(batch, 0.1);
-            double forwardMs = watch.Elapsed.TotalMilliseconds;
+            var forwardMs = watch.Elapsed;
             watch.Restart();
             (loss / normalizer).backward();
-            double backwardMs = watch.Elapsed.TotalMilliseconds;
+            var backwardMs = watch.Elapsed;
             watch.Restart();
             optimizer.step();
-            double stepMs = watch.Elapsed.TotalMilliseconds;
+            var stepMs = watch.Elapsed;
 
             // Each phase alone, on the same batch.
             var phaseTimes = Phases(network, batch, options.NextK);
@@ -107,39 +141,59 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             timedPositions += batch.Lengths.Sum();
             timedPadded += (long)batch.Count * batch.MaxLength;
             Add("batching + padding (Pack)", packMs);
-            Add("batch planning (per step)", planMs / plan.Count);
+            Add("batch planning (per step)", (planMs.Wall / plan.Count, planMs.Cpu / plan.Count));
             foreach (var (phase, ms) in phaseTimes)
                 Add(phase, ms);
             Add("whole step: forward (loss)", forwardMs);
             Add("whole step: backward", backwardMs);
             Add("whole step: Adam step", stepMs);
-            Add("whole step: total", packMs + forwardMs + backwardMs + stepMs);
+            Add("whole step: total", (packMs.Wall + forwardMs.Wall + backwardMs.Wall + stepMs.Wall, packMs.Cpu + forwardMs.Cpu + backwardMs.Cpu + stepMs.Cpu));
         }
         double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
         double wallSeconds = wallStart.Elapsed.TotalSeconds;
 
         // Validation of one epoch: the top-100 of every validation user, then the metrics.
-        var validationWatch = Stopwatch.StartNew();
+        var validationWatch = new PhaseClock().Restart();
         var top = SequenceScoring.TopItems(model, validationIn, 100, CPU);
-        double scoringMs = validationWatch.Elapsed.TotalMilliseconds;
+        var scoringMs = validationWatch.Elapsed;
         validationWatch.Restart();
         var metrics = RecommendationEvaluator.Compute(top, 100, validationIn, validationOut, [10, 100]);
-        double metricsMs = validationWatch.Elapsed.TotalMilliseconds;
+        var metricsMs = validationWatch.Elapsed;
 
-        double total = phases["whole step: total"].Average();
+        // This machine's sgemm per CPU-second (one 2048² matmul on each libtorch thread's share): the compute floor
+        // in CPU seconds, which the load of other processes changes less than wall seconds.
+        using (var a = randn(2048, 2048))
+        using (var m = randn(2048, 2048))
+        {
+            using (var warm = a.mm(m)) { }
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var sgemmWatch = Stopwatch.StartNew();
+            const int repeats = 10;
+            for (int r = 0; r < repeats; r++)
+                using (var c = a.mm(m)) { }
+            double flops = repeats * 2.0 * 2048 * 2048 * 2048;
+            double sgemmCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+            Console.WriteLine(FormattableString.Invariant(
+                $"sgemm 2048²: {flops / sgemmWatch.Elapsed.TotalSeconds / 1e9:F1} GFLOP per wall second, {flops / sgemmCpu / 1e9:F1} GFLOP per CPU second"));
+        }
+
+        double total = phases["whole step: total"].Average(x => x.Cpu);
         Console.WriteLine();
         Console.WriteLine(FormattableString.Invariant(
             $"{steps} timed steps (after {warmUp} warm-up steps) of the seeded plan: {timedPositions:N0} positions, {timedPadded:N0} padded positions ({100.0 * (timedPadded - timedPositions) / timedPadded:F1}% padding); wall {wallSeconds:F1} s, CPU {cpuSeconds:F1} s (phases run twice: alone and in the whole step)"));
-        Console.WriteLine("| phase | ms per step (mean) | ms per step (median) | share of the whole step |");
+        Console.WriteLine("| phase | CPU ms per step (mean, this thread) | share of the whole step's CPU | wall ms per step (median) |");
         Console.WriteLine("| --- | ---: | ---: | ---: |");
         foreach (var (phase, list) in phases)
         {
-            var sorted = list.OrderBy(x => x).ToList();
+            var wallSorted = list.Select(x => x.Wall).OrderBy(x => x).ToList();
+            double cpu = list.Average(x => x.Cpu);
             Console.WriteLine(FormattableString.Invariant(
-                $"| {phase} | {list.Average():F2} | {sorted[sorted.Count / 2]:F2} | {100 * list.Average() / total:F1}% |"));
+                $"| {phase} | {cpu:F2} | {100 * cpu / total:F1}% | {wallSorted[wallSorted.Count / 2]:F2} |"));
         }
+        if (get_num_threads() > 1)
+            Console.WriteLine("note: with more than one libtorch thread, the CPU column counts the calling thread only.");
         Console.WriteLine(FormattableString.Invariant(
-            $"validation of one epoch ({validationIn.Count} users): scoring {scoringMs:F0} ms, metrics {metricsMs:F0} ms (NDCG@100 {metrics.Ndcg(100):F4}); the epoch has {plan.Count} steps"));
+            $"validation of one epoch ({validationIn.Count} users): scoring {scoringMs.Cpu:F0} ms CPU ({scoringMs.Wall:F0} ms wall), metrics {metricsMs.Cpu:F0} ms CPU ({metricsMs.Wall:F0} ms wall) (NDCG@100 {metrics.Ndcg(100):F4}); the epoch has {plan.Count} steps, the mean whole step × steps = {total * plan.Count / 1000:F1} s CPU"));
         return 0;
     }
 
@@ -165,9 +219,9 @@ internal sealed class SvaeStepBreakdown : IBenchmark
     /// Each phase of SVAE's step on <paramref name="batch"/>, alone: forward, then backward from a fixed gradient
     /// of its output (inputs detached, so the backward of a phase stops at its input).
     /// </summary>
-    private static List<(string Phase, double Ms)> Phases(SvaeNetwork network, SequenceBatch batch, int nextK)
+    private static List<(string Phase, (double Wall, double Cpu) Ms)> Phases(SvaeNetwork network, SequenceBatch batch, int nextK)
     {
-        var result = new List<(string, double)>();
+        var result = new List<(string, (double, double))>();
         using var scope = NewDisposeScope();
         long b = batch.Count, t = batch.MaxLength;
         var positions = arange(t, ScalarType.Int64);
@@ -175,34 +229,34 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         var units = unitMask.reshape(-1).nonzero().squeeze(1);
         long p = units.shape[0];
 
-        var watch = Stopwatch.StartNew();
+        var watch = new PhaseClock().Restart();
         var states = network.Recurrent(batch.Items);
-        result.Add(("embedding + GRU forward", watch.Elapsed.TotalMilliseconds));
+        result.Add(("embedding + GRU forward", watch.Elapsed));
         var grad = randn_like(states);
         watch.Restart();
         states.backward([grad]);
-        result.Add(("embedding + GRU backward", watch.Elapsed.TotalMilliseconds));
+        result.Add(("embedding + GRU backward", watch.Elapsed));
 
         var unitStates = states.detach().reshape(b * t, network.RecurrentSize).index_select(0, units).requires_grad_();
         watch.Restart();
         var (mean, logVariance) = network.Encode(unitStates);
         var z = network.Sample(mean, logVariance);
         var kl = GaussianLatent.KlDivergence(mean, logVariance).sum();
-        double encodeMs = watch.Elapsed.TotalMilliseconds;
+        var encodeMs = watch.Elapsed;
         var zGrad = randn_like(z);
         watch.Restart();
         TorchSharp.torch.autograd.backward([z, kl], [zGrad, ones_like(kl)]);
         result.Add(("encoder + sampling + KL forward", encodeMs));
-        result.Add(("encoder + sampling + KL backward", watch.Elapsed.TotalMilliseconds));
+        result.Add(("encoder + sampling + KL backward", watch.Elapsed));
 
         var zIn = z.detach().requires_grad_();
         watch.Restart();
         var logits = network.Decode(zIn);
-        result.Add(("decoder (tanh layer + [P×150]·[150×N] matmul) forward", watch.Elapsed.TotalMilliseconds));
+        result.Add(("decoder (tanh layer + [P×150]·[150×N] matmul) forward", watch.Elapsed));
         var logitGrad = randn_like(logits);
         watch.Restart();
         logits.backward([logitGrad]);
-        result.Add(("decoder backward", watch.Elapsed.TotalMilliseconds));
+        result.Add(("decoder backward", watch.Elapsed));
 
         var padded = cat(new[] { batch.Items, zeros(b, nextK, ScalarType.Int64) }, 1);
         var targets = padded.unfold(1, nextK, 1).narrow(1, 1, t).reshape(b * t, nextK).index_select(0, units);
@@ -216,18 +270,18 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         var logProbabilities = old.log_softmax(1);
         var gathered = logProbabilities.gather(1, targets);
         var nllOld = -((gathered * weights).sum(1) / weights.sum(1)).sum();
-        result.Add(("log-softmax + gather forward (before)", watch.Elapsed.TotalMilliseconds));
+        result.Add(("log-softmax + gather forward (before)", watch.Elapsed));
         watch.Restart();
         nllOld.backward();
-        result.Add(("log-softmax + gather backward (before)", watch.Elapsed.TotalMilliseconds));
+        result.Add(("log-softmax + gather backward (before)", watch.Elapsed));
 
         var fused = logits.detach().requires_grad_();
         watch.Restart();
         var nllNew = SvaeObjective.MultiSetNll(fused, targets, weights);
-        result.Add(("fused next-k cross-entropy forward (after)", watch.Elapsed.TotalMilliseconds));
+        result.Add(("fused next-k cross-entropy forward (after)", watch.Elapsed));
         watch.Restart();
         nllNew.backward();
-        result.Add(("fused next-k cross-entropy backward (after)", watch.Elapsed.TotalMilliseconds));
+        result.Add(("fused next-k cross-entropy backward (after)", watch.Elapsed));
         double difference = Math.Abs(nllNew.item<float>() - nllOld.item<float>()) / Math.Max(1e-12, Math.Abs(nllOld.item<float>()));
         double gradientDifference = (fused.grad!.sub(old.grad!)).abs().max().item<float>();
         if (difference > 1e-5 || gradientDifference > 1e-5)

@@ -116,7 +116,7 @@ internal sealed class SvaeTimeToQuality : IBenchmark
         return 0;
     }
 
-    private static void Set(SvaeTrainer.Options options, string name, string value)
+    internal static void Set(SvaeTrainer.Options options, string name, string value)
     {
         var property = typeof(SvaeTrainer.Options).GetProperty(name, BindingFlags.Public | BindingFlags.Instance)
             ?? throw new ArgumentException($"SvaeTrainer.Options has no property {name}.");
