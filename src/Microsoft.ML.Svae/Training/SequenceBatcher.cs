@@ -13,8 +13,8 @@ namespace Microsoft.ML.Svae;
 /// (<see cref="BatchOrder.Pooled"/>) or kept as one pool (<see cref="BatchOrder.LengthBuckets"/>), each pool is
 /// sorted by length (ties keep the shuffled order) and cut greedily into batches of at most
 /// <see cref="MaxUsersPerBatch"/> users and at most <see cref="MaxPositionsPerBatch"/> padded positions (users × the
-/// longest length); the batches are then shuffled. A history longer than the budget alone forms a batch of one. Without a random source
-/// (scoring), all users are sorted by length and cut the same way, in order.
+/// longest length); the batches are then shuffled. A history longer than the budget alone forms a batch of one.
+/// Without a random source (scoring), all users are sorted by length and cut the same way, in order.
 /// </remarks>
 internal sealed class SequenceBatcher
 {

@@ -22,9 +22,10 @@ namespace Microsoft.ML.Svae;
 /// <c>−log( (1/c_p) Σ_{j=max(0,p−k)..p−1} π(z_j)[x_p] )</c>, c_p = min(k, p), computed with logsumexp.</item>
 /// </list>
 /// <c>log π</c> is one <c>log_softmax</c> over the N items per decoded step; targets are gathered from it (no dense
-/// multi-hot targets). For <see cref="NextKLikelihood.MultiSet"/> this is one fused operation (<see cref="MultiSetNll"/>)
-/// whose backward pass reuses the forward's <c>[P × N]</c> buffer, instead of autograd's chain of gather and
-/// log-softmax backward passes, each of which materialises another <c>[P × N]</c> tensor. The batch loss is the SUM of ℓ_s over the batch's units; the training loop divides it by
+/// multi-hot targets). For <see cref="NextKLikelihood.MultiSet"/> this is one fused operation
+/// (<see cref="MultiSetNll"/>) whose backward pass reuses the forward's <c>[P × N]</c> buffer, instead of autograd's
+/// chain of gather and log-softmax backward passes, each of which materialises another <c>[P × N]</c> tensor.
+/// The batch loss is the SUM of ℓ_s over the batch's units; the training loop divides it by
 /// the expected number of units in a full batch, so that every step of every user weighs the same, as in the
 /// double sum of eq. 4.6 (the authors' code instead sums the likelihood over steps but averages the KL, and
 /// divides by the batch size).
