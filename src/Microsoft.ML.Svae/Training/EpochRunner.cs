@@ -46,7 +46,7 @@ internal sealed class EpochRunner : IDisposable
         Budget = options.MaxPositionsPerBatch > 0
             ? options.MaxPositionsPerBatch
             : Math.Max(1, DefaultLogitBudget / train.ItemCount);
-        _batcher = new SequenceBatcher(train, options.BatchSize, Budget, options.MaxHistoryLength, length => model.LossUnits(length) > 0);
+        _batcher = new SequenceBatcher(train, options.BatchSize, Budget, options.MaxHistoryLength, length => model.LossUnits(length) > 0, options.BatchOrder);
         TrainingUsers = _batcher.Users.Count;
         if (TrainingUsers == 0)
             throw new ArgumentException(
@@ -135,6 +135,7 @@ internal sealed class EpochRunner : IDisposable
                 using (NewDisposeScope())
                 {
                     beta = _klSchedule.Weight(Updates, epochUpdates);
+                    SetLearningRate(LearningRateAt(Updates));
                     var batch = _batcher.Pack(users, _device);
                     _optimizer.zero_grad();
                     var sum = _model.Loss(batch, beta);
@@ -154,6 +155,23 @@ internal sealed class EpochRunner : IDisposable
             throw new InvalidOperationException(FormattableString.Invariant(
                 $"{reporter.ModelName} training diverged in epoch {epoch}: the mean loss is {epochLoss}. Lower LearningRate (now {_options.LearningRate})."));
         return (epochLoss, beta, priorSeconds + watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// The learning rate of the update after <paramref name="updates"/> updates: <see cref="SequenceTrainerOptions.LearningRate"/>,
+    /// scaled by (updates + 1) / n during a warm-up of n updates.
+    /// </summary>
+    public double LearningRateAt(long updates)
+    {
+        int warmUp = _options.LearningRateWarmupUpdates;
+        return warmUp > 0 && updates < warmUp ? _options.LearningRate * (updates + 1) / warmUp : _options.LearningRate;
+    }
+
+    private void SetLearningRate(double rate)
+    {
+        foreach (var group in _optimizer.ParamGroups)
+            if (group.LearningRate != rate)
+                group.LearningRate = rate;
     }
 
     /// <inheritdoc/>

@@ -9,11 +9,12 @@ namespace Microsoft.ML.Svae;
 /// right-padded <c>[B, T]</c> int64 tensors.
 /// </summary>
 /// <remarks>
-/// Planning a shuffled epoch: the users are shuffled, cut into pools of <see cref="PoolBatches"/> batches,
-/// each pool is sorted by length and cut greedily into batches of at most <see cref="MaxUsersPerBatch"/> users
-/// and at most <see cref="MaxPositionsPerBatch"/> padded positions (users × the longest length); the batches
-/// are then shuffled. A history longer than the budget alone forms a batch of one. Without a random source
-/// (scoring), all users are sorted by length and cut the same way, in order.
+/// Planning a shuffled epoch: the users are shuffled, cut into pools of <see cref="PoolBatches"/> batches
+/// (<see cref="BatchOrder.Pooled"/>) or kept as one pool (<see cref="BatchOrder.LengthBuckets"/>), each pool is
+/// sorted by length (ties keep the shuffled order) and cut greedily into batches of at most
+/// <see cref="MaxUsersPerBatch"/> users and at most <see cref="MaxPositionsPerBatch"/> padded positions (users × the
+/// longest length); the batches are then shuffled. A history longer than the budget alone forms a batch of one.
+/// Without a random source (scoring), all users are sorted by length and cut the same way, in order.
 /// </remarks>
 internal sealed class SequenceBatcher
 {
@@ -31,7 +32,9 @@ internal sealed class SequenceBatcher
     /// <param name="maxPositionsPerBatch">The most padded positions (B × T) in a batch.</param>
     /// <param name="maxHistoryLength">Keep only each user's most recent events (<see langword="null"/>: all).</param>
     /// <param name="include">Which users (by their truncated length) take part; <see langword="null"/>: all.</param>
-    public SequenceBatcher(UserSequences sequences, int maxUsersPerBatch, long maxPositionsPerBatch, int? maxHistoryLength = null, Func<int, bool>? include = null)
+    /// <param name="order">How a shuffled epoch groups users (see <see cref="Plan"/>).</param>
+    public SequenceBatcher(UserSequences sequences, int maxUsersPerBatch, long maxPositionsPerBatch, int? maxHistoryLength = null, Func<int, bool>? include = null,
+        BatchOrder order = BatchOrder.Pooled)
     {
         ArgumentNullException.ThrowIfNull(sequences);
         if (maxUsersPerBatch < 1)
@@ -41,6 +44,7 @@ internal sealed class SequenceBatcher
         _sequences = sequences;
         MaxUsersPerBatch = maxUsersPerBatch;
         MaxPositionsPerBatch = maxPositionsPerBatch;
+        Order = order;
 
         int count = sequences.Count;
         _starts = new int[count];
@@ -68,6 +72,9 @@ internal sealed class SequenceBatcher
 
     /// <summary>The most padded positions (users × padded length) in a batch, unless one history alone exceeds it.</summary>
     public long MaxPositionsPerBatch { get; }
+
+    /// <summary>How a shuffled epoch groups users.</summary>
+    public BatchOrder Order { get; }
 
     /// <summary>The users taking part, in input order.</summary>
     public IReadOnlyList<int> Users => _users;
@@ -97,7 +104,9 @@ internal sealed class SequenceBatcher
         }
 
         random.Shuffle(order);
-        int poolSize = (int)Math.Min(int.MaxValue, (long)MaxUsersPerBatch * PoolBatches);
+        // Length buckets: one pool of all users, so batches hold users of the most similar lengths.
+        int poolSize = Order == BatchOrder.LengthBuckets ? Math.Max(1, order.Length)
+            : (int)Math.Min(int.MaxValue, (long)MaxUsersPerBatch * PoolBatches);
         for (int start = 0; start < order.Length; start += poolSize)
         {
             var pool = order.AsSpan(start, Math.Min(poolSize, order.Length - start));

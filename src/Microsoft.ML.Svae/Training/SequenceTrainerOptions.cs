@@ -50,6 +50,14 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     public double LearningRate { get; set; } = SequenceTrainerDefaults.LearningRate;
 
     /// <summary>
+    /// Warm-up of the learning rate: over the first this many optimiser updates it rises linearly from
+    /// <see cref="LearningRate"/>/n to <see cref="LearningRate"/> (update u, from 1, uses u/n of it), then stays there;
+    /// 0 (the default): no warm-up. Lets larger batches use a larger learning rate from the start of training.
+    /// </summary>
+    [Range(0, 10_000, 0)]
+    public int LearningRateWarmupUpdates { get; set; }
+
+    /// <summary>
     /// Weight decay of every parameter. With <see cref="DecoupledWeightDecay"/> off (the default) it is the
     /// coupled L2 penalty of <c>torch.optim.Adam(weight_decay)</c>, as in the SVAE authors' code: the term
     /// <c>WeightDecay · θ</c> is added to the gradient before Adam's moment estimates.
@@ -94,6 +102,22 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// (about 19,000 positions for N = 3,500). A single history longer than the budget forms a batch on its own.
     /// </summary>
     public int MaxPositionsPerBatch { get; set; }
+
+    /// <summary>
+    /// How the users of an epoch are grouped into batches: <see cref="BatchOrder.Pooled"/> (the default) or
+    /// <see cref="BatchOrder.LengthBuckets"/>, which puts users of similar length together over the whole epoch so
+    /// that batches carry the least padding. Both shuffle with <see cref="Seed"/> and visit every user once per epoch.
+    /// </summary>
+    public BatchOrder BatchOrder { get; set; } = BatchOrder.Pooled;
+
+    /// <summary>
+    /// The number of libtorch intra-op threads while <c>Fit</c> trains and validates; <see langword="null"/> (the
+    /// default) keeps libtorch's setting (the number of cores, or <c>OMP_NUM_THREADS</c>). libtorch's setting is
+    /// process-wide: <c>Fit</c> sets it when training starts and restores the previous value when training ends, so
+    /// trainings that run at the same time in one process should use the same value. On a machine shared by several
+    /// processes, 1 avoids oversubscribing the cores (docs/BENCHMARKS.md, issue 16).
+    /// </summary>
+    public int? NumberOfThreads { get; set; }
 
     /// <summary>
     /// The CUDA device to train on; <see langword="null"/> uses <c>MLContext.GpuDeviceId</c> (CPU when that is
@@ -158,6 +182,7 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
         CheckAtLeast(nameof(BatchSize), BatchSize, 1);
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a finite number greater than 0 (e.g. 1e-3).");
+        CheckAtLeast(nameof(LearningRateWarmupUpdates), LearningRateWarmupUpdates, 0);
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
             throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be a finite number of at least 0.");
         CheckAtLeast(nameof(EarlyStoppingPatience), EarlyStoppingPatience, 0);
@@ -165,7 +190,11 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
         if (MaxHistoryLength is int max && max < 2)
             throw new ArgumentOutOfRangeException(nameof(MaxHistoryLength), max, "MaxHistoryLength must be at least 2 (a step needs an item and a next item), or null to keep whole histories.");
         CheckAtLeast(nameof(MaxPositionsPerBatch), MaxPositionsPerBatch, 0);
+        if (!Enum.IsDefined(BatchOrder))
+            throw new ArgumentOutOfRangeException(nameof(BatchOrder), BatchOrder, "BatchOrder must be Pooled or LengthBuckets.");
         CheckAtLeast(nameof(CheckpointInterval), CheckpointInterval, 0);
+        if (NumberOfThreads is int threads && threads < 1)
+            throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), threads, "NumberOfThreads must be at least 1, or null to keep libtorch's setting.");
         if (CheckpointFolder is not null && string.IsNullOrWhiteSpace(CheckpointFolder))
             throw new ArgumentOutOfRangeException(nameof(CheckpointFolder), "CheckpointFolder must name a folder, or be null for no checkpoints.");
         if (GpuDeviceId is int gpu && gpu < 0)

@@ -65,6 +65,33 @@ internal static class SequenceTrainingLoop
         ArgumentNullException.ThrowIfNull(klSchedule);
         bool validate = CheckValidationData(train, validationFoldIn, validationFoldOut);
 
+        // libtorch's thread count is process-wide: set for this training, restored after it.
+        int previousThreads = get_num_threads();
+        if (options.NumberOfThreads is int threads && threads != previousThreads)
+            set_num_threads(threads);
+        try
+        {
+            return Train(host, model, train, validationFoldIn, validationFoldOut, options, klSchedule, device, modelName, validate);
+        }
+        finally
+        {
+            if (get_num_threads() != previousThreads)
+                set_num_threads(previousThreads);
+        }
+    }
+
+    private static SequenceTrainingResult Train(
+        IHost host,
+        ISequenceModel model,
+        UserSequences train,
+        UserSequences? validationFoldIn,
+        UserSequences? validationFoldOut,
+        SequenceTrainerOptions options,
+        KlAnnealingSchedule klSchedule,
+        Device device,
+        string modelName,
+        bool validate)
+    {
         var cancellation = new TrainingCancellation(host, options.CancellationToken);
         using var runner = new EpochRunner(model, train, options, klSchedule, device, modelName, cancellation);
         using var reporter = new TrainingReporter(host, modelName, options);

@@ -41,7 +41,7 @@ internal sealed class TrainingReporter : IDisposable
     {
         string validationText = validationUsers is int count ? $"{count} users" : "none";
         _channel.Info(FormattableString.Invariant(
-            $"{ModelName}: {runner.TrainingUsers} training users, {runner.PositionCount} events, {train.ItemCount} items, device {device}; up to {_options.BatchSize} users and {runner.Budget} positions per batch; validation: {validationText}."));
+            $"{ModelName}: {runner.TrainingUsers} training users, {runner.PositionCount} events, {train.ItemCount} items, device {device}; up to {_options.BatchSize} users and {runner.Budget} positions per batch ({_options.BatchOrder}); {get_num_threads()} libtorch threads; validation: {validationText}."));
     }
 
     /// <summary>Traces about every tenth batch of an epoch.</summary>

@@ -78,7 +78,25 @@ public sealed class CheckpointTests : IDisposable
     [Theory]
     [MemberData(nameof(Models))]
     public void ResumingInTheMiddleOfAnEpochEndsExactlyLikeAnUninterruptedRun(string model)
+        => AssertResumeMatchesAnUninterruptedRun(model, _ => { });
+
+    [Fact]
+    public void ResumingWithLengthBucketsAndAWarmUpSpanningTheInterruptionEndsExactlyLikeAnUninterruptedRun()
+        => AssertResumeMatchesAnUninterruptedRun("SVAE", o =>
+        {
+            o.BatchOrder = BatchOrder.LengthBuckets;
+            o.LearningRateWarmupUpdates = 12;
+        });
+
+    private void AssertResumeMatchesAnUninterruptedRun(string model, Action<SequenceTrainerOptions> configure)
     {
+        SequenceTrainerOptions Options(string model, string? folder)
+        {
+            var options = CheckpointTests.Options(model, folder);
+            configure(options);
+            return options;
+        }
+
         var ml = new MLContext(seed: 1);
         var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
         string uninterrupted = Run(ml, Options(model, folder: null), train, validation);

@@ -84,4 +84,45 @@ public class SequenceBatcherTests
         Assert.Equal(first, batcher.Plan(b));
         Assert.NotEqual(first, batcher.Plan(a));
     }
+
+    [Fact]
+    public void LengthBucketPlansCoverEveryUserOnceGroupSimilarLengthsAndAreSeeded()
+    {
+        // 1,000 users in batches of at most 4: the default order sorts pools of 200 users, the buckets all 1,000.
+        var data = TinySequences.Cycle(users: 1000, items: 30, minLength: 1, maxLength: 60, noise: 0.1, seed: 3);
+        const int maxUsers = 4;
+        const long budget = 200;
+        var buckets = new SequenceBatcher(data, maxUsers, budget, order: BatchOrder.LengthBuckets);
+        var pooled = new SequenceBatcher(data, maxUsers, budget);
+        Assert.Equal(BatchOrder.LengthBuckets, buckets.Order);
+
+        var plan = buckets.Plan(new Random(11));
+        Assert.Equal(Enumerable.Range(0, 1000), plan.SelectMany(b => b).Order());
+        foreach (var batch in plan)
+        {
+            Assert.InRange(batch.Length, 1, maxUsers);
+            Assert.True(batch.Length == 1 || batch.Length * batch.Max(buckets.Length) <= budget);
+        }
+        // Buckets over the whole epoch: the batches' length ranges do not interleave.
+        var ranges = plan.Select(b => (Min: b.Min(buckets.Length), Max: b.Max(buckets.Length))).OrderBy(r => r.Min).ThenBy(r => r.Max).ToList();
+        for (int i = 1; i < ranges.Count; i++)
+            Assert.True(ranges[i - 1].Max <= ranges[i].Min, $"batches [{ranges[i - 1].Min}, {ranges[i - 1].Max}] and [{ranges[i].Min}, {ranges[i].Max}] interleave");
+        // Not in length order: the batches are shuffled.
+        Assert.NotEqual(plan.Select(b => b.Min(buckets.Length)).Order(), plan.Select(b => b.Min(buckets.Length)));
+        Assert.True(Padding(buckets, plan) < Padding(pooled, pooled.Plan(new Random(11))));
+
+        // Seeded: the same seed gives the same plan; the next epoch (or another seed) another order of batches and
+        // another grouping of users of equal length.
+        Assert.Equal(plan, buckets.Plan(new Random(11)));
+        var other = buckets.Plan(new Random(12));
+        Assert.NotEqual(plan, other);
+        Assert.NotEqual(plan.Select(b => b.Order().ToArray()).OrderBy(b => b[0]).ToList(), other.Select(b => b.Order().ToArray()).OrderBy(b => b[0]).ToList());
+        Assert.Equal(Enumerable.Range(0, 1000), other.SelectMany(b => b).Order());
+    }
+
+    private static double Padding(SequenceBatcher batcher, List<int[]> plan)
+    {
+        long padded = plan.Sum(b => (long)b.Length * b.Max(batcher.Length));
+        return 1 - (double)batcher.PositionCount / padded;
+    }
 }

@@ -41,11 +41,14 @@ public class SequenceTrainingLoopTests
 
         public double LastKlWeight { get; private set; } = double.NaN;
 
+        public int ThreadsInLoss { get; private set; }
+
         public long LossUnits(int length) => length >= 1 ? 1 : 0;
 
         public Tensor Loss(SequenceBatch batch, double klWeight)
         {
             LastKlWeight = klWeight;
+            ThreadsInLoss = get_num_threads();
             return -_module.scores[Bad] * batch.Count;
         }
 
@@ -121,6 +124,35 @@ public class SequenceTrainingLoopTests
         Assert.Equal(0.0, result.History[0].TrainingLoss, 1e-6);
         Assert.Equal(-0.1, result.History[1].TrainingLoss, 1e-4);
         Assert.Equal(-0.2, result.History[2].TrainingLoss, 1e-4);
+    }
+
+    [Fact]
+    public void NumberOfThreadsHoldsDuringTrainingAndIsRestoredAfter()
+    {
+        int before = get_num_threads();
+        var options = Options(2, 0);
+        options.NumberOfThreads = before == 1 ? 2 : 1;
+        using var model = new ItemBiasModel();
+        var log = new List<string>();
+        var ml = new MLContext(1);
+        ml.Log += (_, e) => log.Add(e.Message);
+        SequenceTrainingLoop.Train(((IHostEnvironment)ml).Register("test"), model, s_train, null, null, options, KlAnnealingSchedule.None, CPU, "test");
+        Assert.Equal(options.NumberOfThreads, model.ThreadsInLoss);
+        Assert.Equal(before, get_num_threads());
+        Assert.Contains(log, m => m.Contains($"(Pooled); {options.NumberOfThreads} libtorch threads;", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void LearningRateWarmUpRisesLinearlyThenHolds()
+    {
+        // One update per epoch; Adam moves Bad's score by the learning rate per update (a constant gradient).
+        var options = Options(5, 0);
+        options.LearningRateWarmupUpdates = 4;
+        using var model = new ItemBiasModel();
+        var result = SequenceTrainingLoop.Train(Host(), model, s_train, null, null, options, KlAnnealingSchedule.None, CPU, "test");
+        // Before each epoch's update the score is the sum of the earlier rates: 0.025, 0.05, 0.075, then 0.1, 0.1.
+        Assert.Equal([0.0, -0.025, -0.075, -0.15, -0.25], result.History.Select(e => e.TrainingLoss).ToArray(), new ToleranceComparer(1e-4));
+        Assert.Equal(0.35f, model.BadScore, 1e-4f);
     }
 
     [Fact]

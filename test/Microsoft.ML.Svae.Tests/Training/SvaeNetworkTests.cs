@@ -127,6 +127,52 @@ public class SvaeNetworkTests
         Assert.Equal(9, data.Offsets.Zip(data.Offsets.Skip(1), (a, b) => SvaeObjective.Units(b - a)).Sum());
     }
 
+    [Theory]
+    [InlineData(NextKLikelihood.MultiSet)]
+    [InlineData(NextKLikelihood.Mixture)]
+    public void TheLossOfLengthBucketedBatchesEqualsTheLossOfOneUnbucketedBatch(NextKLikelihood likelihood)
+    {
+        int[][] users = [[3, 7, 1, 9, 9, 2], [4, 5], [5, 6, 0], [0, 11, 10, 3, 8, 8, 1], [2, 3], [6, 7, 8, 9, 10, 11]];
+        using var network = Network();
+        network.eval(); // z = μ: deterministic
+        var data = TinySequences.FromArrays(12, users);
+        var batcher = new SequenceBatcher(data, maxUsersPerBatch: 2, maxPositionsPerBatch: 100, order: BatchOrder.LengthBuckets);
+        using var scope = NewDisposeScope();
+
+        var plan = batcher.Plan(new Random(4));
+        Assert.Equal(3, plan.Count);
+        double bucketed = plan.Sum(b => SvaeObjective.Loss(network, batcher.Pack(b, CPU), 3, likelihood, 0.3).item<float>());
+        double unbucketed = SvaeObjective.Loss(network, batcher.Pack([0, 1, 2, 3, 4, 5], CPU), 3, likelihood, 0.3).item<float>();
+        Assert.Equal(unbucketed, bucketed, 1e-5 * Math.Abs(unbucketed));
+        // The bucketed batches are shorter than the one batch of all users.
+        Assert.True(plan.Sum(b => b.Length * b.Max(batcher.Length)) < 6 * 7);
+    }
+
+    [Fact]
+    public void TheFusedMultiSetLossHasTheValueAndGradientOfLogSoftmaxThenGather()
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(9, CPU);
+        var logits = (randn(5, 7, generator: generator) * 3).requires_grad_();
+        var reference = logits.detach().clone().requires_grad_();
+        // Repeated targets in a row, and rows with fewer valid targets (weight 0) than k = 3.
+        var targets = tensor(new long[] { 1, 1, 4, 0, 6, 2, 3, 3, 3, 5, 0, 0, 6, 5, 4 }, new long[] { 5, 3 });
+        var weights = tensor(new float[] { 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1 }, new long[] { 5, 3 });
+
+        var fused = SvaeObjective.MultiSetNll(logits, targets, weights);
+        var expected = -((reference.log_softmax(1).gather(1, targets) * weights).sum(1) / weights.sum(1)).sum();
+        (fused * 2).backward();
+        (expected * 2).backward();
+
+        Assert.Equal(expected.item<float>(), fused.item<float>());
+        AssertClose(reference.grad!, logits.grad!);
+        // By hand for row 3 (one valid target, item 5): ∂/∂logits = 2 · (softmax − onehot(5)).
+        var softmax = reference.detach()[3].softmax(0).data<float>().ToArray();
+        var row = logits.grad![3].data<float>().ToArray();
+        for (int i = 0; i < 7; i++)
+            Assert.Equal(2 * (softmax[i] - (i == 5 ? 1 : 0)), row[i], 1e-5);
+    }
+
     [Fact]
     public void TrainingModeSamplesWithTheSeededGenerator()
     {

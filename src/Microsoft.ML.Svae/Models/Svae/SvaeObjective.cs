@@ -22,7 +22,10 @@ namespace Microsoft.ML.Svae;
 /// <c>−log( (1/c_p) Σ_{j=max(0,p−k)..p−1} π(z_j)[x_p] )</c>, c_p = min(k, p), computed with logsumexp.</item>
 /// </list>
 /// <c>log π</c> is one <c>log_softmax</c> over the N items per decoded step; targets are gathered from it (no dense
-/// multi-hot targets). The batch loss is the SUM of ℓ_s over the batch's units; the training loop divides it by
+/// multi-hot targets). For <see cref="NextKLikelihood.MultiSet"/> this is one fused operation
+/// (<see cref="MultiSetNll"/>) whose backward pass reuses the forward's <c>[P × N]</c> buffer, instead of autograd's
+/// chain of gather and log-softmax backward passes, each of which materialises another <c>[P × N]</c> tensor.
+/// The batch loss is the SUM of ℓ_s over the batch's units; the training loop divides it by
 /// the expected number of units in a full batch, so that every step of every user weighs the same, as in the
 /// double sum of eq. 4.6 (the authors' code instead sums the likelihood over steps but averages the KL, and
 /// divides by the batch size).
@@ -50,7 +53,7 @@ internal static class SvaeObjective
         var units = unitMask.reshape(-1).nonzero().squeeze(1);                              // [P]
         var states = network.Recurrent(batch.Items).reshape(b * t, network.RecurrentSize).index_select(0, units);
         var (mean, logVariance) = network.Encode(states);                                  // [P, K]
-        var logProbabilities = network.Decode(network.Sample(mean, logVariance)).log_softmax(1); // [P, N]
+        var logits = network.Decode(network.Sample(mean, logVariance));                    // [P, N]
         var kl = GaussianLatent.KlDivergence(mean, logVariance);                               // [P]
 
         // Targets of state s: items s+1..s+k, valid while < length.
@@ -61,16 +64,15 @@ internal static class SvaeObjective
         var targetMask = positions.view(1, t, 1).Plus(offsets.view(1, 1, nextK)) < lengths.view(b, 1, 1); // [B, T, k]
         var unitTargets = targets.reshape(b * t, nextK).index_select(0, units);             // [P, k]
         var unitTargetMask = targetMask.reshape(b * t, nextK).index_select(0, units);       // [P, k]
-        var gathered = logProbabilities.gather(1, unitTargets);                              // [P, k]: log π(z_s)[x_{s+j}]
 
         Tensor nll;
         if (likelihood == NextKLikelihood.MultiSet)
         {
-            var weights = unitTargetMask.to(gathered.dtype);
-            nll = -((gathered * weights).sum(1) / weights.sum(1)).sum();
+            nll = MultiSetNll(logits, unitTargets, unitTargetMask.to(logits.dtype));
         }
         else
         {
+            var gathered = logits.log_softmax(1).gather(1, unitTargets);                    // [P, k]: log π(z_s)[x_{s+j}]
             // Dense [B, T, k] table of log π(z_s)[x_{s+1+d}], then skewed so that row p holds the k states before p:
             // mixture[b, p, d] = table[b, p − 1 − d, d].
             using var masked = Masked.ToScalar();
@@ -96,5 +98,48 @@ internal static class SvaeObjective
 
         using var beta = klWeight.ToScalar();
         return nll.Plus(kl.sum().mul(beta)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The multi-set NLL of eq. 4.9 summed over units: <c>−Σ_s (Σ_j w_sj · log_softmax(logits_s)[targets_sj]) / Σ_j w_sj</c>
+    /// (a scalar), with the gradient <c>∂/∂logits_s = softmax(logits_s) · Σ_j ŵ_sj − scatter(ŵ_s)</c>, ŵ = w / Σ_j w.
+    /// </summary>
+    /// <param name="logits"><c>[P, N]</c> item logits of the units.</param>
+    /// <param name="targets"><c>[P, k]</c> int64 target items of each unit.</param>
+    /// <param name="weights"><c>[P, k]</c> 1 for a valid target, 0 for none; every row has at least one valid target.</param>
+    /// <remarks>
+    /// The only <c>[P × N]</c> tensor is the log-softmax of the forward pass; the backward pass turns it into the
+    /// gradient in place (exp, scale, scatter-add of the targets). Same value as <c>log_softmax</c> then
+    /// <c>gather</c>; the gradient agrees to rounding.
+    /// </remarks>
+    internal static Tensor MultiSetNll(Tensor logits, Tensor targets, Tensor weights)
+        => NextItemsCrossEntropy.apply(logits, targets, weights);
+
+    private sealed class NextItemsCrossEntropy : autograd.SingleTensorFunction<NextItemsCrossEntropy>
+    {
+        public override string Name => nameof(NextItemsCrossEntropy);
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var logits = (Tensor)vars[0];
+            var targets = (Tensor)vars[1];
+            var weights = (Tensor)vars[2];
+            var logProbabilities = logits.log_softmax(1);                                   // [P, N]
+            var normalised = weights / weights.sum(1, keepdim: true);                      // ŵ, [P, k]
+            ctx.save_for_backward([logProbabilities, targets, normalised]);
+            // The same operations, in the same order, as log_softmax → gather → mean over the valid targets.
+            return -((logProbabilities.gather(1, targets) * weights).sum(1) / weights.sum(1)).sum();
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
+        {
+            var saved = ctx.get_saved_variables();
+            var (logProbabilities, targets, normalised) = (saved[0], saved[1], saved[2]);
+            // softmax · (Σ_j ŵ) − scatter(ŵ), times the incoming scalar gradient, in the forward's buffer.
+            var gradient = logProbabilities.exp_();
+            gradient.mul_(normalised.sum(1, keepdim: true) * grad_output);
+            gradient.scatter_add_(1, targets, normalised * grad_output.neg());
+            return [gradient, null!, null!];
+        }
     }
 }
