@@ -16,7 +16,11 @@ internal sealed class NativeStressBenchmark : IBenchmark
 {
     private const string GuardVariable = "MLNET_SVAE_DISABLE_NATIVE_CALL_GUARD";
 
-    private static readonly string[] Models = ["SVAE", "MVAE", "RVAE", "BPR", "FPMC", "Caser", "GRU4Rec", "SASRec"];
+    private static readonly string[] Models =
+    [
+        "SVAE", "MVAE", "RVAE", "BPR", "FPMC", "Caser", "GRU4Rec", "SASRec",
+        "SeqVAE-GlobalLatent", "SeqVAE-LatentInRecurrence", "SeqVAE-LearnedPrior", "SeqVAE-GlobalRecurrence",
+    ];
 
     public string Name => "stress";
 
@@ -189,8 +193,8 @@ internal sealed class NativeStressBenchmark : IBenchmark
 
     /// <summary>
     /// One short training (2 epochs, small network); returns the epochs' training losses (round-trip format). Odd rounds
-    /// of the eight models take the other code paths: AdamW, SVAE's mixture likelihood, RVAE's popularity negatives,
-    /// SASRec's sampled loss.
+    /// of the models take the other code paths: AdamW, SVAE's mixture likelihood, RVAE's popularity negatives,
+    /// SASRec's sampled loss, the sequential VAEs' next-1 likelihood and embedding dropout.
     /// </summary>
     private static string Train(MLContext ml, string model, int seed, IDataView train, IDataView validation)
     {
@@ -230,6 +234,12 @@ internal sealed class NativeStressBenchmark : IBenchmark
             {
                 EmbeddingSize = 8, NumberOfBlocks = 1, NumberOfHeads = 2,
                 Loss = other ? NextItemLoss.SampledBinaryCrossEntropy : NextItemLoss.CrossEntropy,
+            }))),
+            _ when model.StartsWith("SeqVAE-", StringComparison.Ordinal) => Fit(trainers.SequentialVae(Small(new SequentialVaeTrainer.Options
+            {
+                Variant = Enum.Parse<SequentialVaeVariant>(model["SeqVAE-".Length..]),
+                EmbeddingSize = 8, RecurrentSize = 8, EncoderSize = 8, LatentSize = 4, DecoderSize = 8,
+                NextK = other ? 1 : 2, DropoutRate = other ? 0.2 : 0,
             }))),
             _ => throw new ArgumentOutOfRangeException(nameof(model)),
         };

@@ -311,7 +311,12 @@ namespace Svae.Cli
                     : HyperparameterSweep.Run(ml, dataset, ModelRegistry.SvaeOptions(settings), parse.GetValue(trials), parse.GetValue(seed), display));
                 Results.WriteCsv(trialsTable, Path.Combine(outputDir, "trials.csv"));
                 File.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"{swept} sweep on {name}",
-                    new[] { "Validation NDCG@100 (%) per trial; trials below the median after the short first round were stopped early." }));
+                    new[]
+                    {
+                        trialsTable.Columns.IndexOf(HyperparameterSweep.StoppedEarlyColumn) >= 0
+                            ? "Validation NDCG@100 (%) per trial; trials below the median after the short first round were stopped early."
+                            : "Validation NDCG@100 (%) per trial; every trial trained in full (with fewer than 3 epochs there is no short first round).",
+                    }));
                 display.Line(File.ReadAllText(Path.Combine(outputDir, "trials.md")));
                 return 0;
             });

@@ -20,7 +20,12 @@ internal static class GaussianLatent
     public static Tensor KlDivergence(Tensor mean, Tensor logVariance, Tensor priorMean, Tensor priorLogVariance)
     {
         using var scope = NewDisposeScope();
-        var kl = 0.5 * (priorLogVariance - logVariance + (logVariance.exp() + (mean - priorMean).square()) * (-priorLogVariance).exp() - 1);
+        // One expression, evaluated in the order of ½·(log σ_p² − log σ_q² + (σ_q² + (μ_q − μ_p)²)·exp(−log σ_p²) − 1):
+        // the order in which the autograd nodes are created decides the order in which the gradients of μ and log σ²
+        // are summed, so reordering it changes the trained numbers in the last bits.
+        var kl = (priorLogVariance - logVariance)
+            .Plus(logVariance.exp().Plus((mean - priorMean).square()) * (-priorLogVariance).exp())
+            .sub(TorchScalars.One).mul(TorchScalars.Half);
         return kl.sum(-1).MoveToOuterDisposeScope();
     }
 

@@ -30,13 +30,14 @@ internal static class NextKTargets
         long b = batch.Count, t = batch.MaxLength;
         var device = batch.Device;
         var lengths = batch.LengthTensor;
-        var positions = arange(t, ScalarType.Int64, device);
-        var unitMask = positions.unsqueeze(0) < (lengths - 1).unsqueeze(1);                            // [B, T]
+        var positions = TorchScalars.Range(t, device);
+        var unitMask = positions.unsqueeze(0) < lengths.sub(TorchScalars.One).unsqueeze(1);              // [B, T]
         var units = unitMask.reshape(-1).nonzero().squeeze(1);                                           // [P]
         var padded = cat(new[] { batch.Items, zeros(b, nextK, ScalarType.Int64, device) }, 1);           // [B, T+k]
         var targets = padded.unfold(1, nextK, 1).narrow(1, 1, t);                                        // [B, T, k]
-        var offsets = arange(1, nextK + 1, ScalarType.Int64, device);
-        var targetMask = (positions.view(1, t, 1) + offsets.view(1, 1, nextK)) < lengths.view(b, 1, 1); // [B, T, k]
+        using var lastOffset = (nextK + 1).ToScalar();
+        var offsets = arange(TorchScalars.One, lastOffset, TorchScalars.One, ScalarType.Int64, device);
+        var targetMask = positions.view(1, t, 1).Plus(offsets.view(1, 1, nextK)) < lengths.view(b, 1, 1); // [B, T, k]
         var unitTargets = targets.reshape(b * t, nextK).index_select(0, units);
         var unitTargetMask = targetMask.reshape(b * t, nextK).index_select(0, units);
         return (units.MoveToOuterDisposeScope(), unitMask.MoveToOuterDisposeScope(),

@@ -18,7 +18,7 @@ internal static class RecurrentLayers
         using var scope = NewDisposeScope();
         double bound = 1.0 / Math.Sqrt(hidden);
         foreach (var (_, parameter) in gru.named_parameters())
-            parameter.copy_(rand(parameter.shape, generator: generator) * (2 * bound) - bound);
+            parameter.copy_(rand(parameter.shape, generator: generator).ToSymmetric(bound));
     }
 
     /// <summary>A one-layer GRU's weights (PyTorch layout) for the ONNX graph.</summary>
@@ -46,9 +46,9 @@ internal static class RecurrentLayers
     {
         using var scope = NewDisposeScope();
         long b = values.shape[0], t = values.shape[1], d = values.shape[2];
-        var positions = arange(t, ScalarType.Int64, values.device).unsqueeze(0);                   // [1, T]
+        var positions = TorchScalars.Range(t, values.device).unsqueeze(0);                          // [1, T]
         var limits = lengths.unsqueeze(1);                                                          // [B, 1]
-        var index = where(positions < limits, limits - 1 - positions, positions.expand(b, t));      // [B, T]
+        var index = where(positions < limits, limits.sub(TorchScalars.One) - positions, positions.expand(b, t)); // [B, T]
         return values.gather(1, index.unsqueeze(2).expand(b, t, d)).MoveToOuterDisposeScope();
     }
 }

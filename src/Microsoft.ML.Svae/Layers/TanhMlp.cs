@@ -44,7 +44,7 @@ internal sealed class TanhMlp : Module<Tensor, Tensor>
         {
             var weight = linear.weight!;
             double std = Math.Sqrt(2.0 / (weight.shape[0] + weight.shape[1]));
-            weight.copy_(randn(weight.shape, generator: generator) * std);
+            weight.copy_(randn(weight.shape, generator: generator).Times(std));
             linear.bias!.zero_();
         }
     }

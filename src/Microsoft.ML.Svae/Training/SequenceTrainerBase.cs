@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Svae;
 
 /// <summary>
-/// The estimator side of every neural recommender (SVAE, MVAE, RVAE, BPR, FPMC, Caser, GRU4Rec, SASRec), written once: reading the
+/// The estimator side of every neural recommender (SVAE, MVAE, RVAE, BPR, FPMC, Caser, GRU4Rec, SASRec and the four sequential VAEs of section 4.3.2), written once: reading the
 /// training and validation data, choosing the device, training with the shared loop, and turning the trained model
 /// into its fitted transformer (the ONNX graph with the weights, the learning curve). A model supplies only its model
 /// adapter (<see cref="ISequenceModel"/>: network, loss, scoring, ONNX graph) and its transformer type.

@@ -109,6 +109,21 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void SweepWithOneEpochTrainsEveryTrialOnceWithoutAnEarlyRound()
+    {
+        // One epoch: the short round (a third of the epochs, at least 1) would be the full training; this used to fail
+        // with "DataFrame already contains a column called NDCG@100 after 1 epochs".
+        int code = RunnerCli.Build().Parse(new[] { "sweep", "--trials", "1", "--epochs", "1", "--output", _dir, "--plain" }).Invoke();
+        Assert.Equal(0, code);
+        var csv = File.ReadAllLines(Path.Combine(_dir, "trials.csv"));
+        Assert.StartsWith("Trial,NDCG@100 after 1 epochs,BatchSize,", csv[0]);
+        Assert.DoesNotContain("Stopped early", csv[0]);
+        Assert.Equal(2, csv.Length);
+        Assert.Contains("every trial trained in full (with fewer than 3 epochs there is no short first round)",
+            File.ReadAllText(Path.Combine(_dir, "trials.md")));
+    }
+
+    [Fact]
     public void SweepOfASequentialVaeKeepsItsVariant()
     {
         int code = RunnerCli.Build().Parse(new[] { "sweep", "--model", "SeqVAE-LearnedPrior", "--trials", "2", "--epochs", "2", "--output", _dir, "--plain" }).Invoke();

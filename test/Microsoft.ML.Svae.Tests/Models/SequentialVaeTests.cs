@@ -89,8 +89,9 @@ public abstract class SequentialVaeTests : NextItemModelTests<SequentialVaeTrain
     {
         var options = SmallOptions(1, 7);
         typeof(SequentialVaeTrainer.Options).GetProperty(option)!.SetValue(options, value);
-        var error = Assert.ThrowsAny<ArgumentException>(() => Trainer(new MLContext(), options));
-        Assert.Contains(option, error.Message);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Trainer(new MLContext(), options));
+        Assert.Equal(option, error.ParamName);
+        Assert.StartsWith(option + " must be ", error.Message);
     }
 }
 

@@ -78,7 +78,7 @@ internal sealed class GlobalRecurrenceVaeNetwork : SequentialVaeNetwork
             {
                 var (priorMean, priorLogVariance) = Gaussian(prior.call(h));
                 var (shift, logVariance) = Gaussian(posterior.call(cat(new[] { h, after.select(1, s) }, 1)));
-                var mean = priorMean + shift;
+                var mean = priorMean.Plus(shift);
                 z = Sample(mean, logVariance);
                 decoderInputs[s - 1] = cat(new[] { z, h }, 1);
                 if (kls is not null)

@@ -61,7 +61,7 @@ internal sealed class LearnedPriorVaeNetwork : SequentialVaeNetwork
         var states = States(batch.Items);                                              // [B, T, H]
         var (priorMean, priorLogVariance) = Gaussian(prior.call(NextItemHead.AtUnits(states, units)));
         // Unit s < L − 1, so its next position s + 1 is in the same row.
-        var (mean, logVariance) = Gaussian(posterior.call(NextItemHead.AtUnits(states, units + 1)));
+        var (mean, logVariance) = Gaussian(posterior.call(NextItemHead.AtUnits(states, units.Plus(TorchScalars.One))));
         var logits = decoder.call(Sample(mean, logVariance));
         var kl = GaussianLatent.KlDivergence(mean, logVariance, priorMean, priorLogVariance).sum();
         return (logits.MoveToOuterDisposeScope(), kl.MoveToOuterDisposeScope());

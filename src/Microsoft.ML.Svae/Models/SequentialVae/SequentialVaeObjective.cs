@@ -23,6 +23,7 @@ internal static class SequentialVaeObjective
         using var scope = NewDisposeScope();
         var (units, unitMask, targets, targetMask) = NextKTargets.Of(batch, nextK);
         var (logits, kl) = network.Terms(batch, units, unitMask);
-        return (NextKTargets.MultiSetNllSum(logits, targets, targetMask) + klWeight * kl).MoveToOuterDisposeScope();
+        using var beta = klWeight.ToScalar();
+        return NextKTargets.MultiSetNllSum(logits, targets, targetMask).Plus(kl.mul(beta)).MoveToOuterDisposeScope();
     }
 }
