@@ -9,9 +9,8 @@ namespace Microsoft.ML.Svae;
 /// length L have at least one target and are the loss units; the first item is never a target.
 /// </summary>
 /// <remarks>
-/// Written for the sequential VAEs of section 4.3.2 (<c>Models/SequentialVae/</c>). SVAE's objective still has its own
-/// copy of the same computation (<c>Models/Svae/SvaeObjective.cs</c>, which also has eq. 4.10's mixture); the two agree
-/// term by term and are meant to be merged here.
+/// Shared by SVAE (<c>Models/Svae/SvaeObjective.cs</c>, which adds eq. 4.10's mixture and a fused multi-set NLL with
+/// a hand-written backward pass) and the sequential VAEs of section 4.3.2 (<c>Models/SequentialVae/</c>).
 /// </remarks>
 internal static class NextKTargets
 {

@@ -37,7 +37,7 @@ internal static class SvaeObjective
     private const double Masked = -1e30;
 
     /// <summary>The number of loss units of a user with <paramref name="length"/> events: one per state with a target.</summary>
-    public static long Units(int length) => Math.Max(0, length - 1);
+    public static long Units(int length) => NextKTargets.Units(length);
 
     /// <summary>The batch's loss: the sum of <c>β·KL + NLL</c> over its units (a scalar tensor).</summary>
     public static Tensor Loss(SvaeNetwork network, SequenceBatch batch, int nextK, NextKLikelihood likelihood, double klWeight)
@@ -48,22 +48,13 @@ internal static class SvaeObjective
         var lengths = batch.LengthTensor;
         var positions = TorchScalars.Range(t, device);
 
-        // Units: states with at least one target (s < length − 1), decoded only there.
-        var unitMask = positions.unsqueeze(0) < lengths.sub(TorchScalars.One).unsqueeze(1);               // [B, T]
-        var units = unitMask.reshape(-1).nonzero().squeeze(1);                              // [P]
+        // Units: states with at least one target (s < length − 1), decoded only there; their targets are items
+        // s+1..s+k, valid while < length (eq. 4.9's targets, shared with the sequential VAEs).
+        var (units, _, unitTargets, unitTargetMask) = NextKTargets.Of(batch, nextK);        // [P], [P, k], [P, k]
         var states = network.Recurrent(batch.Items).reshape(b * t, network.RecurrentSize).index_select(0, units);
         var (mean, logVariance) = network.Encode(states);                                  // [P, K]
         var logits = network.Decode(network.Sample(mean, logVariance));                    // [P, N]
         var kl = GaussianLatent.KlDivergence(mean, logVariance);                               // [P]
-
-        // Targets of state s: items s+1..s+k, valid while < length.
-        var padded = cat(new[] { batch.Items, zeros(b, nextK, ScalarType.Int64, device) }, 1);    // [B, T+k]
-        var targets = padded.unfold(1, nextK, 1).narrow(1, 1, t);                           // [B, T, k]
-        using var lastOffset = (nextK + 1).ToScalar();
-        var offsets = arange(TorchScalars.One, lastOffset, TorchScalars.One, ScalarType.Int64, device);
-        var targetMask = positions.view(1, t, 1).Plus(offsets.view(1, 1, nextK)) < lengths.view(b, 1, 1); // [B, T, k]
-        var unitTargets = targets.reshape(b * t, nextK).index_select(0, units);             // [P, k]
-        var unitTargetMask = targetMask.reshape(b * t, nextK).index_select(0, units);       // [P, k]
 
         Tensor nll;
         if (likelihood == NextKLikelihood.MultiSet)
