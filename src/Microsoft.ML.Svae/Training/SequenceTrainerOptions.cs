@@ -13,6 +13,8 @@ internal static class SequenceTrainerDefaults
     public const int Seed = 42;
     public const int EarlyStoppingPatience = 5;
     public const int ValidationCutoff = 100;
+    public const int LearningRateWarmupUpdates = 0;
+    public const BatchOrder BatchOrder = Svae.BatchOrder.Pooled;
 }
 
 /// <summary>
@@ -54,8 +56,8 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// <see cref="LearningRate"/>/n to <see cref="LearningRate"/> (update u, from 1, uses u/n of it), then stays there;
     /// 0 (the default): no warm-up. Lets larger batches use a larger learning rate from the start of training.
     /// </summary>
-    [Range(0, 10_000, 0)]
-    public int LearningRateWarmupUpdates { get; set; }
+    [Range(0, 10_000, SequenceTrainerDefaults.LearningRateWarmupUpdates)]
+    public int LearningRateWarmupUpdates { get; set; } = SequenceTrainerDefaults.LearningRateWarmupUpdates;
 
     /// <summary>
     /// Weight decay of every parameter. With <see cref="DecoupledWeightDecay"/> off (the default) it is the
@@ -108,7 +110,7 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// <see cref="BatchOrder.LengthBuckets"/>, which puts users of similar length together over the whole epoch so
     /// that batches carry the least padding. Both shuffle with <see cref="Seed"/> and visit every user once per epoch.
     /// </summary>
-    public BatchOrder BatchOrder { get; set; } = BatchOrder.Pooled;
+    public BatchOrder BatchOrder { get; set; } = SequenceTrainerDefaults.BatchOrder;
 
     /// <summary>
     /// The number of libtorch intra-op threads while <c>Fit</c> trains and validates; <see langword="null"/> (the
