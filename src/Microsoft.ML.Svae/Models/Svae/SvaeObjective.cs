@@ -101,7 +101,8 @@ internal static class SvaeObjective
     /// <remarks>
     /// The only <c>[P × N]</c> tensor is the log-softmax of the forward pass; the backward pass turns it into the
     /// gradient in place (exp, scale, scatter-add of the targets). Same value as <c>log_softmax</c> then
-    /// <c>gather</c>; the gradient agrees to rounding.
+    /// <c>gather</c>; the gradient agrees to rounding. Because the backward pass overwrites what the forward saved, the
+    /// graph supports one backward pass only: a second <c>backward(retain_graph: true)</c> through it would be wrong.
     /// </remarks>
     internal static Tensor MultiSetNll(Tensor logits, Tensor targets, Tensor weights)
         => NextItemsCrossEntropy.apply(logits, targets, weights);
