@@ -40,7 +40,7 @@ internal static class Figures
         plot.XLabel("fold-in length");
         plot.YLabel("NDCG@100 (%)");
         plot.ShowLegend();
-        plot.SavePng(path, Width, Height);
+        AtomicFile.Write(path, temporary => plot.SavePng(temporary, Width, Height));
     }
 
     /// <summary>Fig. 5: SVAE's NDCG@100 against k, the number of next items predicted.</summary>
@@ -54,7 +54,7 @@ internal static class Figures
         plot.Title($"SVAE NDCG@100 against k ({dataset})");
         plot.XLabel("k (next items predicted)");
         plot.YLabel("NDCG@100 (%)");
-        plot.SavePng(path, Width, Height);
+        AtomicFile.Write(path, temporary => plot.SavePng(temporary, Width, Height));
     }
 
     /// <summary>Fig. 6: SVAE's learning curves: validation NDCG@100 (left axis) and training loss (right axis) per epoch.</summary>
@@ -74,6 +74,6 @@ internal static class Figures
         plot.XLabel("epoch");
         plot.Title($"SVAE learning curves ({dataset})");
         plot.ShowLegend();
-        plot.SavePng(path, Width, Height);
+        AtomicFile.Write(path, temporary => plot.SavePng(temporary, Width, Height));
     }
 }

@@ -197,7 +197,7 @@ namespace Svae.Cli
                 foreach (string failure in failures)
                     notes.Add($"FAILED, not in the table's means: {failure}.");
                 notes.Add(FormattableString.Invariant($"Wall time of the whole run: {clock.Elapsed.TotalSeconds:F0} s."));
-                File.WriteAllText(Path.Combine(outputDir, "results.md"), Results.Markdown(table, leaveOneOut ? $"Leave-one-out on {name}" : $"Table 2 on {name}", notes));
+                AtomicFile.WriteAllText(Path.Combine(outputDir, "results.md"), Results.Markdown(table, leaveOneOut ? $"Leave-one-out on {name}" : $"Table 2 on {name}", notes));
                 display.Line(File.ReadAllText(Path.Combine(outputDir, "results.md")));
                 display.Line($"Wrote {Path.GetFullPath(outputDir)}.");
                 return failures.Count == 0 ? 0 : 1;
@@ -310,7 +310,7 @@ namespace Svae.Cli
                     ? HyperparameterSweep.Run(ml, dataset, ModelRegistry.SequentialVaeOptions(settings, v), parse.GetValue(trials), parse.GetValue(seed), display)
                     : HyperparameterSweep.Run(ml, dataset, ModelRegistry.SvaeOptions(settings), parse.GetValue(trials), parse.GetValue(seed), display));
                 Results.WriteCsv(trialsTable, Path.Combine(outputDir, "trials.csv"));
-                File.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"{swept} sweep on {name}",
+                AtomicFile.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"{swept} sweep on {name}",
                     new[]
                     {
                         trialsTable.Columns.IndexOf(HyperparameterSweep.StoppedEarlyColumn) >= 0

@@ -71,7 +71,8 @@ internal static class Results
     /// <summary>A fraction as a percentage with two decimals (decimal, so the CSV shows 36.61, not 36.609999999999999).</summary>
     private static decimal Percent(double fraction) => Math.Round((decimal)(100 * fraction), 2);
 
-    public static void WriteCsv(DataFrame table, string path) => DataFrame.SaveCsv(table, path, cultureInfo: CultureInfo.InvariantCulture);
+    public static void WriteCsv(DataFrame table, string path)
+        => AtomicFile.Write(path, temporary => DataFrame.SaveCsv(table, temporary, cultureInfo: CultureInfo.InvariantCulture));
 
     public static string Markdown(DataFrame table, string title, IEnumerable<string> notes)
     {

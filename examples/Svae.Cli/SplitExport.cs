@@ -65,6 +65,6 @@ internal static class SplitExport
                 text.Append('\n');
             }
         }
-        File.WriteAllText(path, text.ToString());
+        AtomicFile.WriteAllText(path, text.ToString());
     }
 }

@@ -95,6 +95,26 @@ public class CliTests : IDisposable
         }
         Assert.True(File.Exists(Path.Combine(_dir, "svae.zip")));
         Assert.Contains("fig. 5: SVAE test NDCG@100 for k = 1:", File.ReadAllText(Path.Combine(_dir, "results.md")));
+        // Every output file is written beside its target and renamed into place: no temporary file is left.
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+        Assert.True(File.Exists(Path.Combine(_dir, "results.csv")));
+    }
+
+    [Fact]
+    public void AnOutputFileIsReplacedWholeAndAFailedWriteLeavesThePreviousFile()
+    {
+        Directory.CreateDirectory(_dir);
+        string path = Path.Combine(_dir, "results.md");
+        AtomicFile.WriteAllText(path, "first");
+        AtomicFile.WriteAllText(path, "second");
+        Assert.Equal("second", File.ReadAllText(path));
+        Assert.Throws<IOException>(() => AtomicFile.Write(path, temporary =>
+        {
+            File.WriteAllText(temporary, "half");
+            throw new IOException("disk full");
+        }));
+        Assert.Equal("second", File.ReadAllText(path));
+        Assert.Equal(new[] { path }, Directory.GetFiles(_dir));
     }
 
     [Fact]

@@ -34,7 +34,8 @@ namespace Microsoft.ML.Svae;
 /// variance log σ²) → z = μ + σ·ε → tanh layer (150) → linear layer to N item logits. For each user
 /// and step t, the state after items 1..t parameterises q(z_t), and the loss is β·KL(q(z_t) ‖ N(0, I))
 /// minus the multinomial log-likelihood of the next k items (eq. 4.9, or the mixture of eq. 4.10),
-/// averaged over the valid steps. Adam with coupled L2 weight decay, β annealed linearly to its cap.
+/// summed over the valid steps and divided by the expected number of steps of a full batch (every step of every user
+/// weighs the same, as in eq. 4.6). Adam with coupled L2 weight decay, β annealed linearly to its cap.
 /// Many users are trained per step (right-padded, masked). Each epoch, validation NDCG@100 selects
 /// the best weights (early stopping with patience).
 ///
