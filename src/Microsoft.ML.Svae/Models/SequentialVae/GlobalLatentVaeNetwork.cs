@@ -43,18 +43,11 @@ internal sealed class GlobalLatentVaeNetwork : SequentialVaeNetwork
     /// <inheritdoc/>
     public override SequentialVaeVariant Variant => SequentialVaeVariant.GlobalLatent;
 
-    private Tensor States(Tensor items)
-    {
-        using var scope = NewDisposeScope();
-        var (outputs, _) = gru.call(Embedded(items), null);
-        return outputs.MoveToOuterDisposeScope();
-    }
-
     /// <inheritdoc/>
     public override (Tensor Logits, Tensor Kl) Terms(SequenceBatch batch, Tensor units, Tensor unitMask)
     {
         using var scope = NewDisposeScope();
-        var states = States(batch.Items);                                              // [B, T, H]
+        var states = States(gru, batch.Items);                                         // [B, T, H]
         var (mean, logVariance) = Gaussian(encoder.call(NextItemHead.LastState(states, batch.LengthTensor)));
         var z = Sample(mean, logVariance);                                             // [B, K]
         long b = states.shape[0], t = states.shape[1];
@@ -68,7 +61,7 @@ internal sealed class GlobalLatentVaeNetwork : SequentialVaeNetwork
     public override Tensor ScoreLast(Tensor items, Tensor lengths)
     {
         using var scope = NewDisposeScope();
-        var last = NextItemHead.LastState(States(items), lengths);
+        var last = NextItemHead.LastState(States(gru, items), lengths);
         var (mean, _) = Gaussian(encoder.call(last));
         return decoder.call(cat(new[] { mean, last }, 1)).MoveToOuterDisposeScope();
     }

@@ -47,18 +47,11 @@ internal sealed class LearnedPriorVaeNetwork : SequentialVaeNetwork
     /// <inheritdoc/>
     public override SequentialVaeVariant Variant => SequentialVaeVariant.LearnedPrior;
 
-    private Tensor States(Tensor items)
-    {
-        using var scope = NewDisposeScope();
-        var (outputs, _) = gru.call(Embedded(items), null);
-        return outputs.MoveToOuterDisposeScope();
-    }
-
     /// <inheritdoc/>
     public override (Tensor Logits, Tensor Kl) Terms(SequenceBatch batch, Tensor units, Tensor unitMask)
     {
         using var scope = NewDisposeScope();
-        var states = States(batch.Items);                                              // [B, T, H]
+        var states = States(gru, batch.Items);                                         // [B, T, H]
         var (priorMean, priorLogVariance) = Gaussian(prior.call(NextItemHead.AtUnits(states, units)));
         // Unit s < L − 1, so its next position s + 1 is in the same row.
         var (mean, logVariance) = Gaussian(posterior.call(NextItemHead.AtUnits(states, units.Plus(TorchScalars.One))));
@@ -71,7 +64,7 @@ internal sealed class LearnedPriorVaeNetwork : SequentialVaeNetwork
     public override Tensor ScoreLast(Tensor items, Tensor lengths)
     {
         using var scope = NewDisposeScope();
-        var (mean, _) = Gaussian(prior.call(NextItemHead.LastState(States(items), lengths)));
+        var (mean, _) = Gaussian(prior.call(NextItemHead.LastState(States(gru, items), lengths)));
         return decoder.call(mean).MoveToOuterDisposeScope();
     }
 

@@ -94,6 +94,14 @@ internal abstract class SequentialVaeNetwork : Module
         return embedded.MoveToOuterDisposeScope();
     }
 
+    /// <summary>The outputs h_t <c>[B, T, H]</c> of a deterministic <paramref name="gru"/> over the embedded items (zero initial state).</summary>
+    private protected Tensor States(GRU gru, Tensor items)
+    {
+        using var scope = NewDisposeScope();
+        var (outputs, _) = gru.call(Embedded(items), null);
+        return outputs.MoveToOuterDisposeScope();
+    }
+
     /// <summary>μ and log σ² from a Gaussian perceptron's output <c>[..., 2K]</c>.</summary>
     private protected (Tensor Mean, Tensor LogVariance) Gaussian(Tensor parameters) => GaussianLatent.Split(parameters, LatentSize);
 
