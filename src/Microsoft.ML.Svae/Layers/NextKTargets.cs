@@ -9,8 +9,8 @@ namespace Microsoft.ML.Svae;
 /// length L have at least one target and are the loss units; the first item is never a target.
 /// </summary>
 /// <remarks>
-/// Shared by SVAE (<c>Models/Svae/SvaeObjective.cs</c>, which adds eq. 4.10's mixture and a fused multi-set NLL with
-/// a hand-written backward pass) and the sequential VAEs of section 4.3.2 (<c>Models/SequentialVae/</c>).
+/// Shared by SVAE (<c>Models/Svae/SvaeObjective.cs</c>, which adds eq. 4.10's mixture) and the sequential VAEs of
+/// section 4.3.2 (<c>Models/SequentialVae/</c>); both use the fused multi-set NLL with its hand-written backward pass.
 /// </remarks>
 internal static class NextKTargets
 {
@@ -46,7 +46,7 @@ internal static class NextKTargets
     /// <summary>
     /// The negative log-likelihood of eq. 4.9 summed over the units: per unit, minus the mean over its valid targets
     /// of <c>log softmax(logits)[target]</c>, so that a unit near the end of a sequence with fewer than k targets
-    /// weighs as much as the others.
+    /// weighs as much as the others (through <see cref="MultiSetNll"/>).
     /// </summary>
     /// <param name="logits"><c>[P, N]</c> item logits of the units.</param>
     /// <param name="targets"><c>[P, k]</c> target items.</param>
@@ -54,8 +54,50 @@ internal static class NextKTargets
     public static Tensor MultiSetNllSum(Tensor logits, Tensor targets, Tensor targetMask)
     {
         using var scope = NewDisposeScope();
-        var gathered = logits.log_softmax(1).gather(1, targets);                                        // [P, k]
-        var weights = targetMask.to(gathered.dtype);
-        return (-((gathered * weights).sum(1) / weights.sum(1)).sum()).MoveToOuterDisposeScope();
+        return MultiSetNll(logits, targets, targetMask.to(logits.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The multi-set NLL of eq. 4.9 summed over units: <c>−Σ_s (Σ_j w_sj · log_softmax(logits_s)[targets_sj]) / Σ_j w_sj</c>
+    /// (a scalar), with the gradient <c>∂/∂logits_s = softmax(logits_s) · Σ_j ŵ_sj − scatter(ŵ_s)</c>, ŵ = w / Σ_j w.
+    /// </summary>
+    /// <param name="logits"><c>[P, N]</c> item logits of the units.</param>
+    /// <param name="targets"><c>[P, k]</c> int64 target items of each unit.</param>
+    /// <param name="weights"><c>[P, k]</c> 1 for a valid target, 0 for none; every row has at least one valid target.</param>
+    /// <remarks>
+    /// The only <c>[P × N]</c> tensor is the log-softmax of the forward pass; the backward pass turns it into the
+    /// gradient in place (exp, scale, scatter-add of the targets). Same value as <c>log_softmax</c> then
+    /// <c>gather</c>; the gradient agrees to rounding. Because the backward pass overwrites what the forward saved, the
+    /// graph supports one backward pass only: a second <c>backward(retain_graph: true)</c> through it would be wrong.
+    /// </remarks>
+    internal static Tensor MultiSetNll(Tensor logits, Tensor targets, Tensor weights)
+        => NextItemsCrossEntropy.apply(logits, targets, weights);
+
+    private sealed class NextItemsCrossEntropy : autograd.SingleTensorFunction<NextItemsCrossEntropy>
+    {
+        public override string Name => nameof(NextItemsCrossEntropy);
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var logits = (Tensor)vars[0];
+            var targets = (Tensor)vars[1];
+            var weights = (Tensor)vars[2];
+            var logProbabilities = logits.log_softmax(1);                                   // [P, N]
+            var normalised = weights / weights.sum(1, keepdim: true);                      // ŵ, [P, k]
+            ctx.save_for_backward([logProbabilities, targets, normalised]);
+            // The same operations, in the same order, as log_softmax → gather → mean over the valid targets.
+            return -((logProbabilities.gather(1, targets) * weights).sum(1) / weights.sum(1)).sum();
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
+        {
+            var saved = ctx.get_saved_variables();
+            var (logProbabilities, targets, normalised) = (saved[0], saved[1], saved[2]);
+            // softmax · (Σ_j ŵ) − scatter(ŵ), times the incoming scalar gradient, in the forward's buffer.
+            var gradient = logProbabilities.exp_();
+            gradient.mul_(normalised.sum(1, keepdim: true) * grad_output);
+            gradient.scatter_add_(1, targets, normalised * grad_output.neg());
+            return [gradient, null!, null!];
+        }
     }
 }

@@ -159,7 +159,7 @@ public class SvaeNetworkTests
         var targets = tensor(new long[] { 1, 1, 4, 0, 6, 2, 3, 3, 3, 5, 0, 0, 6, 5, 4 }, new long[] { 5, 3 });
         var weights = tensor(new float[] { 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1 }, new long[] { 5, 3 });
 
-        var fused = SvaeObjective.MultiSetNll(logits, targets, weights);
+        var fused = NextKTargets.MultiSetNll(logits, targets, weights);
         var expected = -((reference.log_softmax(1).gather(1, targets) * weights).sum(1) / weights.sum(1)).sum();
         (fused * 2).backward();
         (expected * 2).backward();

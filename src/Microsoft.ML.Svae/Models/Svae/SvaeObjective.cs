@@ -23,7 +23,7 @@ namespace Microsoft.ML.Svae;
 /// </list>
 /// <c>log π</c> is one <c>log_softmax</c> over the N items per decoded step; targets are gathered from it (no dense
 /// multi-hot targets). For <see cref="NextKLikelihood.MultiSet"/> this is one fused operation
-/// (<see cref="MultiSetNll"/>) whose backward pass reuses the forward's <c>[P × N]</c> buffer, instead of autograd's
+/// (<see cref="NextKTargets.MultiSetNll"/>) whose backward pass reuses the forward's <c>[P × N]</c> buffer, instead of autograd's
 /// chain of gather and log-softmax backward passes, each of which materialises another <c>[P × N]</c> tensor.
 /// The batch loss is the SUM of ℓ_s over the batch's units; the training loop divides it by
 /// the expected number of units in a full batch, so that every step of every user weighs the same, as in the
@@ -59,7 +59,7 @@ internal static class SvaeObjective
         Tensor nll;
         if (likelihood == NextKLikelihood.MultiSet)
         {
-            nll = MultiSetNll(logits, unitTargets, unitTargetMask.to(logits.dtype));
+            nll = NextKTargets.MultiSetNll(logits, unitTargets, unitTargetMask.to(logits.dtype));
         }
         else
         {
@@ -89,49 +89,5 @@ internal static class SvaeObjective
 
         using var beta = klWeight.ToScalar();
         return nll.Plus(kl.sum().mul(beta)).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// The multi-set NLL of eq. 4.9 summed over units: <c>−Σ_s (Σ_j w_sj · log_softmax(logits_s)[targets_sj]) / Σ_j w_sj</c>
-    /// (a scalar), with the gradient <c>∂/∂logits_s = softmax(logits_s) · Σ_j ŵ_sj − scatter(ŵ_s)</c>, ŵ = w / Σ_j w.
-    /// </summary>
-    /// <param name="logits"><c>[P, N]</c> item logits of the units.</param>
-    /// <param name="targets"><c>[P, k]</c> int64 target items of each unit.</param>
-    /// <param name="weights"><c>[P, k]</c> 1 for a valid target, 0 for none; every row has at least one valid target.</param>
-    /// <remarks>
-    /// The only <c>[P × N]</c> tensor is the log-softmax of the forward pass; the backward pass turns it into the
-    /// gradient in place (exp, scale, scatter-add of the targets). Same value as <c>log_softmax</c> then
-    /// <c>gather</c>; the gradient agrees to rounding. Because the backward pass overwrites what the forward saved, the
-    /// graph supports one backward pass only: a second <c>backward(retain_graph: true)</c> through it would be wrong.
-    /// </remarks>
-    internal static Tensor MultiSetNll(Tensor logits, Tensor targets, Tensor weights)
-        => NextItemsCrossEntropy.apply(logits, targets, weights);
-
-    private sealed class NextItemsCrossEntropy : autograd.SingleTensorFunction<NextItemsCrossEntropy>
-    {
-        public override string Name => nameof(NextItemsCrossEntropy);
-
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
-        {
-            var logits = (Tensor)vars[0];
-            var targets = (Tensor)vars[1];
-            var weights = (Tensor)vars[2];
-            var logProbabilities = logits.log_softmax(1);                                   // [P, N]
-            var normalised = weights / weights.sum(1, keepdim: true);                      // ŵ, [P, k]
-            ctx.save_for_backward([logProbabilities, targets, normalised]);
-            // The same operations, in the same order, as log_softmax → gather → mean over the valid targets.
-            return -((logProbabilities.gather(1, targets) * weights).sum(1) / weights.sum(1)).sum();
-        }
-
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
-        {
-            var saved = ctx.get_saved_variables();
-            var (logProbabilities, targets, normalised) = (saved[0], saved[1], saved[2]);
-            // softmax · (Σ_j ŵ) − scatter(ŵ), times the incoming scalar gradient, in the forward's buffer.
-            var gradient = logProbabilities.exp_();
-            gradient.mul_(normalised.sum(1, keepdim: true) * grad_output);
-            gradient.scatter_add_(1, targets, normalised * grad_output.neg());
-            return [gradient, null!, null!];
-        }
     }
 }
