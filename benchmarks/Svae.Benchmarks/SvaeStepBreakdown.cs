@@ -277,7 +277,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
 
         var fused = logits.detach().requires_grad_();
         watch.Restart();
-        var nllNew = SvaeObjective.MultiSetNll(fused, targets, weights);
+        var nllNew = NextKTargets.MultiSetNll(fused, targets, weights);
         result.Add(("fused next-k cross-entropy forward (after)", watch.Elapsed));
         watch.Restart();
         nllNew.backward();
