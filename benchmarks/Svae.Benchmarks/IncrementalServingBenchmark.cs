@@ -250,39 +250,12 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
                 return g.Node("Add", new[] { candidate, g.Node("Mul", new[] { ru[1], g.Node("Sub", new[] { state, candidate }) }) });
             })),
         };
-        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
-        var sessions = variants.Select(v => new Microsoft.ML.OnnxRuntime.InferenceSession(v.Graph, options)).ToArray();
-        try
+        var state = new float[hidden];
+        TimeInAlternation($"One GRU step ({inputSize} inputs, {hidden} hidden, {items:N0} items)", "step", variants, updates, i => new[]
         {
-            var state = new float[hidden];
-            var times = variants.Select(_ => new List<double>()).ToArray();
-            for (int i = -updates / 10; i < updates; i++)
-            {
-                for (int v = 0; v < sessions.Length; v++)
-                {
-                    long start = Stopwatch.GetTimestamp();
-                    using var results = sessions[v].Run(new[]
-                    {
-                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("state", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(state, [1, hidden])),
-                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("index", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(new[] { (long)((i + updates) % items) }, [1])),
-                    });
-                    if (i >= 0) times[v].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-                }
-            }
-            Console.WriteLine();
-            Console.WriteLine($"One GRU step ({inputSize} inputs, {hidden} hidden, {items:N0} items), ONNX Runtime, one thread, {updates} calls each in alternation:");
-            Console.WriteLine("| step | p50 / p99 (µs) |");
-            Console.WriteLine("| --- | ---: |");
-            for (int v = 0; v < variants.Length; v++)
-            {
-                times[v].Sort();
-                Console.WriteLine(FormattableString.Invariant($"| {variants[v].Name} | {1000 * Percentile(times[v], 0.5):F1} / {1000 * Percentile(times[v], 0.99):F1} |"));
-            }
-        }
-        finally
-        {
-            foreach (var session in sessions) session.Dispose();
-        }
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("state", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(state, [1, hidden])),
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("index", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(new[] { (long)((i + updates) % items) }, [1])),
+        });
     }
 
     /// <summary>
@@ -315,27 +288,38 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             ("Gemm, weight transposed at export [in, out]", Graph((g, x) => g.Node("Gemm", new[] { x, g.Constant("w", transposed, inputs, outputs), g.Constant("b", bias, outputs) }))),
             ("MatMul + Add, weight [in, out]", Graph((g, x) => g.Node("Add", new[] { g.Node("MatMul", new[] { x, g.Constant("w", transposed, inputs, outputs) }), g.Constant("b", bias, outputs) }))),
         };
+        var x = Enumerable.Range(0, inputs).Select(_ => (float)rng.NextDouble()).ToArray();
+        TimeInAlternation($"The decoder's output layer ({inputs} → {outputs:N0}, one row)", "layer", variants, updates, _ => new[]
+        {
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("x", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(x, [1, inputs])),
+        });
+    }
+
+    /// <summary>
+    /// Times the graphs of <paramref name="variants"/> one call each in turn (one thread per session, a tenth of
+    /// <paramref name="updates"/> warm-up calls first), call i's inputs from <paramref name="inputs"/>, and prints their
+    /// p50 / p99 as a table headed by <paramref name="title"/>.
+    /// </summary>
+    private static void TimeInAlternation(string title, string column, (string Name, byte[] Graph)[] variants, int updates,
+        Func<int, IReadOnlyCollection<Microsoft.ML.OnnxRuntime.NamedOnnxValue>> inputs)
+    {
         using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
         var sessions = variants.Select(v => new Microsoft.ML.OnnxRuntime.InferenceSession(v.Graph, options)).ToArray();
         try
         {
-            var x = Enumerable.Range(0, inputs).Select(_ => (float)rng.NextDouble()).ToArray();
             var times = variants.Select(_ => new List<double>()).ToArray();
             for (int i = -updates / 10; i < updates; i++)
             {
                 for (int v = 0; v < sessions.Length; v++)
                 {
                     long start = Stopwatch.GetTimestamp();
-                    using var results = sessions[v].Run(new[]
-                    {
-                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("x", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(x, [1, inputs])),
-                    });
+                    using var results = sessions[v].Run(inputs(i));
                     if (i >= 0) times[v].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
                 }
             }
             Console.WriteLine();
-            Console.WriteLine($"The decoder's output layer ({inputs} → {outputs:N0}, one row), ONNX Runtime, one thread, {updates} calls each in alternation:");
-            Console.WriteLine("| layer | p50 / p99 (µs) |");
+            Console.WriteLine($"{title}, ONNX Runtime, one thread, {updates} calls each in alternation:");
+            Console.WriteLine($"| {column} | p50 / p99 (µs) |");
             Console.WriteLine("| --- | ---: |");
             for (int v = 0; v < variants.Length; v++)
             {
