@@ -16,7 +16,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
 {
     public string Name => "incremental";
 
-    public string Usage => "[--items N] [--updates U] [--webapi PATH/Svae.WebApi.dll] [--requests R] [--seconds S]: one-event updates vs full-history rescoring (p50/p99, per second), and the web API's events endpoint under 1/8/32 loopback clients";
+    public string Usage => "[--items N] [--updates U] [--webapi PATH/Svae.WebApi.dll] [--requests R] [--seconds S] [--profile] [--save-graph FILE.onnx] [--against-graph FILE.onnx]: one-event updates vs full-history rescoring (p50/p99, per second), and the web API's events endpoint under 1/8/32 loopback clients; --save-graph writes this build's incremental graph, --against-graph times another build's saved graph against this build's in alternation (and checks their outputs agree) and stops there";
 
     private sealed class HistoryInput
     {
@@ -47,7 +47,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
     public int Run(string[] args)
     {
         int items = 3706, updates = 2000, requests = 2000, seconds = 30;
-        string? webApi = null;
+        string? webApi = null, saveGraph = null, againstGraph = null;
         bool profile = false;
         for (int i = 0; i < args.Length; i++)
         {
@@ -57,6 +57,8 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             else if (args[i] == "--requests") requests = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--seconds") seconds = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--profile") profile = true;
+            else if (args[i] == "--save-graph") saveGraph = args[++i];
+            else if (args[i] == "--against-graph") againstGraph = args[++i];
             else { Console.Error.WriteLine($"usage: incremental {Usage}"); return 2; }
         }
 
@@ -69,6 +71,13 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
         using var model = ml.Recommendation().Trainers.Svae(new SvaeTrainer.Options { NumberOfEpochs = 1, EarlyStoppingPatience = 0 }).Fit(data.Train);
         using var incremental = model.CreateIncrementalModel();
         var ids = data.ItemIds;
+        if (saveGraph is not null)
+        {
+            using var file = File.Create(saveGraph);
+            incremental.ExportOnnx(file);
+        }
+        if (againstGraph is not null)
+            return GraphAgainstGraph(incremental, File.ReadAllBytes(againstGraph), updates, ids.Count);
         Console.WriteLine($"SVAE: {model.ItemCount:N0} items, GRU state {model.RecurrentSize} floats, K = {model.TopK}; one thread, PredictionEngine, {Environment.ProcessorCount} cores");
 
         using var full = ml.Model.CreatePredictionEngine<HistoryInput, HistoryOutput>(model);
@@ -132,6 +141,75 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             });
             Console.WriteLine(FormattableString.Invariant($"| {length:N0} | {Percentile(times, 0.5):F3} / {Percentile(times, 0.99):F3} | {1000 / times.Average():N0} |"));
         }
+    }
+
+    /// <summary>
+    /// A paired A/B of two incremental graphs of the same weights (training is seeded, so two builds write the same
+    /// weights): <paramref name="baseline"/> (another build's graph, saved with <c>--save-graph</c>) and this build's,
+    /// one-event updates from the state of a 100-item history with those 100 items seen, one call each in turn
+    /// (A B, then B A, ...) on the same inputs, with one intra-op thread and with ONNX Runtime's default session options;
+    /// every call's outputs are compared (the speed work must not change results).
+    /// </summary>
+    private static int GraphAgainstGraph(IncrementalRecommendationTransformer incremental, byte[] baseline, int updates, int items)
+    {
+        using var current = new MemoryStream();
+        incremental.ExportOnnx(current);
+        var rng = new Random(11);
+        var history = Enumerable.Range(0, 100).Select(_ => (uint)rng.Next(1, items + 1)).ToArray();
+        var next = Enumerable.Range(0, updates).Select(_ => (uint)rng.Next(1, items + 1)).ToArray();
+        static Microsoft.ML.OnnxRuntime.NamedOnnxValue[] Inputs(string historyName, float[] state, uint[] newItems, uint[] seen) => new[]
+        {
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(IncrementalColumns.State, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(state, [1, state.Length])),
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(historyName, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<uint>(newItems, [1, newItems.Length])),
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(IncrementalColumns.Seen, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<uint>(seen, [1, seen.Length])),
+        };
+        string historyName = incremental.HistoryColumnName;
+        Console.WriteLine(FormattableString.Invariant(
+            $"Incremental graph A (baseline, {baseline.Length:N0} bytes) against B (this build, {current.Length:N0} bytes): one-event updates, 100 seen items, {updates} calls each in alternation (A B B A A B ...)"));
+        Console.WriteLine("| ONNX Runtime sessions | A p50 / p99 (µs) | B p50 / p99 (µs) | B − A (p50) | max abs. difference of TopScores / NextState | TopItemKeys differing |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var (name, oneThread) in new[] { ("one intra-op thread", true), ("default session options", false) })
+        {
+            using var options = oneThread
+                ? new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 }
+                : new Microsoft.ML.OnnxRuntime.SessionOptions();
+            if (Environment.GetEnvironmentVariable("HACK_NOPREPACK") == "1") options.AddSessionConfigEntry("session.disable_prepacking", "1");
+            using var a = new Microsoft.ML.OnnxRuntime.InferenceSession(baseline, options);
+            using var b = new Microsoft.ML.OnnxRuntime.InferenceSession(current.ToArray(), options);
+            float[] state;
+            using (var first = b.Run(Inputs(historyName, [], history, [])))
+                state = first.First(r => r.Name == IncrementalColumns.NextState).AsTensor<float>().ToArray();
+            var times = new[] { new List<double>(), new List<double>() };
+            double scoreDifference = 0, stateDifference = 0;
+            int keysDiffering = 0;
+            for (int i = -updates / 10; i < updates; i++)
+            {
+                var inputs = Inputs(historyName, state, [next[(i + updates) % updates]], history);
+                var outputs = new Dictionary<string, float[]>[2];
+                var keys = new long[2][];
+                // A B on even calls, B A on odd ones: the second of a pair runs on caches the first warmed.
+                for (int turn = 0; turn < 2; turn++)
+                {
+                    int v = turn ^ (i & 1);
+                    long start = Stopwatch.GetTimestamp();
+                    using var results = (v == 0 ? a : b).Run(inputs);
+                    double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    if (i >= 0) times[v].Add(elapsed);
+                    outputs[v] = results.Where(r => r.Name != "TopItemKeys").ToDictionary(r => r.Name, r => r.AsTensor<float>().ToArray());
+                    keys[v] = results.First(r => r.Name == "TopItemKeys").AsTensor<long>().ToArray();
+                }
+                for (int j = 0; j < outputs[0][SequenceColumns.TopScores].Length; j++)
+                    scoreDifference = Math.Max(scoreDifference, Math.Abs(outputs[0][SequenceColumns.TopScores][j] - outputs[1][SequenceColumns.TopScores][j]));
+                for (int j = 0; j < outputs[0][IncrementalColumns.NextState].Length; j++)
+                    stateDifference = Math.Max(stateDifference, Math.Abs(outputs[0][IncrementalColumns.NextState][j] - outputs[1][IncrementalColumns.NextState][j]));
+                if (!keys[0].SequenceEqual(keys[1])) keysDiffering++;
+            }
+            foreach (var t in times) t.Sort();
+            double a50 = 1000 * Percentile(times[0], 0.5), b50 = 1000 * Percentile(times[1], 0.5);
+            Console.WriteLine(FormattableString.Invariant(
+                $"| {name} | {a50:F1} / {1000 * Percentile(times[0], 0.99):F1} | {b50:F1} / {1000 * Percentile(times[1], 0.99):F1} | {100 * (b50 - a50) / a50:+0.0;-0.0}% | {scoreDifference:G3} / {stateDifference:G3} | {keysDiffering} of {updates + updates / 10} |"));
+        }
+        return 0;
     }
 
     /// <summary>

@@ -53,6 +53,30 @@ internal static class IncrementalGraph
     }
 
     /// <summary>
+    /// Declares the history input (the new items) and returns <c>(keys, cast)</c>: its known keys (1..N) as
+    /// <c>int64 [L]</c> in history order (possibly empty; keys 0 and above N dropped), and the whole input as
+    /// <c>int64 [1, history_length]</c> for <see cref="RankingHead"/>.
+    /// </summary>
+    /// <remarks>
+    /// A key is known when a table of N + 2 booleans (false, N × true, false) holds true at the key clipped to
+    /// 0..N + 1: two nodes where the comparisons 0 &lt; key ≤ N take three. The keys index key-indexed tables
+    /// (<see cref="KeyIndexedRows"/>) directly, with no subtraction.
+    /// </remarks>
+    public static (string Keys, string Cast) HistoryKeys(OnnxGraphBuilder g, string inputName, int itemCount)
+    {
+        g.Input(inputName, DataType.Uint32, 1, "history_length");
+        string cast = g.Node("Cast", new[] { inputName }, ("to", (long)DataType.Int64));
+        string keys = g.Node("Reshape", new[] { cast, g.Int64s(-1) });
+        var isKnown = new bool[itemCount + 2];
+        isKnown.AsSpan(1, itemCount).Fill(true);
+        string known = g.Node("Gather", new[]
+        {
+            g.Constant("key_is_known", isKnown, itemCount + 2), g.Node("Clip", new[] { keys, g.Scalar(0L), g.Scalar((long)itemCount + 1) }),
+        }, ("axis", 0L));
+        return (g.Node("Compress", new[] { keys, known }, ("axis", 0L)), cast);
+    }
+
+    /// <summary>
     /// Writes <paramref name="state"/> as the <see cref="NextStateOutput"/> output when <paramref name="known"/>
     /// (a boolean scalar) is true, else the empty state <c>float [1, 0]</c>.
     /// </summary>
@@ -78,30 +102,39 @@ internal static class IncrementalGraph
     }
 
     /// <summary>
-    /// Declares the seen-items input, masks the keys of <see cref="SeenInput"/> and of
-    /// <paramref name="historyInput"/> in <paramref name="keyedLogits"/> (key-indexed, <c>float [1, N + 2]</c>)
-    /// and writes the ranking outputs of <see cref="RecommendationGraph"/>'s format.
+    /// Declares the seen-items input, masks the keys of <see cref="SeenInput"/> and of the history
+    /// (<paramref name="historyKeys"/>, the history input cast to <c>int64 [1, history_length]</c>) in
+    /// <paramref name="keyedLogits"/> (key-indexed, <c>float [1, N + 2]</c>) and writes the ranking outputs of
+    /// <see cref="RecommendationGraph"/>'s format.
     /// </summary>
-    public static void RankingHead(OnnxGraphBuilder g, string keyedLogits, string historyInput, int itemCount, int topK,
+    /// <remarks>
+    /// The negative infinities scattered are gathered from a constant row of N + 2 of them at the clipped keys (one
+    /// node, where <c>Expand</c> to the keys' <c>Shape</c> takes two); when <paramref name="itemValues"/> are the keys
+    /// 1..N themselves (every model today), <c>TopK</c>'s indices are the output keys with no lookup.
+    /// </remarks>
+    public static void RankingHead(OnnxGraphBuilder g, string keyedLogits, string historyKeys, int itemCount, int topK,
         ReadOnlySpan<long> itemValues, bool includeScores)
     {
         int k = Math.Min(topK, itemCount);
         g.Input(SeenInput, DataType.Uint32, 1, "seen_length");
         // Each key input is read through a Cast only (as in every graph: a host may declare the keys int64).
-        string keys = g.Node("Concat", new[]
-        {
-            g.Node("Cast", new[] { SeenInput }, ("to", (long)DataType.Int64)), g.Node("Cast", new[] { historyInput }, ("to", (long)DataType.Int64)),
-        }, ("axis", 1L));
+        string keys = g.Node("Concat", new[] { g.Node("Cast", new[] { SeenInput }, ("to", (long)DataType.Int64)), historyKeys }, ("axis", 1L));
         // Keys 0 and below mask column 0, keys above N column N + 1: both negative infinity already.
         string columns = g.Node("Clip", new[] { keys, g.Scalar(0L), g.Scalar((long)itemCount + 1) });
-        string minusInfinity = g.Node("Expand", new[] { g.Scalar(float.NegativeInfinity), g.Node("Shape", new[] { columns }) });
+        var minusInfinities = new float[itemCount + 2];
+        minusInfinities.AsSpan().Fill(float.NegativeInfinity);
+        string minusInfinity = g.Node("Gather", new[] { g.Constant("minus_infinity", minusInfinities, itemCount + 2), columns }, ("axis", 0L));
         string masked = g.Node("ScatterElements", new[] { keyedLogits, columns, minusInfinity }, ("axis", 1L));
         string topKeys = g.Fresh("TopK");
         g.AddNode("TopK", new[] { masked, g.Int64s(k) }, new[] { RecommendationGraph.TopScoresOutput, topKeys },
             ("axis", 1L), ("largest", 1L), ("sorted", 1L));
-        var keyedValues = new long[itemCount + 2];
-        itemValues.CopyTo(keyedValues.AsSpan(1));
-        string topValues = g.Node("Gather", new[] { g.Constant("item_values", keyedValues, keyedValues.Length), topKeys }, ("axis", 0L));
+        string topValues = topKeys;
+        if (!AreKeys(itemValues))
+        {
+            var keyedValues = new long[itemCount + 2];
+            itemValues.CopyTo(keyedValues.AsSpan(1));
+            topValues = g.Node("Gather", new[] { g.Constant("item_values", keyedValues, keyedValues.Length), topKeys }, ("axis", 0L));
+        }
         // When fewer than K items are unseen, the remaining places hold seen items at -inf: they become the missing key 0.
         string seenPlace = g.Node("IsInf", new[] { RecommendationGraph.TopScoresOutput }, ("detect_positive", 0L));
         g.AddNode("Where", new[] { seenPlace, g.Scalar(0L), topValues }, new[] { RecommendationGraph.TopItemKeysOutput });
@@ -112,6 +145,14 @@ internal static class IncrementalGraph
             g.AddNode("Slice", new[] { masked, g.Int64s(1), g.Int64s(itemCount + 1), g.Int64s(1) }, new[] { RecommendationGraph.ScoresOutput });
             g.Output(RecommendationGraph.ScoresOutput, DataType.Float, 1, itemCount);
         }
+    }
+
+    /// <summary>Whether <paramref name="itemValues"/> are 1, 2, ..., N (item i's value is its key).</summary>
+    private static bool AreKeys(ReadOnlySpan<long> itemValues)
+    {
+        for (int i = 0; i < itemValues.Length; i++)
+            if (itemValues[i] != i + 1) return false;
+        return true;
     }
 
     /// <summary>The incremental graph's metadata: the ranking graph's, the kind of graph and the state size.</summary>

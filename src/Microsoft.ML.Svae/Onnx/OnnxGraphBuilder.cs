@@ -91,6 +91,17 @@ internal sealed class OnnxGraphBuilder
         return tensor.Name;
     }
 
+    /// <summary>Adds a boolean constant (initializer) with the given shape.</summary>
+    public string Constant(string hint, ReadOnlySpan<bool> data, params long[] dims)
+    {
+        CheckSize(data.Length, dims);
+        var tensor = new TensorProto { Name = Fresh(hint), DataType = (int)TensorProto.Types.DataType.Bool };
+        tensor.Dims.AddRange(dims);
+        tensor.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
+        _graph.Initializer.Add(tensor);
+        return tensor.Name;
+    }
+
     /// <summary>An int64 vector constant (shapes, axes, sizes).</summary>
     public string Int64s(params long[] values) => Constant("i64", values, values.Length);
 

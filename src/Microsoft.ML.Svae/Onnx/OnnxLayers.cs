@@ -124,8 +124,8 @@ internal static class OnnxLayers
         string[] ru = body.Nodes("Split", new[] { resetUpdate, body.Int64s(h, h) }, 2, ("axis", 1L));
         string candidate = body.Node("Tanh", new[] { body.Node("Add", new[] { inputGates[1], body.Node("Mul", new[] { ru[0], recurrentGates[1] }) }) });
         string next = body.Node("Add", new[] { candidate, body.Node("Mul", new[] { ru[1], body.Node("Sub", new[] { state, candidate }) }) });
-        string conditionOut = body.Node("Identity", new[] { condition });
-        body.Output(conditionOut, Proto.TensorProto.Types.DataType.Bool);
+        // The condition passes through unchanged: the body's input is its output (no Identity node per step).
+        body.Output(condition, Proto.TensorProto.Types.DataType.Bool);
         body.Output(next, Proto.TensorProto.Types.DataType.Float, 1, h);
         return g.Node("Loop", new[] { g.Node("Size", new[] { indices }), "", initialState }, ("body", body));
     }

@@ -66,8 +66,10 @@ internal static class SvaeOnnxGraph
         int h = w.Gru.Hidden, n = d.ItemCount;
         var g = new OnnxGraphBuilder(name);
         var (previous, stateLength) = IncrementalGraph.PreviousState(g, name, h);
-        string items = RecommendationGraph.HistoryIndices(g, d.HistoryColumnName, n);
-        string projections = g.Constant("gru_input_projections", OnnxLayers.GruInputProjections(w.ItemEmbedding, n, w.Gru), n, 3 * h);
+        var (items, historyKeys) = IncrementalGraph.HistoryKeys(g, d.HistoryColumnName, n);
+        // Key-indexed (rows 0 and N + 1 are never gathered: the steps run over known keys only).
+        string projections = g.Constant("gru_input_projections",
+            IncrementalGraph.KeyIndexedRows(OnnxLayers.GruInputProjections(w.ItemEmbedding, n, w.Gru), n, 0f), n + 2, 3 * h);
         string state = OnnxLayers.GruSteps(g, previous, items, projections, w.Gru);
         // A user is known once it has a state or a known item; an unknown user is ranked by the fallback scores.
         string known = g.Node("Greater", new[] { g.Node("Add", new[] { stateLength, g.Node("Size", new[] { items }) }), g.Scalar(0L) });
@@ -77,7 +79,7 @@ internal static class SvaeOnnxGraph
         string fallback = g.Constant("popularity", IncrementalGraph.KeyIndexedRows(w.EmptyHistoryScores, n, float.NegativeInfinity), 1, n + 2);
         string logits = g.Node("Where", new[] { known, StateLogits(g, state, w, decoderOut), fallback });
         IncrementalGraph.NextState(g, state, known, h);
-        IncrementalGraph.RankingHead(g, logits, d.HistoryColumnName, n, d.TopK, d.ItemValues, d.IncludeScores);
+        IncrementalGraph.RankingHead(g, logits, historyKeys, n, d.TopK, d.ItemValues, d.IncludeScores);
         return g.ToModelBytes(IncrementalGraph.Metadata(d.ModelName, n, h));
     }
 
