@@ -16,7 +16,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
 {
     public string Name => "incremental";
 
-    public string Usage => "[--items N] [--updates U] [--webapi PATH/Svae.WebApi.dll] [--requests R] [--seconds S] [--profile] [--save-graph FILE.onnx] [--against-graph FILE.onnx]: one-event updates vs full-history rescoring (p50/p99, per second), and the web API's events endpoint under 1/8/32 loopback clients; --save-graph writes this build's incremental graph, --against-graph times another build's saved graph against this build's in alternation (and checks their outputs agree) and stops there";
+    public string Usage => "[--items N] [--updates U] [--webapi PATH/Svae.WebApi.dll] [--requests R] [--seconds S] [--profile] [--save-graph FILE.onnx] [--against-graph FILE.onnx]: one-event updates vs full-history rescoring (p50/p99, per second), and the web API's events endpoint under 1/8/32 loopback clients; --save-graph writes this build's incremental graph, --against-graph times another build's saved graph against this build's in alternation (and checks their outputs agree) and stops there (train both with the same OMP_NUM_THREADS: seeded training is bit-exact per thread count only)";
 
     private sealed class HistoryInput
     {
@@ -73,8 +73,8 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
         var ids = data.ItemIds;
         if (saveGraph is not null)
         {
-            using var file = File.Create(saveGraph);
-            incremental.ExportOnnx(file);
+            using (var file = File.Create(saveGraph))
+                incremental.ExportOnnx(file);
         }
         if (againstGraph is not null)
             return GraphAgainstGraph(incremental, File.ReadAllBytes(againstGraph), updates, ids.Count);
@@ -104,6 +104,8 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             ProfileGraph(incremental, lengths[1].State, lengths[1].Length, updates, ids.Count);
             GruStepComparison(model.ItemCount, updates);
             DecoderLayoutComparison(model.ItemCount + 2, updates);
+            TopKComparison(model.ItemCount + 2, model.TopK, updates);
+            AroundTheSession(step, incremental, lengths[1], updates, ids);
         }
         LoadedZips(ml, model, incremental, data.Train.Schema, lengths, updates, ids);
 
@@ -145,7 +147,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
 
     /// <summary>
     /// A paired A/B of two incremental graphs of the same weights (training is seeded, so two builds write the same
-    /// weights): <paramref name="baseline"/> (another build's graph, saved with <c>--save-graph</c>) and this build's,
+    /// weights, with the same libtorch thread count): <paramref name="baseline"/> (another build's graph, saved with <c>--save-graph</c>) and this build's,
     /// one-event updates from the state of a 100-item history with those 100 items seen, one call each in turn
     /// (A B, then B A, ...) on the same inputs, with one intra-op thread and with ONNX Runtime's default session options;
     /// every call's outputs are compared (the speed work must not change results).
@@ -173,7 +175,6 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             using var options = oneThread
                 ? new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 }
                 : new Microsoft.ML.OnnxRuntime.SessionOptions();
-            if (Environment.GetEnvironmentVariable("HACK_NOPREPACK") == "1") options.AddSessionConfigEntry("session.disable_prepacking", "1");
             using var a = new Microsoft.ML.OnnxRuntime.InferenceSession(baseline, options);
             using var b = new Microsoft.ML.OnnxRuntime.InferenceSession(current.ToArray(), options);
             float[] state;
@@ -371,6 +372,165 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
         {
             Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("x", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(x, [1, inputs])),
         });
+    }
+
+    /// <summary>
+    /// The ranking's top-K (<paramref name="k"/> of <paramref name="columns"/> key-indexed scores, one row) two ways with
+    /// the same output, timed in alternation (one thread): one <c>TopK</c>, and a two-stage top-K (the top K of each half
+    /// of the row, then the top K of those 2K with their indices gathered back), which gives the same values and indices
+    /// since <c>TopK</c> breaks ties by the lower index. The outputs are compared on rows with many ties first.
+    /// </summary>
+    private static void TopKComparison(int columns, int k, int updates)
+    {
+        if (columns % 2 != 0) return;
+        int half = columns / 2;
+        byte[] Graph(Func<Microsoft.ML.Svae.Onnx.OnnxGraphBuilder, string, (string Values, string Indices)> topK)
+        {
+            var g = new Microsoft.ML.Svae.Onnx.OnnxGraphBuilder("top_k");
+            string x = g.Input("x", Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType.Float, 1, columns);
+            var (values, indices) = topK(g, x);
+            g.AddNode("Identity", new[] { values }, new[] { "values" });
+            g.AddNode("Identity", new[] { indices }, new[] { "indices" });
+            g.Output("values", Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType.Float, 1, k);
+            g.Output("indices", Microsoft.ML.Svae.Onnx.Proto.TensorProto.Types.DataType.Int64, 1, k);
+            return g.ToModelBytes(new Dictionary<string, string>());
+        }
+        var variants = new (string Name, byte[] Graph)[]
+        {
+            ($"one TopK (K = {k} of {columns:N0})", Graph((g, x) =>
+            {
+                string[] top = g.Nodes("TopK", new[] { x, g.Int64s(k) }, 2, ("axis", 1L), ("largest", 1L), ("sorted", 1L));
+                return (top[0], top[1]);
+            })),
+            ($"two stages (K of each half of {half:N0}, then K of {2 * k})", Graph((g, x) =>
+            {
+                string[] first = g.Nodes("TopK", new[] { g.Node("Reshape", new[] { x, g.Int64s(2, half) }), g.Int64s(k) }, 2, ("axis", 1L), ("largest", 1L), ("sorted", 1L));
+                string candidates = g.Node("Reshape", new[] { first[0], g.Int64s(1, 2 * k) });
+                string keys = g.Node("Reshape", new[] { g.Node("Add", new[] { first[1], g.Constant("offsets", new long[] { 0, half }, 2, 1) }), g.Int64s(1, 2 * k) });
+                string[] second = g.Nodes("TopK", new[] { candidates, g.Int64s(k) }, 2, ("axis", 1L), ("largest", 1L), ("sorted", 1L));
+                return (second[0], g.Node("GatherElements", new[] { keys, second[1] }, ("axis", 1L)));
+            })),
+            ($"threshold, then TopK (K strided groups; kept: the values ≥ the least group maximum)", Graph((g, x) =>
+            {
+                var (values, indices) = ThresholdedTopK(g, x, columns, k);
+                return (values, indices);
+            })),
+        };
+        var rng = new Random(12);
+        // Rows with many ties, rows decreasing with the key (popular items first), rows of independent scores; every
+        // fourth row with 100 columns at negative infinity (seen items) and the first and last column too.
+        var rows = Enumerable.Range(0, 64).Select(r =>
+        {
+            var row = Enumerable.Range(0, columns).Select(c => r % 4 == 0 ? (float)Math.Round(rng.NextDouble() * 20)
+                : r % 4 == 1 ? (float)(-c / 100.0 + rng.NextDouble()) : (float)rng.NextDouble()).ToArray();
+            if (r % 4 == 3)
+                for (int j = 0; j < 100; j++) row[rng.Next(columns)] = float.NegativeInfinity;
+            row[0] = row[^1] = float.NegativeInfinity;
+            return row;
+        }).ToArray();
+        using (var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 })
+        {
+            var sessions = variants.Select(v => new Microsoft.ML.OnnxRuntime.InferenceSession(v.Graph, options)).ToArray();
+            try
+            {
+                foreach (var row in rows)
+                {
+                    var outputs = sessions.Select(session =>
+                    {
+                        using var results = session.Run(new[] { Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("x", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(row, [1, columns])) });
+                        return (Values: results.First(r => r.Name == "values").AsTensor<float>().ToArray(), Indices: results.First(r => r.Name == "indices").AsTensor<long>().ToArray());
+                    }).ToArray();
+                    for (int v = 1; v < outputs.Length; v++)
+                        if (!outputs[0].Values.SequenceEqual(outputs[v].Values) || !outputs[0].Indices.SequenceEqual(outputs[v].Indices))
+                            throw new InvalidOperationException($"The top-K '{variants[v].Name}' differs from TopK.");
+                }
+            }
+            finally
+            {
+                foreach (var session in sessions) session.Dispose();
+            }
+        }
+        TimeInAlternation($"The ranking's top-K ({columns:N0} key-indexed scores, one row; the same output on 64 rows of four kinds; timed on the rows decreasing with the key and the independent ones)", "top-K", variants, updates, i => new[]
+        {
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("x", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(rows[1 + 2 * ((i + updates) % (rows.Length / 2))], [1, columns])),
+        });
+    }
+
+    /// <summary>
+    /// The top <paramref name="k"/> of <paramref name="scores"/> (<c>float [1, columns]</c>) as <c>TopK</c> gives them
+    /// (values, then indices <c>int64 [1, k]</c>; ties by the lower index), from the values at or above a threshold only.
+    /// </summary>
+    /// <remarks>
+    /// The row is read as k strided groups (the row padded with negative infinity to k·m columns and reshaped to
+    /// <c>[m, k]</c>: group j holds the columns j, j + k, ...); the least of the k group maxima is at most the k-th largest
+    /// value (the k maxima are k values at or above it), so the values at or above it hold the top k. They are kept in
+    /// column order with their columns (<c>Compress</c>), and <c>TopK</c> over them breaks ties by the lower column as
+    /// over the whole row: the same values and indices, from a fraction of the row. Measured slower than one
+    /// <c>TopK</c> (its eight more nodes cost more than the smaller sort saves), so the graphs do not use it.
+    /// </remarks>
+    private static (string Values, string Indices) ThresholdedTopK(Microsoft.ML.Svae.Onnx.OnnxGraphBuilder g, string scores, int columns, int k)
+    {
+        int m = (columns + k - 1) / k, padded = m * k;
+        string row = padded == columns ? scores
+            : g.Node("Concat", new[] { scores, g.Constant("minus_infinity_padding", Enumerable.Repeat(float.NegativeInfinity, padded - columns).ToArray(), 1, padded - columns) }, ("axis", 1L));
+        string groupMaxima = g.Node("ReduceMax", new[] { g.Node("Reshape", new[] { row, g.Int64s(m, k) }) }, ("axes", new[] { 0L }), ("keepdims", 0L));
+        string threshold = g.Node("ReduceMin", new[] { groupMaxima }, ("keepdims", 0L));
+        string kept = g.Node("Reshape", new[] { g.Node("GreaterOrEqual", new[] { row, threshold }), g.Int64s(-1) });
+        string candidates = g.Node("Compress", new[] { row, kept }, ("axis", 1L));
+        string candidateColumns = g.Node("Compress", new[] { g.Constant("columns", Enumerable.Range(0, padded).Select(i => (long)i).ToArray(), padded), kept }, ("axis", 0L));
+        string[] top = g.Nodes("TopK", new[] { candidates, g.Int64s(k) }, 2, ("axis", 1L), ("largest", 1L), ("sorted", 1L));
+        return (top[0], g.Node("Gather", new[] { candidateColumns, top[1] }, ("axis", 0L)));
+    }
+
+    /// <summary>
+    /// What ML.NET adds around the ONNX Runtime session: one-event updates (the <paramref name="user"/>'s state and
+    /// history as seen items) through the in-process transformer's <c>PredictionEngine</c> (raw ids mapped to keys and
+    /// back, column copies; one intra-op thread) and through an ONNX Runtime session on the same graph with the same
+    /// keys (one intra-op thread), one call each in turn.
+    /// </summary>
+    private static void AroundTheSession(PredictionEngine<EventInput, EventOutput> step, IncrementalRecommendationTransformer incremental,
+        (int Length, float[] State, uint[] History) user, int updates, IReadOnlyList<uint> ids)
+    {
+        using var graph = new MemoryStream();
+        incremental.ExportOnnx(graph);
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(graph.ToArray(), options);
+        var keyOf = ids.Select((id, i) => (id, key: (uint)(i + 1))).ToDictionary(p => p.id, p => p.key);
+        var seenKeys = user.History.Select(id => keyOf[id]).ToArray();
+        var rng = new Random(13);
+        var next = Enumerable.Range(0, updates).Select(_ => ids[rng.Next(ids.Count)]).ToArray();
+        var times = new[] { new List<double>(), new List<double>() };
+        for (int i = -updates / 10; i < updates; i++)
+        {
+            uint item = next[(i + updates) % updates];
+            for (int turn = 0; turn < 2; turn++)
+            {
+                int v = turn ^ (i & 1);
+                long start = Stopwatch.GetTimestamp();
+                if (v == 0)
+                {
+                    using var results = session.Run(new[]
+                    {
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(IncrementalColumns.State, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(user.State, [1, user.State.Length])),
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(incremental.HistoryColumnName, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<uint>(new[] { keyOf[item] }, [1, 1])),
+                        Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(IncrementalColumns.Seen, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<uint>(seenKeys, [1, seenKeys.Length])),
+                    });
+                }
+                else
+                {
+                    step.Predict(new EventInput { State = user.State, History = [item], Seen = user.History });
+                }
+                if (i >= 0) times[v].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        }
+        foreach (var t in times) t.Sort();
+        Console.WriteLine();
+        Console.WriteLine(FormattableString.Invariant(
+            $"ML.NET around the session: one-event updates (history {user.Length:N0} as seen items), one intra-op thread, {updates} calls each in alternation:"));
+        Console.WriteLine("| path | p50 / p99 (µs) |");
+        Console.WriteLine("| --- | ---: |");
+        Console.WriteLine(FormattableString.Invariant($"| ONNX Runtime session on item keys | {1000 * Percentile(times[0], 0.5):F1} / {1000 * Percentile(times[0], 0.99):F1} |"));
+        Console.WriteLine(FormattableString.Invariant($"| PredictionEngine on raw ids (in-process transformer) | {1000 * Percentile(times[1], 0.5):F1} / {1000 * Percentile(times[1], 0.99):F1} |"));
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Transforms.Onnx;
 using Svae.Examples;
 
 // Serves recommendations from a model zip written by MLNet.Svae, with public ML.NET only.
@@ -26,6 +27,13 @@ for (int i = 1; i < args.Length; i++)
         histories.Add(args[i]);
 }
 
-foreach (string line in ModelScoring.Score(new MLContext(), args[0], histories))
+// A saved zip keeps no ONNX Runtime session options (ML.NET's OnnxTransformer saves the graph and its column names
+// only): the options are the loading MLContext's, set before Model.Load. Without them every session gets ONNX Runtime's
+// defaults, a pool of one spinning thread per core for each model loaded. As in examples/Svae.WebApi
+// (Program.ScoringContext), each session runs on the calling thread: an app's parallel work is its requests, and a
+// request's graph is a few small kernels. The scores are the same with any thread count.
+var mlContext = new MLContext();
+mlContext.SetOnnxSessionOption(new OnnxSessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 });
+foreach (string line in ModelScoring.Score(mlContext, args[0], histories))
     Console.WriteLine(line);
 return 0;
