@@ -208,7 +208,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
             foreach (var t in times) t.Sort();
             double a50 = 1000 * Percentile(times[0], 0.5), b50 = 1000 * Percentile(times[1], 0.5);
             Console.WriteLine(FormattableString.Invariant(
-                $"| {name} | {a50:F1} / {1000 * Percentile(times[0], 0.99):F1} | {b50:F1} / {1000 * Percentile(times[1], 0.99):F1} | {100 * (b50 - a50) / a50:+0.0;-0.0}% | {scoreDifference:G3} / {stateDifference:G3} | {keysDiffering} of {updates + updates / 10} |"));
+                $"| {name} | {a50:F1} / {1000 * Percentile(times[0], 0.99):F1} | {b50:F1} / {1000 * Percentile(times[1], 0.99):F1} | {Math.Round(100 * (b50 - a50) / a50, 1):+0.0;-0.0;0.0}% | {scoreDifference:G3} / {stateDifference:G3} | {keysDiffering} of {updates + updates / 10} |"));
         }
         return 0;
     }
