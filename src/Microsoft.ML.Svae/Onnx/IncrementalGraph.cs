@@ -31,6 +31,38 @@ internal static class IncrementalGraph
     public const string NextStateOutput = IncrementalColumns.NextState;
 
     /// <summary>
+    /// Writes a recurrent model's incremental graph: the previous GRU state (zeros for an empty one) → one GRU step
+    /// per known new item → the next state, scored by <paramref name="keyedLogits"/> (the state <c>[1, H]</c> →
+    /// key-indexed scores <c>float [1, N + 2]</c>, negative infinity at the columns 0 and N + 1) → the seen and the new
+    /// items masked → top-K. A user with neither a state nor a known new item is ranked by
+    /// <paramref name="emptyHistoryScores"/> (<c>[N]</c>) and keeps an empty state.
+    /// </summary>
+    /// <remarks>
+    /// <paramref name="itemEmbedding"/> (<c>[N, in]</c>) and the GRU's input weights are folded into one table of input
+    /// projections at export (<see cref="OnnxLayers.GruInputProjections"/>), key-indexed, so a step gathers the row of
+    /// its key and multiplies only by the recurrent weights (<see cref="OnnxLayers.GruSteps"/>).
+    /// </remarks>
+    public static byte[] WriteRecurrent(RecommendationModelDescription d, string graphName, GruWeights gru, float[] itemEmbedding,
+        float[] emptyHistoryScores, Func<OnnxGraphBuilder, string, string> keyedLogits)
+    {
+        int h = gru.Hidden, n = d.ItemCount;
+        var g = new OnnxGraphBuilder(graphName);
+        var (previous, stateLength) = PreviousState(g, graphName, h);
+        var (items, historyKeys) = HistoryKeys(g, d.HistoryColumnName, n);
+        // Key-indexed (rows 0 and N + 1 are never gathered: the steps run over known keys only).
+        string projections = g.Constant("gru_input_projections",
+            KeyIndexedRows(OnnxLayers.GruInputProjections(itemEmbedding, n, gru), n, 0f), n + 2, 3 * h);
+        string state = OnnxLayers.GruSteps(g, previous, items, projections, gru);
+        // A user is known once it has a state or a known item; an unknown user is ranked by the fallback scores.
+        string known = g.Node("Greater", new[] { g.Node("Add", new[] { stateLength, g.Node("Size", new[] { items }) }), g.Scalar(0L) });
+        string fallback = g.Constant("popularity", KeyIndexedRows(emptyHistoryScores, n, float.NegativeInfinity), 1, n + 2);
+        string logits = g.Node("Where", new[] { known, keyedLogits(g, state), fallback });
+        NextState(g, state, known, h);
+        RankingHead(g, logits, historyKeys, n, d.TopK, d.ItemValues, d.IncludeScores);
+        return g.ToModelBytes(Metadata(d.ModelName, n, h));
+    }
+
+    /// <summary>
     /// Declares the state input and returns <c>(state, length)</c>: the state as <c>float [1, H]</c> (zeros
     /// when the input is empty) and its number of floats (an int64 scalar, 0 or H). A non-empty state of another
     /// size than <paramref name="stateSize"/> fails in a node whose name says so.

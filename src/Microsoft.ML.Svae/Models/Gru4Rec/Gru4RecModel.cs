@@ -42,7 +42,10 @@ internal sealed class Gru4RecModel : ISequenceModel
     }
 
     /// <inheritdoc/>
-    public byte[] WriteOnnx(RecommendationModelDescription description)
+    public byte[] WriteOnnx(RecommendationModelDescription description) => Gru4RecOnnxGraph.Write(description, ExportWeights());
+
+    /// <summary>The inference weights, copied out of the network.</summary>
+    public Gru4RecWeights ExportWeights()
     {
         using var noGrad = no_grad();
         var gru = _network.gru;
@@ -50,9 +53,9 @@ internal sealed class Gru4RecModel : ISequenceModel
             TorchWeights.Values(gru.get_parameter("weight_ih_l0")!), TorchWeights.Values(gru.get_parameter("weight_hh_l0")!),
             TorchWeights.Values(gru.get_parameter("bias_ih_l0")!), TorchWeights.Values(gru.get_parameter("bias_hh_l0")!),
             _network.RecurrentSize, _network.EmbeddingSize);
-        return Gru4RecOnnxGraph.Write(description, new Gru4RecWeights(
+        return new Gru4RecWeights(
             TorchWeights.Values(_network.itemEmbedding.weight!), _network.EmbeddingSize, gruWeights,
-            TorchWeights.Dense(_network.dense), _itemCounts));
+            TorchWeights.Dense(_network.dense), _itemCounts);
     }
 
     /// <inheritdoc/>

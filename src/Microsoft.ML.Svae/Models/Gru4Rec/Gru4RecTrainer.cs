@@ -76,14 +76,47 @@ public sealed partial class Gru4RecTrainer : SequenceTrainerBase<Gru4RecTransfor
     private protected override ISequenceModel CreateModel(TrainingData data, Device device) => new Gru4RecModel(data.Train, _options, device);
 
     private protected override Gru4RecTransformer CreateTransformer(RecommendationModelDescription description, byte[] onnxModel, SequenceTrainingResult training)
-        => new(Host, description, onnxModel, training);
+        => new(Host, description, onnxModel, training, weights: null);
+
+    private protected override Gru4RecTransformer CreateTransformer(RecommendationModelDescription description, ISequenceModel model, SequenceTrainingResult training)
+    {
+        var weights = ((Gru4RecModel)model).ExportWeights();
+        return new(Host, description, Gru4RecOnnxGraph.Write(description, weights), training, weights);
+    }
 }
 
 /// <summary>The fitted GRU4Rec model: scores a user from the history column alone.</summary>
 public sealed class Gru4RecTransformer : TrainedRecommendationTransformer
 {
-    internal Gru4RecTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx, SequenceTrainingResult training)
+    private readonly IHostEnvironment _env;
+    private readonly Gru4RecWeights? _weights;
+
+    internal Gru4RecTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx, SequenceTrainingResult training,
+        Gru4RecWeights? weights)
         : base(env, description, onnx, training)
     {
+        _env = env;
+        _weights = weights;
     }
+
+    /// <summary>The size H of GRU4Rec's recurrent state (the options' <c>RecurrentSize</c>).</summary>
+    public int RecurrentSize => _weights?.Gru.Hidden ?? throw NoWeights();
+
+    /// <summary>
+    /// A second, small model for serving one event at a time, as <see cref="SvaeTransformer.CreateIncrementalModel"/>
+    /// gives for SVAE: it reads the user's previous GRU state (<see cref="IncrementalColumns.State"/>, empty for a new
+    /// user), the new items (the history column, item ids) and the items seen before (<see cref="IncrementalColumns.Seen"/>),
+    /// and writes the next state (<see cref="IncrementalColumns.NextState"/>, <see cref="RecurrentSize"/> floats) with the
+    /// same <see cref="SequenceColumns.TopItems"/> and <see cref="SequenceColumns.TopScores"/> as this model gives for the
+    /// whole history. See <see cref="IncrementalRecommendationTransformer"/>.
+    /// </summary>
+    /// <returns>A new transformer, independent of this one; dispose it when done.</returns>
+    public IncrementalRecommendationTransformer CreateIncrementalModel()
+    {
+        var weights = _weights ?? throw NoWeights();
+        return new IncrementalRecommendationTransformer(_env, Description, Gru4RecOnnxGraph.WriteIncremental(Description, weights), weights.Gru.Hidden);
+    }
+
+    private static InvalidOperationException NoWeights()
+        => new("This GRU4Rec model was created without its trained weights; fit it with mlContext.Recommendation().Trainers.Gru4Rec to create an incremental model.");
 }

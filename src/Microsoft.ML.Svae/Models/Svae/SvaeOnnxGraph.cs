@@ -62,25 +62,12 @@ internal static class SvaeOnnxGraph
     /// </remarks>
     public static byte[] WriteIncremental(RecommendationModelDescription d, SvaeWeights w)
     {
-        const string name = "svae_incremental";
-        int h = w.Gru.Hidden, n = d.ItemCount;
-        var g = new OnnxGraphBuilder(name);
-        var (previous, stateLength) = IncrementalGraph.PreviousState(g, name, h);
-        var (items, historyKeys) = IncrementalGraph.HistoryKeys(g, d.HistoryColumnName, n);
-        // Key-indexed (rows 0 and N + 1 are never gathered: the steps run over known keys only).
-        string projections = g.Constant("gru_input_projections",
-            IncrementalGraph.KeyIndexedRows(OnnxLayers.GruInputProjections(w.ItemEmbedding, n, w.Gru), n, 0f), n + 2, 3 * h);
-        string state = OnnxLayers.GruSteps(g, previous, items, projections, w.Gru);
-        // A user is known once it has a state or a known item; an unknown user is ranked by the fallback scores.
-        string known = g.Node("Greater", new[] { g.Node("Add", new[] { stateLength, g.Node("Size", new[] { items }) }), g.Scalar(0L) });
+        int n = d.ItemCount;
         var decoderOut = new DenseWeights(
             IncrementalGraph.KeyIndexedRows(w.DecoderOut.Weight, n, 0f), IncrementalGraph.KeyIndexedRows(w.DecoderOut.Bias, n, float.NegativeInfinity),
             n + 2, w.DecoderOut.In);
-        string fallback = g.Constant("popularity", IncrementalGraph.KeyIndexedRows(w.EmptyHistoryScores, n, float.NegativeInfinity), 1, n + 2);
-        string logits = g.Node("Where", new[] { known, StateLogits(g, state, w, decoderOut), fallback });
-        IncrementalGraph.NextState(g, state, known, h);
-        IncrementalGraph.RankingHead(g, logits, historyKeys, n, d.TopK, d.ItemValues, d.IncludeScores);
-        return g.ToModelBytes(IncrementalGraph.Metadata(d.ModelName, n, h));
+        return IncrementalGraph.WriteRecurrent(d, "svae_incremental", w.Gru, w.ItemEmbedding, w.EmptyHistoryScores,
+            (g, state) => StateLogits(g, state, w, decoderOut));
     }
 
     /// <summary>The embeddings of the 0-based <paramref name="indices"/> <c>[L]</c> as the GRU's input <c>[L, 1, E]</c>.</summary>
