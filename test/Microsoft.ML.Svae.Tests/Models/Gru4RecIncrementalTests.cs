@@ -125,6 +125,23 @@ public class Gru4RecIncrementalTests : IClassFixture<Gru4RecIncrementalFixture>
         AssertClose(full.TopScores, update.TopScores, 1e-6, "popularity scores");
     }
 
+    [Serving.OnnxCheckerFact]
+    public void TheGraphPassesTheOnnxChecker()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"gru4rec-incremental-graph-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            using (var file = File.Create(path))
+                _f.Incremental.ExportOnnx(file);
+            var (exitCode, error) = Serving.OnnxChecker.Check(path);
+            Assert.True(exitCode == 0, $"The ONNX checker rejected the incremental graph: {error}");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void NoNewItemsKeepTheStateAndTheSeenItemsAreExcluded()
     {

@@ -76,6 +76,22 @@ public class SvaeIncrementalGraphTests : IClassFixture<SvaeIncrementalFixture>
         Assert.Single(operators, op => op == "Loop");
     }
 
+    [Serving.OnnxCheckerFact]
+    public void TheGraphPassesTheOnnxChecker()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"svae-incremental-graph-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            File.WriteAllBytes(path, Graph(_f.Incremental));
+            var (exitCode, error) = Serving.OnnxChecker.Check(path);
+            Assert.True(exitCode == 0, $"The ONNX checker rejected the incremental graph: {error}");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static byte[] Graph(IncrementalRecommendationTransformer model)
     {
         using var stream = new MemoryStream();
