@@ -97,7 +97,7 @@ namespace Svae.Cli
 
         private static Command Reproduce()
         {
-            var models = new Option<string>("--models") { Description = "Comma-separated models (default: the models of Table 2; add GRU4Rec, SASRec, SeqVAE-<Variant> by name).", DefaultValueFactory = _ => string.Join(",", ModelRegistry.Table2.Select(m => m.Name)) };
+            var models = new Option<string>("--models") { Description = "Comma-separated models (default: the models of Table 2; add GRU4Rec, SASRec, SeqVAE-<Variant> by name; '<model>+fold-in' runs a history-only model on the held-out users' fold-ins too, the row --history-models-also-on-fold-in adds).", DefaultValueFactory = _ => string.Join(",", ModelRegistry.Table2.Select(m => m.Name)) };
             var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds of the user split; metrics are averaged over them.", DefaultValueFactory = _ => "98765" };
             var validationUsers = new Option<int?>("--validation-users") { Description = "Held-out validation users (default: 750 on ML-1M, else 100)." };
             var testUsers = new Option<int?>("--test-users") { Description = "Held-out test users (default: 750 on ML-1M, else 100)." };

@@ -82,6 +82,20 @@ public class SweepCommandTests : IDisposable
     }
 
     [Fact]
+    public void ReproduceRunsAFoldInRowAloneUnderThePaperProtocolOnly()
+    {
+        int code = RunnerCli.Build().Parse(new[] { "reproduce", "--models", "pop+fold-in", "--k-values", "none", "--output", _dir, "--plain" }).Invoke();
+        Assert.Equal(0, code);
+        var csv = File.ReadAllLines(Path.Combine(_dir, "results.csv"));
+        Assert.Equal(2, csv.Length);
+        Assert.StartsWith("POP+fold-in,temporal; held-out fold-in added to training,1,", csv[1]);
+        Assert.Contains("Rows '<model>+fold-in': the model also trained on the held-out users' fold-ins", File.ReadAllText(Path.Combine(_dir, "results.md")));
+        Assert.Equal("svae: error: --models GRU4Rec+fold-in applies to --protocol paper only: under leave-one-out every user already trains on all but the two targets.",
+            UsageError("reproduce", "--models", "GRU4Rec+fold-in", "--protocol", "leave-one-out", "--output", _dir));
+        Assert.StartsWith("svae: error: Unknown model 'Caser+fold-in'. Known models: POP, BPR*,", UsageError("reproduce", "--models", "Caser+fold-in", "--output", _dir));
+    }
+
+    [Fact]
     public void ParsesRangesAndOptionNames()
     {
         var ranges = RunnerCli.ParseSweepRanges(new[] { "LearningRate=3e-4:3e-3", " BatchSize = 8:64" });
