@@ -47,19 +47,18 @@ internal static class Experiment
         var runs = new List<ModelRun>();
         foreach (int seed in options.SplitSeeds)
         {
-            bool leaveOneOut = options.Split == SequenceSplit.LeaveOneOut;
             var temporal = DataSources.Prepare(ml, interactions,
                 DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Temporal, options.Split), DataSources.ReproduceAdvice);
-            var settings = leaveOneOut ? options.Settings with { Seed = seed } : options.Settings;
+            var settings = SettingsOf(options.Settings, options.Split, seed);
             log.WriteLine($"split seed {seed}: {temporal.Report}");
             SequenceDataset? random = null;
             foreach (var model in options.Models)
             {
-                var dataset = model.Protocol == ModelProtocol.RandomSplit && !leaveOneOut
+                var dataset = FoldSplitOf(model, options.Split) == FoldSplit.Random
                     ? random ??= DataSources.Prepare(ml, interactions,
                         DataSources.Protocol(options.ValidationUsers, options.TestUsers, seed, FoldSplit.Random), DataSources.ReproduceAdvice)
                     : temporal;
-                var train = model.Protocol == ModelProtocol.TrainWithHeldOutFoldIn ? dataset.TrainWithHeldOutFoldIn() : dataset.Train;
+                var train = TrainingData(model, dataset);
                 log.WriteLine($"{model.Name} (split seed {seed}): training ...");
                 var clock = Stopwatch.StartNew();
                 RecommendationTransformer fittedModel;
@@ -84,6 +83,24 @@ internal static class Experiment
         }
         return runs;
     }
+
+    /// <summary>
+    /// How <paramref name="model"/>'s held-out users are split into fold-in and fold-out under <paramref name="split"/>:
+    /// randomly for MVAE* under the paper's protocol, else in time order.
+    /// </summary>
+    public static FoldSplit FoldSplitOf(ModelEntry model, SequenceSplit split)
+        => model.Protocol == ModelProtocol.RandomSplit && split != SequenceSplit.LeaveOneOut ? FoldSplit.Random : FoldSplit.Temporal;
+
+    /// <summary>
+    /// The data <paramref name="model"/> trains on: the training users, plus the held-out users' fold-ins for the models
+    /// that train on them (BPR*, FPMC, Caser, and the <c>+fold-in</c> rows).
+    /// </summary>
+    public static IDataView TrainingData(ModelEntry model, SequenceDataset dataset)
+        => model.Protocol == ModelProtocol.TrainWithHeldOutFoldIn ? dataset.TrainWithHeldOutFoldIn() : dataset.Train;
+
+    /// <summary>The models' settings on split <paramref name="seed"/>: under leave-one-out the seed is the models' training seed.</summary>
+    public static RunSettings SettingsOf(RunSettings settings, SequenceSplit split, int seed)
+        => split == SequenceSplit.LeaveOneOut ? settings with { Seed = seed } : settings;
 
     /// <summary>
     /// A checkpoint that does not fit the run (other options or data) or is damaged: the user's to fix (another

@@ -1,13 +1,27 @@
+using System.Globalization;
 using Microsoft.Data.Analysis;
 using Microsoft.ML;
 using Microsoft.ML.Svae;
 
 namespace Svae.Cli;
 
+/// <summary>What <c>svae sweep</c> asks for, parsed and checked.</summary>
+/// <param name="Ml">The context every trial trains in.</param>
+/// <param name="Settings">The run's settings (<c>--epochs</c>, <c>--set</c> values, training seed), as <c>reproduce</c> uses them.</param>
+/// <param name="Trials">The trial budget (trial 1 is the run's options unchanged).</param>
+/// <param name="Seed">The seed of the sampler.</param>
+/// <param name="Options">The options to sweep (<c>--options</c>), or null for every option with a sweep attribute.</param>
+/// <param name="Ranges">Narrowed ranges (<c>--range Name=min:max</c>).</param>
+/// <param name="Display">Where progress goes.</param>
+internal sealed record SweepRequest(MLContext Ml, RunSettings Settings, int Trials, int Seed, IReadOnlyList<string>? Options,
+    IReadOnlyDictionary<string, (double Min, double Max)> Ranges, ProgressDisplay Display);
+
 /// <summary>
-/// Random search over SVAE's (or a sequential VAE's) Options with early stopping of bad trials: every trial first trains for a
-/// third of its epochs; only trials at or above the median validation NDCG@100 of that round train in full. With fewer
-/// than 3 epochs per trial there is no short round: every trial trains once, in full.
+/// Random search over a neural model's Options with early stopping of bad trials: every trial first trains for a
+/// third of its epochs; only trials at or above the median validation NDCG of that round train in full. With fewer
+/// than 3 epochs per trial there is no short round: every trial trains once, in full. The options sampled are those
+/// with a sweep attribute (the ones AutoML's <c>SearchSpace&lt;T&gt;</c> reads), less the options fixed with
+/// <c>--set</c> and the option that selects the model itself, or only those named with <c>--options</c>.
 /// </summary>
 internal static class HyperparameterSweep
 {
@@ -17,35 +31,75 @@ internal static class HyperparameterSweep
     /// </summary>
     public const string StoppedEarlyColumn = "Stopped early";
 
-    public static DataFrame Run(MLContext ml, SequenceDataset dataset, SvaeTrainer.Options baseline, int trials, int seed, ProgressDisplay display)
-        => Run(ml, dataset, baseline, _ => { }, (options, train, validation) => ml.Recommendation().Trainers.Svae(options).Fit(train, validation), trials, seed, display);
-
     /// <summary>
-    /// The same search over a sequential VAE's Options (issue 14): its <c>Variant</c> stays the baseline's, every other
-    /// option with a sweep attribute is sampled.
+    /// The search space of <typeparamref name="TOptions"/> that <paramref name="request"/> asks for; a name or range that
+    /// does not fit is a one-line <see cref="CliException"/> naming the valid values. <paramref name="identity"/> is an
+    /// option that selects the model (a sequential VAE's <c>Variant</c>): never swept.
     /// </summary>
-    public static DataFrame Run(MLContext ml, SequenceDataset dataset, SequentialVaeTrainer.Options baseline, int trials, int seed, ProgressDisplay display)
-        => Run(ml, dataset, baseline, candidate => candidate.Variant = baseline.Variant,
-            (options, train, validation) => ml.Recommendation().Trainers.SequentialVae(options).Fit(train, validation), trials, seed, display);
-
-    private static DataFrame Run<TOptions>(MLContext ml, SequenceDataset dataset, TOptions baseline, Action<TOptions> pin,
-        Func<TOptions, IDataView, IDataView, TrainedRecommendationTransformer> fit, int trials, int seed, ProgressDisplay display)
+    public static OptionsSearchSpace<TOptions> Space<TOptions>(SweepRequest request, string? identity)
         where TOptions : SequenceTrainerOptions, new()
     {
         var space = new OptionsSearchSpace<TOptions>();
-        var random = new Random(seed);
-        var candidates = Enumerable.Range(0, trials).Select(i => i == 0 ? baseline : space.Sample(random, baseline)).ToList();
-        foreach (var c in candidates)
+        var fixedNames = request.Settings.Overrides.Keys.ToHashSet(StringComparer.Ordinal);
+        var sweepable = space.Options.Select(o => o.Name).Where(n => n != identity && !fixedNames.Contains(n)).ToList();
+        if (request.Options is { } names)
         {
-            c.NumberOfEpochs = baseline.NumberOfEpochs; // epochs are the budget, not a swept value
-            pin(c);
+            foreach (string name in names)
+            {
+                if (name == identity)
+                    throw new CliException($"--options {name}: {name} selects the model (--model names it), it is not swept. Options that can be swept: {string.Join(", ", sweepable)}.");
+                if (fixedNames.Contains(name))
+                    throw new CliException($"--options {name}: {name} is fixed with --set {name}={request.Settings.Overrides[name]}; drop one of the two.");
+            }
+            space = Checked(() => space.Only(names), "--options " + string.Join(",", names));
         }
+        else
+        {
+            if (sweepable.Count == 0)
+                throw new CliException($"--set fixes every option of {typeof(TOptions).DeclaringType?.Name ?? typeof(TOptions).Name} that could be swept: nothing is left to sweep.");
+            space = space.Only(sweepable);
+        }
+        foreach (var (name, (min, max)) in request.Ranges)
+            space = Checked(() => space.WithRange(name, min, max), FormattableString.Invariant($"--range {name}={min}:{max}"));
+        return space;
+    }
+
+    private static OptionsSearchSpace<TOptions> Checked<TOptions>(Func<OptionsSearchSpace<TOptions>> change, string argument)
+        where TOptions : class, new()
+    {
+        try
+        {
+            return change();
+        }
+        catch (ArgumentException e)
+        {
+            string message = e.ParamName is { } parameter ? e.Message.Replace($" (Parameter '{parameter}')", "", StringComparison.Ordinal) : e.Message;
+            throw new CliException($"{argument}: {CliErrors.OneLine(message)}", e);
+        }
+    }
+
+    /// <summary>
+    /// Runs the sweep of one model: <paramref name="baseline"/> is the options a <c>reproduce</c> run with the same
+    /// settings trains with (trial 1), <paramref name="fit"/> trains one trial's options on <paramref name="train"/>
+    /// with <paramref name="dataset"/>'s validation users.
+    /// </summary>
+    public static DataFrame Run<TOptions>(SweepRequest request, SequenceDataset dataset, IDataView train, TOptions baseline,
+        Func<TOptions, IDataView, IDataView, TrainedRecommendationTransformer> fit, string? identity)
+        where TOptions : SequenceTrainerOptions, new()
+    {
+        var space = Space<TOptions>(request, identity);
+        var display = request.Display;
+        var random = new Random(request.Seed);
+        var candidates = Enumerable.Range(0, request.Trials).Select(i => i == 0 ? OptionsSearchSpace<TOptions>.Copy(baseline) : space.Sample(random, baseline)).ToList();
+        foreach (var c in candidates)
+            c.NumberOfEpochs = baseline.NumberOfEpochs; // epochs are the budget, not a swept value
+        string metric = $"NDCG@{baseline.ValidationCutoff}";
 
         double Train(TOptions options, int epochs)
         {
             var copy = OptionsSearchSpace<TOptions>.Copy(options);
             copy.NumberOfEpochs = epochs;
-            using var model = fit(copy, dataset.Train, dataset.Validation);
+            using var model = fit(copy, train, dataset.Validation);
             return model.TrainingHistory.Max(e => e.ValidationNdcg ?? 0);
         }
 
@@ -54,19 +108,21 @@ internal static class HyperparameterSweep
         bool earlyRound = shortEpochs < fullEpochs;
         var shortScores = new double[candidates.Count];
         var fullScores = new double?[candidates.Count];
+        for (int i = 0; i < candidates.Count; i++)
+            display.Line($"trial {i + 1}: {Describe(space, candidates[i])}");
         if (earlyRound)
         {
             for (int i = 0; i < candidates.Count; i++)
             {
                 shortScores[i] = Train(candidates[i], shortEpochs);
-                display.Line($"trial {i + 1}/{candidates.Count} after {shortEpochs} epochs: validation NDCG@100 {100 * shortScores[i]:F2}");
+                display.Line($"trial {i + 1}/{candidates.Count} after {shortEpochs} epochs: validation {metric} {100 * shortScores[i]:F2}");
             }
             double median = shortScores.OrderBy(s => s).ElementAt(shortScores.Length / 2);
             for (int i = 0; i < candidates.Count; i++)
             {
                 if (shortScores[i] < median) continue;
                 fullScores[i] = Train(candidates[i], fullEpochs);
-                display.Line($"trial {i + 1} full ({fullEpochs} epochs): validation NDCG@100 {100 * fullScores[i]:F2}");
+                display.Line($"trial {i + 1} full ({fullEpochs} epochs): validation {metric} {100 * fullScores[i]:F2}");
             }
         }
         else
@@ -74,18 +130,31 @@ internal static class HyperparameterSweep
             for (int i = 0; i < candidates.Count; i++)
             {
                 fullScores[i] = Train(candidates[i], fullEpochs);
-                display.Line($"trial {i + 1}/{candidates.Count} ({fullEpochs} epochs, no early round): validation NDCG@100 {100 * fullScores[i]:F2}");
+                display.Line($"trial {i + 1}/{candidates.Count} ({fullEpochs} epochs, no early round): validation {metric} {100 * fullScores[i]:F2}");
             }
         }
 
         var columns = new List<DataFrameColumn> { new Int32DataFrameColumn("Trial", Enumerable.Range(1, candidates.Count)) };
         if (earlyRound)
-            columns.Add(new DoubleDataFrameColumn($"NDCG@100 after {shortEpochs} epochs", shortScores.Select(s => Math.Round(100 * s, 2))));
-        columns.Add(new DoubleDataFrameColumn($"NDCG@100 after {fullEpochs} epochs", fullScores.Select(s => s is double v ? Math.Round(100 * v, 2) : (double?)null)));
+            columns.Add(new DoubleDataFrameColumn($"{metric} after {shortEpochs} epochs", shortScores.Select(s => Math.Round(100 * s, 2))));
+        columns.Add(new DoubleDataFrameColumn($"{metric} after {fullEpochs} epochs", fullScores.Select(s => s is double v ? Math.Round(100 * v, 2) : (double?)null)));
         if (earlyRound)
             columns.Add(new StringDataFrameColumn(StoppedEarlyColumn, fullScores.Select(s => s is null ? "yes" : "no")));
         foreach (var option in space.Options)
-            columns.Add(new StringDataFrameColumn(option.Name, candidates.Select(c => Convert.ToString(option.Property.GetValue(c), System.Globalization.CultureInfo.InvariantCulture))));
+            columns.Add(new StringDataFrameColumn(option.Name, candidates.Select(c => Format(option.Property.GetValue(c)))));
         return new DataFrame(columns);
     }
+
+    private static string Describe<TOptions>(OptionsSearchSpace<TOptions> space, TOptions options)
+        where TOptions : class, new()
+        => string.Join(", ", space.Options.Select(o => $"{o.Name}={Format(o.Property.GetValue(options))}"));
+
+    /// <summary>A swept value as the table shows it: invariant, shortest round-trip form (what <c>--set</c> reads back).</summary>
+    internal static string Format(object? value) => value switch
+    {
+        null => "",
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        float f => f.ToString("R", CultureInfo.InvariantCulture),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+    };
 }

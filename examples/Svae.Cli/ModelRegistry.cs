@@ -88,6 +88,15 @@ internal sealed record ModelEntry(
     /// <summary>The trainer's <c>Options</c> class, whose properties <c>--set</c> may set.</summary>
     public required Type OptionsType { get; init; }
 
+    /// <summary>
+    /// <c>svae sweep</c> of this model on a prepared split and the model's training data (null for POP, which has no
+    /// hyperparameters): a random search over its options, starting from the options a run with the request's settings uses.
+    /// </summary>
+    public Func<SweepRequest, SequenceDataset, IDataView, Microsoft.Data.Analysis.DataFrame>? Sweep { get; init; }
+
+    /// <summary>Checks a sweep request against this model's options before any data is read (null when <see cref="Sweep"/> is).</summary>
+    public Action<SweepRequest>? CheckSweep { get; init; }
+
     public string ProtocolDescription => Protocol switch
     {
         ModelProtocol.Temporal => "temporal 80/20 fold-in/out",
@@ -127,26 +136,26 @@ internal static class ModelRegistry
 
     public static IReadOnlyList<ModelEntry> All { get; } = new List<ModelEntry>
     {
-        new("POP", ModelProtocol.Temporal, Paper["POP"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Popularity(s.Apply(new PopularityTrainer.Options())).Fit(train)) { OptionsType = typeof(PopularityTrainer.Options) },
-        new("BPR*", ModelProtocol.TrainWithHeldOutFoldIn, Paper["BPR*"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Bpr(WithEpochs(new BprTrainer.Options(), s, 20)).Fit(train, validation)) { OptionsType = typeof(BprTrainer.Options) },
-        new("RVAE", ModelProtocol.Temporal, Paper["RVAE"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Rvae(WithEpochs(new RvaeTrainer.Options(), s, 10)).Fit(train, validation)) { OptionsType = typeof(RvaeTrainer.Options) },
-        new("FPMC", ModelProtocol.TrainWithHeldOutFoldIn, Paper["FPMC"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Fpmc(WithEpochs(new FpmcTrainer.Options(), s, 20)).Fit(train, validation)) { OptionsType = typeof(FpmcTrainer.Options) },
-        new("Caser", ModelProtocol.TrainWithHeldOutFoldIn, Paper["Caser"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Caser(WithEpochs(new CaserTrainer.Options(), s, 10)).Fit(train, validation)) { OptionsType = typeof(CaserTrainer.Options) },
-        new("MVAE", ModelProtocol.Temporal, Paper["MVAE"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Mvae(WithEpochs(new MvaeTrainer.Options(), s, 60)).Fit(train, validation)) { OptionsType = typeof(MvaeTrainer.Options) },
-        new("SVAE", ModelProtocol.Temporal, Paper["SVAE"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Svae(SvaeOptions(s)).Fit(train, validation)) { OptionsType = typeof(SvaeTrainer.Options) },
-        new("MVAE*", ModelProtocol.RandomSplit, Paper["MVAE*"],
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Mvae(WithEpochs(new MvaeTrainer.Options(), s, 60)).Fit(train, validation)) { OptionsType = typeof(MvaeTrainer.Options) },
-        new("GRU4Rec", ModelProtocol.Temporal, null,
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Gru4Rec(WithEpochs(new Gru4RecTrainer.Options(), s, 10)).Fit(train, validation)) { OptionsType = typeof(Gru4RecTrainer.Options) },
-        new("SASRec", ModelProtocol.Temporal, null,
-            (ml, s, train, validation) => ml.Recommendation().Trainers.Sasrec(WithEpochs(new SasrecTrainer.Options(), s, 10)).Fit(train, validation)) { OptionsType = typeof(SasrecTrainer.Options) },
+        Entry("POP", ModelProtocol.Temporal, Paper["POP"], s => s.Apply(new PopularityTrainer.Options()),
+            (ml, o, train, validation) => ml.Recommendation().Trainers.Popularity(o).Fit(train)),
+        Neural("BPR*", ModelProtocol.TrainWithHeldOutFoldIn, Paper["BPR*"], s => WithEpochs(new BprTrainer.Options(), s, 20),
+            (ml, o, train, validation) => ml.Recommendation().Trainers.Bpr(o).Fit(train, validation)),
+        Neural("RVAE", ModelProtocol.Temporal, Paper["RVAE"], s => WithEpochs(new RvaeTrainer.Options(), s, 10),
+            (ml, o, train, validation) => ml.Recommendation().Trainers.Rvae(o).Fit(train, validation)),
+        Neural("FPMC", ModelProtocol.TrainWithHeldOutFoldIn, Paper["FPMC"], s => WithEpochs(new FpmcTrainer.Options(), s, 20),
+            (ml, o, train, validation) => ml.Recommendation().Trainers.Fpmc(o).Fit(train, validation)),
+        Neural("Caser", ModelProtocol.TrainWithHeldOutFoldIn, Paper["Caser"], s => WithEpochs(new CaserTrainer.Options(), s, 10),
+            (ml, o, train, validation) => ml.Recommendation().Trainers.Caser(o).Fit(train, validation)),
+        Neural("MVAE", ModelProtocol.Temporal, Paper["MVAE"], s => WithEpochs(new MvaeTrainer.Options(), s, 60),
+            (ml, o, train, validation) => ml.Recommendation().Trainers.Mvae(o).Fit(train, validation)),
+        Neural("SVAE", ModelProtocol.Temporal, Paper["SVAE"], SvaeOptions,
+            (ml, o, train, validation) => ml.Recommendation().Trainers.Svae(o).Fit(train, validation)),
+        Neural("MVAE*", ModelProtocol.RandomSplit, Paper["MVAE*"], s => WithEpochs(new MvaeTrainer.Options(), s, 60),
+            (ml, o, train, validation) => ml.Recommendation().Trainers.Mvae(o).Fit(train, validation)),
+        Neural("GRU4Rec", ModelProtocol.Temporal, null, s => WithEpochs(new Gru4RecTrainer.Options(), s, 10),
+            (ml, o, train, validation) => ml.Recommendation().Trainers.Gru4Rec(o).Fit(train, validation)),
+        Neural("SASRec", ModelProtocol.Temporal, null, s => WithEpochs(new SasrecTrainer.Options(), s, 10),
+            (ml, o, train, validation) => ml.Recommendation().Trainers.Sasrec(o).Fit(train, validation)),
         SequentialVae(SequentialVaeVariant.GlobalLatent),
         SequentialVae(SequentialVaeVariant.LatentInRecurrence),
         SequentialVae(SequentialVaeVariant.LearnedPrior),
@@ -154,9 +163,29 @@ internal static class ModelRegistry
     };
 
     private static ModelEntry SequentialVae(SequentialVaeVariant variant)
-        => new(SequentialVaeTrainer.ModelNameOf(variant), ModelProtocol.Temporal, null,
-            (ml, s, train, validation) => ml.Recommendation().Trainers.SequentialVae(SequentialVaeOptions(s, variant)).Fit(train, validation))
-        { OptionsType = typeof(SequentialVaeTrainer.Options) };
+        => Neural(SequentialVaeTrainer.ModelNameOf(variant), ModelProtocol.Temporal, null, s => SequentialVaeOptions(s, variant),
+            (ml, o, train, validation) => ml.Recommendation().Trainers.SequentialVae(o).Fit(train, validation),
+            identity: nameof(SequentialVaeTrainer.Options.Variant));
+
+    /// <summary>A model whose run options come from <paramref name="options"/> and are fitted by <paramref name="fit"/>.</summary>
+    private static ModelEntry Entry<TOptions>(string name, ModelProtocol protocol, double[]? paper, Func<RunSettings, TOptions> options,
+        Func<MLContext, TOptions, IDataView, IDataView, RecommendationTransformer> fit)
+        where TOptions : class
+        => new(name, protocol, paper, (ml, s, train, validation) => fit(ml, options(s), train, validation)) { OptionsType = typeof(TOptions) };
+
+    /// <summary>
+    /// A neural model: as <see cref="Entry{TOptions}"/>, and <c>svae sweep</c> can search its options, starting from the
+    /// run's options. <paramref name="identity"/> names an option that selects the model itself (never swept).
+    /// </summary>
+    private static ModelEntry Neural<TOptions>(string name, ModelProtocol protocol, double[]? paper, Func<RunSettings, TOptions> options,
+        Func<MLContext, TOptions, IDataView, IDataView, RecommendationTransformer> fit, string? identity = null)
+        where TOptions : SequenceTrainerOptions, new()
+        => Entry(name, protocol, paper, options, fit) with
+        {
+            CheckSweep = request => HyperparameterSweep.Space<TOptions>(request, identity),
+            Sweep = (request, dataset, train) => HyperparameterSweep.Run(request, dataset, train, options(request.Settings),
+                (o, t, v) => (TrainedRecommendationTransformer)fit(request.Ml, o, t, v), identity),
+        };
 
     /// <summary>The suffix of a history-only model's row when it also trains on the held-out users' fold-ins.</summary>
     public const string FoldInSuffix = "+fold-in";
@@ -178,9 +207,25 @@ internal static class ModelRegistry
         return result;
     }
 
-    public static ModelEntry Find(string name) =>
-        All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"Unknown model '{name}'. Known models: {string.Join(", ", All.Select(m => m.Name))}.");
+    /// <summary>
+    /// The model named <paramref name="name"/> (any case). A history-only model's name with <see cref="FoldInSuffix"/>
+    /// (e.g. <c>SVAE+fold-in</c>) is that model trained on the held-out users' fold-ins too, the row
+    /// <c>--history-models-also-on-fold-in</c> adds, so that row can be run (or swept) alone.
+    /// </summary>
+    public static ModelEntry Find(string name)
+    {
+        var found = All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
+        if (found is not null) return found;
+        if (name.EndsWith(FoldInSuffix, StringComparison.OrdinalIgnoreCase))
+        {
+            string baseName = name[..^FoldInSuffix.Length];
+            var plain = All.FirstOrDefault(m => string.Equals(m.Name, baseName, StringComparison.OrdinalIgnoreCase));
+            if (plain is { Protocol: ModelProtocol.Temporal })
+                return WithFoldInVariants(new[] { plain })[1];
+        }
+        throw new ArgumentException($"Unknown model '{name}'. Known models: {string.Join(", ", All.Select(m => m.Name))}, "
+            + $"and {string.Join(", ", All.Where(m => m.Protocol == ModelProtocol.Temporal).Select(m => m.Name + FoldInSuffix))}.");
+    }
 
     /// <summary>
     /// Checks <c>--set</c> values before anything runs: every name must be a settable property of the options of at

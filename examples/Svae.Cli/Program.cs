@@ -97,7 +97,7 @@ namespace Svae.Cli
 
         private static Command Reproduce()
         {
-            var models = new Option<string>("--models") { Description = "Comma-separated models (default: the models of Table 2; add GRU4Rec, SASRec, SeqVAE-<Variant> by name).", DefaultValueFactory = _ => string.Join(",", ModelRegistry.Table2.Select(m => m.Name)) };
+            var models = new Option<string>("--models") { Description = "Comma-separated models (default: the models of Table 2; add GRU4Rec, SASRec, SeqVAE-<Variant> by name; '<model>+fold-in' runs a history-only model on the held-out users' fold-ins too, the row --history-models-also-on-fold-in adds).", DefaultValueFactory = _ => string.Join(",", ModelRegistry.Table2.Select(m => m.Name)) };
             var seeds = new Option<string>("--seeds") { Description = "Comma-separated seeds of the user split; metrics are averaged over them.", DefaultValueFactory = _ => "98765" };
             var validationUsers = new Option<int?>("--validation-users") { Description = "Held-out validation users (default: 750 on ML-1M, else 100)." };
             var testUsers = new Option<int?>("--test-users") { Description = "Held-out test users (default: 750 on ML-1M, else 100)." };
@@ -128,6 +128,8 @@ namespace Svae.Cli
                 if (parse.GetValue(sequentialVaes))
                     entries.AddRange(ModelRegistry.SequentialVaes.Where(v => !entries.Contains(v)));
                 var split = DataSources.ParseProtocol(parse.GetValue(protocol)!);
+                if (split == SequenceSplit.LeaveOneOut && entries.FirstOrDefault(e => e.Name.EndsWith(ModelRegistry.FoldInSuffix, StringComparison.Ordinal)) is { } foldInEntry)
+                    throw new CliException($"--models {foldInEntry.Name} applies to --protocol paper only: under leave-one-out every user already trains on all but the two targets.");
                 if (parse.GetValue(foldInVariants))
                 {
                     if (split == SequenceSplit.LeaveOneOut)
@@ -179,7 +181,7 @@ namespace Svae.Cli
                         $"Data: {name}; {options.ValidationUsers} validation + {options.TestUsers} test users; split seeds {string.Join(", ", splitSeeds)}.",
                         "Metrics in percent on the test users (section 5.2), mean over the split seeds; training time in seconds per model and split.",
                     };
-                if (parse.GetValue(foldInVariants))
+                if (entries.Any(e => e.Name.EndsWith(ModelRegistry.FoldInSuffix, StringComparison.Ordinal)))
                     notes.Add("Rows '<model>+fold-in': the model also trained on the held-out users' fold-ins (never their fold-outs), the training data of BPR*, FPMC and Caser.");
 
                 // Fig. 4 (history length), fig. 5 (next k), fig. 6 (learning curves).
@@ -274,53 +276,111 @@ namespace Svae.Cli
             return command;
         }
 
+        /// <summary>The models <c>svae sweep</c> can search: every neural model of the registry, and the history-only ones' <c>+fold-in</c> rows.</summary>
+        internal static IEnumerable<string> SweepableModels()
+            => ModelRegistry.All.Where(m => m.Sweep is not null).Select(m => m.Name)
+                .Concat(ModelRegistry.All.Where(m => m.Sweep is not null && m.Protocol == ModelProtocol.Temporal).Select(m => m.Name + ModelRegistry.FoldInSuffix));
+
         private static Command Sweep()
         {
-            var model = new Option<string>("--model") { Description = "The model whose Options to sweep: SVAE or a sequential VAE (SeqVAE-GlobalLatent, SeqVAE-LatentInRecurrence, SeqVAE-LearnedPrior, SeqVAE-GlobalRecurrence).", DefaultValueFactory = _ => "SVAE" };
-            var trials = new Option<int>("--trials") { Description = "Trial budget.", DefaultValueFactory = _ => 8 };
-            var epochs = new Option<int?>("--epochs") { Description = "Epochs of a full trial (default: the options' default)." };
-            var seed = new Option<int>("--seed") { Description = "Seed of the sampler and of the user split.", DefaultValueFactory = _ => 98765 };
+            var model = new Option<string>("--model") { Description = "The model whose Options to sweep: any neural model of reproduce (SVAE, MVAE, GRU4Rec, SASRec, Caser, RVAE, BPR*, FPMC, MVAE*, SeqVAE-<Variant>), or a history-only model's '<model>+fold-in' row (paper protocol).", DefaultValueFactory = _ => "SVAE" };
+            var trials = new Option<int>("--trials") { Description = "Trial budget (trial 1 is the model's options as reproduce runs them).", DefaultValueFactory = _ => 8 };
+            var epochs = new Option<int?>("--epochs") { Description = "Epochs of a full trial (default: the model's default, as in reproduce)." };
+            var seed = new Option<int>("--seed") { Description = "Seed of the sampler and of the user split (under leave-one-out, of the models' training).", DefaultValueFactory = _ => 98765 };
             var output = new Option<string>("--output") { Description = "Folder for trials.csv and trials.md.", DefaultValueFactory = _ => "results" };
-            var command = new Command("sweep", "Random search over a trainer's Options (the [Range]/[Choice] attributes AutoML reads), maximising validation NDCG@100; bad trials stop early.")
+            var protocol = new Option<string>("--protocol") { Description = "paper (held-out users, 80/20 fold-in/fold-out; each model trains on the data reproduce gives it) or leave-one-out.", DefaultValueFactory = _ => "paper" };
+            var options = new Option<string?>("--options") { Description = "Comma-separated options to sweep (default: every option with a sweep attribute, less those fixed with --set), e.g. LearningRate,DropoutRate." };
+            var range = new Option<string[]>("--range") { Description = "Name=min:max: narrow a swept option's range (inside its declared one), e.g. --range LearningRate=3e-4:3e-3.", AllowMultipleArgumentsPerToken = false };
+            var set = new Option<string[]>("--set") { Description = "Name=Value: fix an Options property for every trial (as in reproduce); a fixed option is not swept.", AllowMultipleArgumentsPerToken = false };
+            var validationUsers = new Option<int?>("--validation-users") { Description = "Held-out validation users (default: 750 on ML-1M, else 100)." };
+            var command = new Command("sweep", "Random search over a neural model's Options (the [Range]/[Choice] attributes AutoML reads), maximising validation NDCG; bad trials stop early.")
             {
-                model, trials, epochs, seed, output,
+                model, trials, epochs, seed, output, protocol, options, range, set, validationUsers,
             };
             AddDataOptions(command);
             command.SetAction(parse =>
             {
                 var ml = new MLContext(seed: 1);
                 var display = new ProgressDisplay(ml, parse.GetValue(PlainOption));
+                // Arguments are checked before any data is read or model trained.
                 string modelName = parse.GetValue(model)!;
-                var variant = ModelRegistry.SequentialVaes.FirstOrDefault(m => string.Equals(m.Name, modelName, StringComparison.OrdinalIgnoreCase)) is { } entry
-                    ? Enum.Parse<SequentialVaeVariant>(entry.Name["SeqVAE-".Length..])
-                    : (SequentialVaeVariant?)null;
-                if (variant is null && !string.Equals(modelName, "SVAE", StringComparison.OrdinalIgnoreCase))
-                    throw new CliException($"sweep supports --model SVAE or {string.Join(", ", ModelRegistry.SequentialVaes.Select(m => m.Name))}; other trainers' Options carry the same attributes and can be swept with OptionsSearchSpace<T> in code.");
+                var entry = SweepableModels().FirstOrDefault(n => string.Equals(n, modelName, StringComparison.OrdinalIgnoreCase)) is { } known
+                    ? ModelRegistry.Find(known)
+                    : throw new CliException($"--model {modelName}: not a model sweep can search. Valid models: {string.Join(", ", SweepableModels())}.");
+                var split = DataSources.ParseProtocol(parse.GetValue(protocol)!);
+                if (split == SequenceSplit.LeaveOneOut && entry.Name.EndsWith(ModelRegistry.FoldInSuffix, StringComparison.Ordinal))
+                    throw new CliException($"--model {entry.Name} applies to --protocol paper only: under leave-one-out every user already trains on all but the two targets.");
                 if (parse.GetValue(trials) < 1)
                     throw new CliException($"--trials must be at least 1 (got {parse.GetValue(trials)}).");
+                if (parse.GetValue(epochs) is < 1)
+                    throw new CliException($"--epochs must be at least 1 (got {parse.GetValue(epochs)}).");
+                NotNegative(parse.GetValue(validationUsers), "--validation-users");
+                var overrides = ParseOverrides(parse.GetValue(set));
+                ModelRegistry.CheckOverrides(overrides, new[] { entry });
+                var swept = parse.GetValue(options) is { } list ? ParseNames(list, "--options") : null;
+                var ranges = ParseSweepRanges(parse.GetValue(range));
                 string outputDir = OutputFolder(parse.GetValue(output)!);
+                int sweepSeed = parse.GetValue(seed);
+                // Under leave-one-out the split has no randomness and the seed is the models' training seed, as in reproduce.
+                var probeSettings = Experiment.SettingsOf(new RunSettings(parse.GetValue(epochs), false, 42) { Overrides = overrides }, split, sweepSeed);
+                entry.CheckSweep!(new SweepRequest(ml, probeSettings, parse.GetValue(trials), sweepSeed, swept, ranges, display));
+
                 var (interactions, name, format) = LoadData(ml, parse, display.Writer);
                 bool small = format == "synthetic" && !parse.GetValue(FullSyntheticOption);
-                int heldOut = format == "ml-1m" ? 750 : 100;
-                var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(heldOut, heldOut, parse.GetValue(seed), FoldSplit.Temporal),
-                    "the sweep holds out 100 validation and 100 test users (750 each on MovieLens-1M)");
-                var settings = new RunSettings(parse.GetValue(epochs), small, 42);
-                string swept = variant is { } v ? SequentialVaeTrainer.ModelNameOf(v) : "SVAE";
-                var trialsTable = display.Run($"sweep {swept} on {name}", () => variant is { } v
-                    ? HyperparameterSweep.Run(ml, dataset, ModelRegistry.SequentialVaeOptions(settings, v), parse.GetValue(trials), parse.GetValue(seed), display)
-                    : HyperparameterSweep.Run(ml, dataset, ModelRegistry.SvaeOptions(settings), parse.GetValue(trials), parse.GetValue(seed), display));
+                int heldOut = parse.GetValue(validationUsers) ?? (format == "ml-1m" ? 750 : 100);
+                var dataset = DataSources.Prepare(ml, interactions, DataSources.Protocol(heldOut, heldOut, sweepSeed, Experiment.FoldSplitOf(entry, split), split),
+                    "hold out fewer users with --validation-users (the sweep holds out as many test users, unused)");
+                var settings = probeSettings with { Small = small };
+                var request = new SweepRequest(ml, settings, parse.GetValue(trials), sweepSeed, swept, ranges, display);
+                string protocolText = split == SequenceSplit.LeaveOneOut
+                    ? "leave-last-one-out (validation target: each user's second-to-last event)"
+                    : $"the paper's protocol ({dataset.ValidationUserCount} validation users, split seed {sweepSeed}; {entry.ProtocolDescription})";
+                display.Writer.WriteLine($"sweep {entry.Name} under {protocolText}");
+                var trialsTable = display.Run($"sweep {entry.Name} on {name}", () => entry.Sweep!(request, dataset, Experiment.TrainingData(entry, dataset)));
                 Results.WriteCsv(trialsTable, Path.Combine(outputDir, "trials.csv"));
-                AtomicFile.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"{swept} sweep on {name}",
-                    new[]
-                    {
-                        trialsTable.Columns.IndexOf(HyperparameterSweep.StoppedEarlyColumn) >= 0
-                            ? "Validation NDCG@100 (%) per trial; trials below the median after the short first round were stopped early."
-                            : "Validation NDCG@100 (%) per trial; every trial trained in full (with fewer than 3 epochs there is no short first round).",
-                    }));
+                var notes = new List<string>
+                {
+                    trialsTable.Columns.IndexOf(HyperparameterSweep.StoppedEarlyColumn) >= 0
+                        ? "Validation NDCG (%) per trial; trials below the median after the short first round were stopped early."
+                        : "Validation NDCG (%) per trial; every trial trained in full (with fewer than 3 epochs there is no short first round).",
+                    $"Protocol: {protocolText}. Trial 1 is the options reproduce trains with; sampler seed {sweepSeed}.",
+                };
+                if (overrides.Count > 0)
+                    notes.Add("Fixed with --set: " + string.Join(", ", overrides.Select(o => $"{o.Key}={o.Value}")) + ".");
+                AtomicFile.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"{entry.Name} sweep on {name}", notes));
                 display.Line(File.ReadAllText(Path.Combine(outputDir, "trials.md")));
                 return 0;
             });
             return command;
+        }
+
+        /// <summary>A comma-separated list of option names (exact case), e.g. "LearningRate,DropoutRate".</summary>
+        internal static List<string> ParseNames(string text, string option)
+        {
+            var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
+            if (names.Count == 0)
+                throw new CliException($"{option} needs at least one option name (got '{text}').");
+            return names;
+        }
+
+        /// <summary><c>--range Name=min:max</c> values: two invariant numbers, the minimum first.</summary>
+        internal static Dictionary<string, (double Min, double Max)> ParseSweepRanges(string[]? pairs)
+        {
+            var result = new Dictionary<string, (double, double)>(StringComparer.Ordinal);
+            foreach (string pair in pairs ?? Array.Empty<string>())
+            {
+                int eq = pair.IndexOf('=');
+                string[] bounds = eq > 0 ? pair[(eq + 1)..].Split(':', StringSplitOptions.TrimEntries) : Array.Empty<string>();
+                if (bounds.Length != 2
+                    || !double.TryParse(bounds[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double min)
+                    || !double.TryParse(bounds[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double max))
+                    throw new CliException($"--range takes Name=min:max with two numbers (e.g. LearningRate=3e-4:3e-3), got '{pair}'.");
+                string name = pair[..eq].Trim();
+                if (result.ContainsKey(name))
+                    throw new CliException($"--range {name} is given twice.");
+                result[name] = (min, max);
+            }
+            return result;
         }
 
         private static Command Score()

@@ -15,6 +15,7 @@ internal static class SequenceTrainerDefaults
     public const int ValidationCutoff = 100;
     public const int LearningRateWarmupUpdates = 0;
     public const BatchOrder BatchOrder = Svae.BatchOrder.Pooled;
+    public const bool DecoupledWeightDecay = false;
 }
 
 /// <summary>
@@ -37,18 +38,22 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     public string FoldOutColumnName { get; set; } = SequenceColumns.FoldOut;
 
     /// <summary>The maximum number of passes over the training users (fewer when early stopping triggers).</summary>
-    [Range(1, 200, 25, true)]
+    /// <remarks>
+    /// Not in the search space: it is the budget of a trial, not a hyperparameter. The fitted weights are those of the
+    /// best validation epoch, so more epochs never score lower on validation; a tuner sampling it would only learn to
+    /// spend more. Set it on the options a sweep starts from.
+    /// </remarks>
     public int NumberOfEpochs { get; set; } = SequenceTrainerDefaults.NumberOfEpochs;
 
     /// <summary>
     /// The maximum number of users per optimization step. Batches of long histories may hold fewer users to
     /// respect <see cref="MaxPositionsPerBatch"/>.
     /// </summary>
-    [Range(1, 1024, 32, true)]
+    [Range(4, 512, SequenceTrainerDefaults.BatchSize, true)]
     public int BatchSize { get; set; } = SequenceTrainerDefaults.BatchSize;
 
     /// <summary>Adam's learning rate.</summary>
-    [Range(1e-5, 1e-1, 1e-3, true)]
+    [Range(1e-4, 1e-2, SequenceTrainerDefaults.LearningRate, true)]
     public double LearningRate { get; set; } = SequenceTrainerDefaults.LearningRate;
 
     /// <summary>
@@ -56,7 +61,11 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// <see cref="LearningRate"/>/n to <see cref="LearningRate"/> (update u, from 1, uses u/n of it), then stays there;
     /// 0 (the default): no warm-up. Lets larger batches use a larger learning rate from the start of training.
     /// </summary>
-    [Range(0, 10_000, SequenceTrainerDefaults.LearningRateWarmupUpdates)]
+    /// <remarks>
+    /// Swept as a choice of no warm-up, a short one and a long one (0, 100 or 1,000 updates; an epoch of MovieLens-1M
+    /// with batches of 8 is about 600 updates): a uniform draw from a wide range would almost never try 0.
+    /// </remarks>
+    [Choice(new object[] { 0, 100, 1_000 }, SequenceTrainerDefaults.LearningRateWarmupUpdates)]
     public int LearningRateWarmupUpdates { get; set; } = SequenceTrainerDefaults.LearningRateWarmupUpdates;
 
     /// <summary>
@@ -64,15 +73,19 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// coupled L2 penalty of <c>torch.optim.Adam(weight_decay)</c>, as in the SVAE authors' code: the term
     /// <c>WeightDecay · θ</c> is added to the gradient before Adam's moment estimates.
     /// </summary>
-    [Range(0.0, 0.1, 0.0)]
+    /// <remarks>
+    /// Swept as a choice of 0 and four powers of ten from 1e-6 to 1e-3: a uniform draw from [0, 0.1] would put nearly
+    /// every trial above 0.01, where the coupled penalty swamps the gradient.
+    /// </remarks>
+    [Choice(new object[] { 0.0, 1e-6, 1e-5, 1e-4, 1e-3 }, SequenceTrainerDefaults.WeightDecay)]
     public double WeightDecay { get; set; } = SequenceTrainerDefaults.WeightDecay;
 
     /// <summary>
     /// Use AdamW's decoupled weight decay (<c>θ ← θ − lr · WeightDecay · θ</c>, outside Adam's moments)
     /// instead of Adam's coupled L2 penalty. A deviation from the authors' code; off by default.
     /// </summary>
-    [BooleanChoice(false)]
-    public bool DecoupledWeightDecay { get; set; }
+    [BooleanChoice(SequenceTrainerDefaults.DecoupledWeightDecay)]
+    public bool DecoupledWeightDecay { get; set; } = SequenceTrainerDefaults.DecoupledWeightDecay;
 
     /// <summary>
     /// The seed of parameter initialization, batch shuffling and sampling noise. Training with the same seed,
@@ -85,7 +98,7 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// 0 disables early stopping. Used only when validation data is given. Whatever the patience, the returned
     /// weights are those of the best validation epoch.
     /// </summary>
-    [Range(0, 50, 5)]
+    /// <remarks>Not in the search space, like <see cref="NumberOfEpochs"/>: it spends budget, it does not change the model.</remarks>
     public int EarlyStoppingPatience { get; set; } = SequenceTrainerDefaults.EarlyStoppingPatience;
 
     /// <summary>The cutoff n of the validation <c>NDCG@n</c> that selects the best epoch (the paper reports 10 and 100).</summary>
@@ -110,6 +123,7 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// <see cref="BatchOrder.LengthBuckets"/>, which puts users of similar length together over the whole epoch so
     /// that batches carry the least padding. Both shuffle with <see cref="Seed"/> and visit every user once per epoch.
     /// </summary>
+    [Choice(new object[] { nameof(Svae.BatchOrder.Pooled), nameof(Svae.BatchOrder.LengthBuckets) }, nameof(Svae.BatchOrder.Pooled))]
     public BatchOrder BatchOrder { get; set; } = SequenceTrainerDefaults.BatchOrder;
 
     /// <summary>

@@ -55,8 +55,69 @@ public sealed class OptionsSearchSpace<TOptions>
             .ToList();
     }
 
+    private OptionsSearchSpace(IReadOnlyList<SweptOption> options) => Options = options;
+
     /// <summary>The swept properties, by name.</summary>
     public IReadOnlyList<SweptOption> Options { get; }
+
+    /// <summary>
+    /// This space restricted to the options named in <paramref name="names"/> (exact case); every other option keeps
+    /// the baseline's value when sampling.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name is not an option of this space (the message lists the valid ones), or no name is given.</exception>
+    public OptionsSearchSpace<TOptions> Only(IEnumerable<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var wanted = names.ToList();
+        if (wanted.Count == 0)
+            throw new ArgumentException($"Name at least one option to sweep. The options of this search space over {OptionsName}: {ValidNames()}.", nameof(names));
+        foreach (string name in wanted)
+        {
+            if (!Options.Any(o => o.Name == name))
+                throw new ArgumentException($"'{name}' is not an option of this search space over {OptionsName}. Its options: {ValidNames()}.", nameof(names));
+        }
+        return new OptionsSearchSpace<TOptions>(Options.Where(o => wanted.Contains(o.Name)).ToList());
+    }
+
+    /// <summary>
+    /// This space with the range of <paramref name="name"/> narrowed to [<paramref name="min"/>, <paramref name="max"/>]
+    /// (inclusive; integer options take whole numbers), keeping its log scale. The new range must lie inside the
+    /// option's <see cref="RangeAttribute"/>, which holds its valid values.
+    /// </summary>
+    /// <exception cref="ArgumentException">The option is not in this space, has a choice rather than a range, or the range is empty or outside the declared one.</exception>
+    public OptionsSearchSpace<TOptions> WithRange(string name, double min, double max)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var option = Options.FirstOrDefault(o => o.Name == name)
+            ?? throw new ArgumentException($"'{name}' is not an option of this search space over {OptionsName}. Its options: {ValidNames()}.", nameof(name));
+        if (option.Attribute is not RangeAttribute declared)
+            throw new ArgumentException($"{option} is a choice, not a range: fix it to one value instead, or sweep all its values.", nameof(name));
+        double declaredMin = Convert.ToDouble(declared.Min, CultureInfo.InvariantCulture);
+        double declaredMax = Convert.ToDouble(declared.Max, CultureInfo.InvariantCulture);
+        if (!(min <= max) || double.IsNaN(min) || double.IsNaN(max))
+            throw new ArgumentException(FormattableString.Invariant($"The range of {name} must have its minimum at most its maximum (got {min} to {max})."), nameof(min));
+        if (min < declaredMin || max > declaredMax)
+            throw new ArgumentException(FormattableString.Invariant($"The range {min} to {max} of {name} is outside its valid range: {option}."), nameof(min));
+        var type = Nullable.GetUnderlyingType(option.Property.PropertyType) ?? option.Property.PropertyType;
+        Attribute narrowed;
+        if (type == typeof(int))
+        {
+            if (min != Math.Floor(min) || max != Math.Floor(max))
+                throw new ArgumentException(FormattableString.Invariant($"{name} takes whole numbers (got {min} to {max})."), nameof(min));
+            int init = (int)Math.Clamp(Convert.ToDouble(declared.Init, CultureInfo.InvariantCulture), min, max);
+            narrowed = new RangeAttribute((int)min, (int)max, init, declared.LogBase);
+        }
+        else
+        {
+            double init = Math.Clamp(Convert.ToDouble(declared.Init, CultureInfo.InvariantCulture), min, max);
+            narrowed = new RangeAttribute(min, max, init, declared.LogBase);
+        }
+        return new OptionsSearchSpace<TOptions>(Options.Select(o => o.Name == name ? new SweptOption(o.Property, narrowed) : o).ToList());
+    }
+
+    private static string OptionsName => typeof(TOptions).DeclaringType is { } trainer ? $"{trainer.Name}.{typeof(TOptions).Name}" : typeof(TOptions).Name;
+
+    private string ValidNames() => string.Join(", ", Options.Select(o => o.Name));
 
     /// <summary>
     /// A random point: every swept property drawn uniformly (log-uniformly for a log-scale range; integer

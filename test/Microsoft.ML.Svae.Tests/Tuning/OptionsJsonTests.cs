@@ -21,6 +21,8 @@ public class OptionsJsonTests
         typeof(FpmcTrainer.Options),
         typeof(CaserTrainer.Options),
         typeof(SequentialVaeTrainer.Options),
+        typeof(Gru4RecTrainer.Options),
+        typeof(SasrecTrainer.Options),
     };
 
     [Theory]
@@ -49,6 +51,25 @@ public class OptionsJsonTests
             if (range is null) continue;
             double value = Convert.ToDouble(property.GetValue(defaults));
             Assert.InRange(value, Convert.ToDouble(range.Min), Convert.ToDouble(range.Max));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(OptionTypes))]
+    public void EveryChoiceHoldsTheDefaultAsItsDefaultValue(Type type)
+    {
+        // The attribute's default is a constant, the property's default comes from Defaults: they must agree.
+        var defaults = Activator.CreateInstance(type)!;
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            var choice = property.GetCustomAttribute<ChoiceAttribute>();
+            if (choice is null) continue;
+            string value = Convert.ToString(property.GetValue(defaults), System.Globalization.CultureInfo.InvariantCulture)!;
+            var candidates = choice.Candidates.Select(c => Convert.ToString(c, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            Assert.Contains(value, candidates);
+            // A model whose default differs from the shared one (e.g. Caser's weight decay) still has it among the candidates.
+            if (property.DeclaringType == type)
+                Assert.Equal(value, Convert.ToString(choice.DefaultValue, System.Globalization.CultureInfo.InvariantCulture));
         }
     }
 }
