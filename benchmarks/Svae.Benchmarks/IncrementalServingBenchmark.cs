@@ -84,7 +84,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
         using var step = ml.Model.CreatePredictionEngine<EventInput, EventOutput>(incremental);
         var rng = new Random(5);
         var lengths = new List<(int Length, float[] State, uint[] History)>();
-        Console.WriteLine("| history length | one-event update p50 / p99 (ms) | updates/s | full rescoring p50 / p99 (ms) | rescorings/s | ratio |");
+        Console.WriteLine("| history length | one-event update p50 / p99 (ms) | updates/s | full rescoring p50 / p99 (ms) | rescorings/s | ratio of means |");
         Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (int length in new[] { 10, 100, 1000 })
         {
@@ -591,7 +591,7 @@ internal sealed class IncrementalServingBenchmark : IBenchmark
                 var rng = new Random(7);
                 Console.WriteLine();
                 Console.WriteLine("The saved zips loaded with mlContext.Model.Load (default session options; PredictionEngine, one thread):");
-                Console.WriteLine("| history length | one-event update p50 / p99 (ms) | updates/s | full rescoring p50 / p99 (ms) | rescorings/s | ratio |");
+                Console.WriteLine("| history length | one-event update p50 / p99 (ms) | updates/s | full rescoring p50 / p99 (ms) | rescorings/s | ratio of means |");
                 Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: |");
                 foreach (var (length, state, history) in lengths)
                 {

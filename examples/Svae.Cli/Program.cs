@@ -292,7 +292,7 @@ namespace Svae.Cli
             var options = new Option<string?>("--options") { Description = "Comma-separated options to sweep (default: every option with a sweep attribute, less those fixed with --set), e.g. LearningRate,DropoutRate." };
             var range = new Option<string[]>("--range") { Description = "Name=min:max: narrow a swept option's range (inside its declared one), e.g. --range LearningRate=3e-4:3e-3.", AllowMultipleArgumentsPerToken = false };
             var set = new Option<string[]>("--set") { Description = "Name=Value: fix an Options property for every trial (as in reproduce); a fixed option is not swept.", AllowMultipleArgumentsPerToken = false };
-            var validationUsers = new Option<int?>("--validation-users") { Description = "Held-out validation users (default: 750 on ML-1M, else 100)." };
+            var validationUsers = new Option<int?>("--validation-users") { Description = "Held-out validation users under --protocol paper (default: 750 on ML-1M, else 100; ignored under leave-one-out)." };
             var command = new Command("sweep", "Random search over a neural model's Options (the [Range]/[Choice] attributes AutoML reads), maximising validation NDCG; bad trials stop early.")
             {
                 model, trials, epochs, seed, output, protocol, options, range, set, validationUsers,
@@ -315,6 +315,8 @@ namespace Svae.Cli
                 if (parse.GetValue(epochs) is < 1)
                     throw new CliException($"--epochs must be at least 1 (got {parse.GetValue(epochs)}).");
                 NotNegative(parse.GetValue(validationUsers), "--validation-users");
+                if (split == SequenceSplit.Paper && parse.GetValue(validationUsers) == 0)
+                    throw new CliException("--validation-users must be at least 1 for a sweep under --protocol paper: trials are ranked on the validation users' NDCG.");
                 var overrides = ParseOverrides(parse.GetValue(set));
                 ModelRegistry.CheckOverrides(overrides, new[] { entry });
                 var swept = parse.GetValue(options) is { } list ? ParseNames(list, "--options") : null;

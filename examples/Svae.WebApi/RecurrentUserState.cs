@@ -5,7 +5,7 @@ using Microsoft.ML.Data;
 namespace Svae.WebApi;
 
 /// <summary>
-/// Loads the incremental model zip (<c>SvaeTransformer.CreateIncrementalModel()</c>, saved with
+/// Loads the incremental model zip (<c>CreateIncrementalModel()</c> of an SVAE or GRU4Rec model, saved with
 /// <c>mlContext.Model.Save</c>) behind <see cref="ServingOptions.IncrementalModelPath"/>.
 /// </summary>
 public static class RecurrentUserState
@@ -43,7 +43,7 @@ public static class RecurrentUserState
             throw new ModelStartupException(
                 $"Configuration key '{ServingOptions.IncrementalModelPathKey}': the incremental model '{fullPath}' gives K = {c.K} recommendations " +
                 $"over {Count(c.ItemCount)} item ids, but the model in '{ServingOptions.ModelPathKey}' gives K = {recommender.MaxK} over " +
-                $"{Count(recommender.ItemCount)}; it is not that model's incremental model (SvaeTransformer.CreateIncrementalModel()).");
+                $"{Count(recommender.ItemCount)}; it is not that model's incremental model (CreateIncrementalModel() of an SVAE or GRU4Rec model).");
         }
         if (created is not { State: var state })
         {
@@ -51,7 +51,7 @@ public static class RecurrentUserState
             throw new ModelStartupException(
                 $"Configuration key '{ServingOptions.IncrementalModelPathKey}': the model '{fullPath}' does not read 'State', 'History' and 'Seen' " +
                 $"columns of {recommender.ItemIdType} item ids and write 'NextState', 'TopItems' and 'TopScores'; is it the incremental model " +
-                $"(SvaeTransformer.CreateIncrementalModel()) of the model in '{ServingOptions.ModelPathKey}'?");
+                $"(CreateIncrementalModel() of an SVAE or GRU4Rec model) of the model in '{ServingOptions.ModelPathKey}'?");
         }
         return state;
     }

@@ -19,7 +19,7 @@ public sealed class ServingOptions
     public const string IncrementalModelPathKey = Section + ":" + nameof(IncrementalModelPath);
 
     /// <summary>
-    /// Optional: the incremental model zip of a recurrent <see cref="ModelPath"/> model (SVAE's
+    /// Optional: the incremental model zip of a recurrent <see cref="ModelPath"/> model (SVAE's or GRU4Rec's
     /// <c>CreateIncrementalModel()</c>, saved with <c>mlContext.Model.Save</c>). With it, the events endpoint keeps
     /// each user's recurrent state and runs one step per event; without it, each event rescores the user's history.
     /// </summary>

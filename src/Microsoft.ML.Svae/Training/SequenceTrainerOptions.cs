@@ -53,7 +53,7 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     public int BatchSize { get; set; } = SequenceTrainerDefaults.BatchSize;
 
     /// <summary>Adam's learning rate.</summary>
-    [Range(1e-4, 1e-2, SequenceTrainerDefaults.LearningRate, true)]
+    [Range(1e-4, 1e-1, SequenceTrainerDefaults.LearningRate, true)]
     public double LearningRate { get; set; } = SequenceTrainerDefaults.LearningRate;
 
     /// <summary>

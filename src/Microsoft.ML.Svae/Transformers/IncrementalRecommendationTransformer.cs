@@ -32,7 +32,7 @@ public static class IncrementalColumns
 /// A small scoring model for serving a recurrent recommender one event at a time: it reads a user's previous
 /// state and the new items, and writes the next state with the top-K recommendations after the new items — one
 /// recurrent step per new item instead of the whole history. Created by
-/// <see cref="SvaeTransformer.CreateIncrementalModel"/>.
+/// <see cref="RecurrentRecommendationTransformer.CreateIncrementalModel"/>.
 /// </summary>
 /// <remarks>
 /// <para>Columns:</para>

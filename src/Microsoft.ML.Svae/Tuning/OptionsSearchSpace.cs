@@ -82,7 +82,7 @@ public sealed class OptionsSearchSpace<TOptions>
     /// <summary>
     /// This space with the range of <paramref name="name"/> narrowed to [<paramref name="min"/>, <paramref name="max"/>]
     /// (inclusive; integer options take whole numbers), keeping its log scale. The new range must lie inside the
-    /// option's <see cref="RangeAttribute"/>, which holds its valid values.
+    /// option's <see cref="RangeAttribute"/>: the declared sweep range, which may be narrower than the values the options accept.
     /// </summary>
     /// <exception cref="ArgumentException">The option is not in this space, has a choice rather than a range, or the range is empty or outside the declared one.</exception>
     public OptionsSearchSpace<TOptions> WithRange(string name, double min, double max)
@@ -97,7 +97,7 @@ public sealed class OptionsSearchSpace<TOptions>
         if (!(min <= max) || double.IsNaN(min) || double.IsNaN(max))
             throw new ArgumentException(FormattableString.Invariant($"The range of {name} must have its minimum at most its maximum (got {min} to {max})."), nameof(min));
         if (min < declaredMin || max > declaredMax)
-            throw new ArgumentException(FormattableString.Invariant($"The range {min} to {max} of {name} is outside its valid range: {option}."), nameof(min));
+            throw new ArgumentException(FormattableString.Invariant($"The range {min} to {max} of {name} is outside its declared sweep range: {option}."), nameof(min));
         var type = Nullable.GetUnderlyingType(option.Property.PropertyType) ?? option.Property.PropertyType;
         Attribute narrowed;
         if (type == typeof(int))

@@ -107,12 +107,13 @@ public class SweepCommandTests : IDisposable
     [Theory]
     [InlineData("svae: error: --range takes Name=min:max with two numbers (e.g. LearningRate=3e-4:3e-3), got 'LearningRate=1e-3'.", "--range", "LearningRate=1e-3")]
     [InlineData("svae: error: --range takes Name=min:max with two numbers (e.g. LearningRate=3e-4:3e-3), got 'LearningRate=a:b'.", "--range", "LearningRate=a:b")]
-    [InlineData("svae: error: --range LearningRate=1E-06:0.001: The range 1E-06 to 0.001 of LearningRate is outside its valid range: LearningRate in [0.0001, 0.01] (log scale).", "--range", "LearningRate=1e-6:1e-3")]
+    [InlineData("svae: error: --range LearningRate=1E-06:0.001: The range 1E-06 to 0.001 of LearningRate is outside its declared sweep range: LearningRate in [0.0001, 0.1] (log scale).", "--range", "LearningRate=1e-6:1e-3")]
     [InlineData("svae: error: --range LearningRate=0.003:0.001: The range of LearningRate must have its minimum at most its maximum (got 0.003 to 0.001).", "--range", "LearningRate=3e-3:1e-3")]
     [InlineData("svae: error: --range BatchSize=4.5:8: BatchSize takes whole numbers (got 4.5 to 8).", "--range", "BatchSize=4.5:8")]
     [InlineData("svae: error: --range BatchOrder=0:1: BatchOrder in {Pooled, LengthBuckets} is a choice, not a range: fix it to one value instead, or sweep all its values.", "--range", "BatchOrder=0:1")]
     [InlineData("svae: error: --options LearningRate,Foo: 'Foo' is not an option of this search space over Gru4RecTrainer.Options. Its options: BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateWarmupUpdates, RecurrentSize, WeightDecay.", "--options", "LearningRate,Foo")]
     [InlineData("svae: error: --options NumberOfEpochs: 'NumberOfEpochs' is not an option of this search space over Gru4RecTrainer.Options. Its options: BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateWarmupUpdates, RecurrentSize, WeightDecay.", "--options", "NumberOfEpochs")]
+    [InlineData("svae: error: --validation-users must be at least 1 for a sweep under --protocol paper: trials are ranked on the validation users' NDCG.", "--validation-users", "0")]
     [InlineData("svae: error: --options needs at least one option name (got ',').", "--options", ",")]
     public void BadSweepArgumentsAreOneLineErrorsNamingTheValidValues(string expected, string option, string value)
     {

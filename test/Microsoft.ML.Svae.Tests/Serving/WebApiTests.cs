@@ -56,7 +56,7 @@ public sealed class ServingModels : IDisposable
 
     public List<uint[]> SvaeHistories { get; }
 
-    /// <summary>The SVAE's incremental model (<see cref="SvaeTransformer.CreateIncrementalModel"/>), saved as a zip.</summary>
+    /// <summary>The SVAE's incremental model (<see cref="RecurrentRecommendationTransformer.CreateIncrementalModel"/>), saved as a zip.</summary>
     public string SvaeIncrementalPath { get; }
 
     public PopularityTransformer Popularity { get; }
@@ -366,7 +366,7 @@ public class WebApiTests(ServingModels models) : IClassFixture<ServingModels>
             var options = new ServingOptions { ModelPath = models.SvaePath };
             var wrong = Assert.Throws<ModelStartupException>(() => RecurrentUserState.Load(new MLContext(), models.SvaePath, recommender, options));
             Assert.Equal($"Configuration key 'Svae:IncrementalModelPath': the model '{models.SvaePath}' does not read 'State', 'History' and 'Seen' columns " +
-                "of UInt32 item ids and write 'NextState', 'TopItems' and 'TopScores'; is it the incremental model (SvaeTransformer.CreateIncrementalModel()) " +
+                "of UInt32 item ids and write 'NextState', 'TopItems' and 'TopScores'; is it the incremental model (CreateIncrementalModel() of an SVAE or GRU4Rec model) " +
                 "of the model in 'Svae:ModelPath'?", wrong.Message);
             string missingPath = Path.Combine(models.Directory_, "no-such-incremental.zip");
             var missing = Assert.Throws<ModelStartupException>(() => RecurrentUserState.Load(new MLContext(), missingPath, recommender, options));
@@ -405,7 +405,7 @@ public class WebApiTests(ServingModels models) : IClassFixture<ServingModels>
             var error = Assert.Throws<ModelStartupException>(() => RecurrentUserState.Load(new MLContext(), otherPath, recommender, options));
             Assert.Equal($"Configuration key 'Svae:IncrementalModelPath': the incremental model '{otherPath}' gives K = {otherK} recommendations " +
                 $"over {otherItems} item ids, but the model in 'Svae:ModelPath' gives K = {models.Svae.TopK} over {models.Svae.ItemCount}; " +
-                "it is not that model's incremental model (SvaeTransformer.CreateIncrementalModel()).", error.Message);
+                "it is not that model's incremental model (CreateIncrementalModel() of an SVAE or GRU4Rec model).", error.Message);
 
             // The model's own incremental zip loads.
             var own = RecurrentUserState.Load(new MLContext(), models.SvaeIncrementalPath, recommender, options);

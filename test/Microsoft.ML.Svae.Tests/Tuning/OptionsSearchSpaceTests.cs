@@ -49,7 +49,7 @@ public class OptionsSearchSpaceTests
             "ValidationCutoff", "MaxPositionsPerBatch", "MaxHistoryLength", "CheckpointFolder", "CheckpointInterval" })
             Assert.DoesNotContain(name, names);
         Assert.Equal("BatchSize in [4, 512] (log scale)", Find(space, "BatchSize"));
-        Assert.Equal("LearningRate in [0.0001, 0.01] (log scale)", Find(space, "LearningRate"));
+        Assert.Equal("LearningRate in [0.0001, 0.1] (log scale)", Find(space, "LearningRate"));
         Assert.Equal("LearningRateWarmupUpdates in {0, 100, 1000}", Find(space, "LearningRateWarmupUpdates"));
         Assert.Equal("WeightDecay in {0, 1E-06, 1E-05, 0.0001, 0.001}", Find(space, "WeightDecay"));
         Assert.Equal("BatchOrder in {Pooled, LengthBuckets}", Find(space, "BatchOrder"));
@@ -105,8 +105,8 @@ public class OptionsSearchSpaceTests
             Assert.Throws<ArgumentException>(() => space.Only(new[] { "Foo" })).Message);
         Assert.Equal($"Name at least one option to sweep. The options of this search space over Gru4RecTrainer.Options: {options}. (Parameter 'names')",
             Assert.Throws<ArgumentException>(() => space.Only(Array.Empty<string>())).Message);
-        Assert.Equal("The range 0.0001 to 0.1 of LearningRate is outside its valid range: LearningRate in [0.0001, 0.01] (log scale). (Parameter 'min')",
-            Assert.Throws<ArgumentException>(() => space.WithRange("LearningRate", 1e-4, 0.1)).Message);
+        Assert.Equal("The range 0.0001 to 0.2 of LearningRate is outside its declared sweep range: LearningRate in [0.0001, 0.1] (log scale). (Parameter 'min')",
+            Assert.Throws<ArgumentException>(() => space.WithRange("LearningRate", 1e-4, 0.2)).Message);
         Assert.Equal("WeightDecay in {0, 1E-06, 1E-05, 0.0001, 0.001} is a choice, not a range: fix it to one value instead, or sweep all its values. (Parameter 'name')",
             Assert.Throws<ArgumentException>(() => space.WithRange("WeightDecay", 0, 1e-4)).Message);
         Assert.Equal("The range of DropoutRate must have its minimum at most its maximum (got 0.5 to 0.1). (Parameter 'min')",

@@ -85,38 +85,13 @@ public sealed partial class Gru4RecTrainer : SequenceTrainerBase<Gru4RecTransfor
     }
 }
 
-/// <summary>The fitted GRU4Rec model: scores a user from the history column alone.</summary>
-public sealed class Gru4RecTransformer : TrainedRecommendationTransformer
+/// <summary>The fitted GRU4Rec model: scores a user from the history column alone; <see cref="RecurrentRecommendationTransformer.CreateIncrementalModel"/> gives its one-event-at-a-time serving model.</summary>
+public sealed class Gru4RecTransformer : RecurrentRecommendationTransformer
 {
-    private readonly IHostEnvironment _env;
-    private readonly Gru4RecWeights? _weights;
-
     internal Gru4RecTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx, SequenceTrainingResult training,
         Gru4RecWeights? weights)
-        : base(env, description, onnx, training)
+        : base(env, description, onnx, training, weights?.Gru.Hidden,
+            weights is null ? null : () => Gru4RecOnnxGraph.WriteIncremental(description, weights), "GRU4Rec", "Gru4Rec")
     {
-        _env = env;
-        _weights = weights;
     }
-
-    /// <summary>The size H of GRU4Rec's recurrent state (the options' <c>RecurrentSize</c>).</summary>
-    public int RecurrentSize => _weights?.Gru.Hidden ?? throw NoWeights();
-
-    /// <summary>
-    /// A second, small model for serving one event at a time, as <see cref="SvaeTransformer.CreateIncrementalModel"/>
-    /// gives for SVAE: it reads the user's previous GRU state (<see cref="IncrementalColumns.State"/>, empty for a new
-    /// user), the new items (the history column, item ids) and the items seen before (<see cref="IncrementalColumns.Seen"/>),
-    /// and writes the next state (<see cref="IncrementalColumns.NextState"/>, <see cref="RecurrentSize"/> floats) with the
-    /// same <see cref="SequenceColumns.TopItems"/> and <see cref="SequenceColumns.TopScores"/> as this model gives for the
-    /// whole history. See <see cref="IncrementalRecommendationTransformer"/>.
-    /// </summary>
-    /// <returns>A new transformer, independent of this one; dispose it when done.</returns>
-    public IncrementalRecommendationTransformer CreateIncrementalModel()
-    {
-        var weights = _weights ?? throw NoWeights();
-        return new IncrementalRecommendationTransformer(_env, Description, Gru4RecOnnxGraph.WriteIncremental(Description, weights), weights.Gru.Hidden);
-    }
-
-    private static InvalidOperationException NoWeights()
-        => new("This GRU4Rec model was created without its trained weights; fit it with mlContext.Recommendation().Trainers.Gru4Rec to create an incremental model.");
 }

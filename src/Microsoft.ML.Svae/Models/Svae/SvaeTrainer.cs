@@ -112,39 +112,13 @@ public sealed partial class SvaeTrainer : SequenceTrainerBase<SvaeTransformer>
     }
 }
 
-/// <summary>The fitted SVAE model: scores a user from the history column alone.</summary>
-public sealed class SvaeTransformer : TrainedRecommendationTransformer
+/// <summary>The fitted SVAE model: scores a user from the history column alone; <see cref="RecurrentRecommendationTransformer.CreateIncrementalModel"/> gives its one-event-at-a-time serving model.</summary>
+public sealed class SvaeTransformer : RecurrentRecommendationTransformer
 {
-    private readonly IHostEnvironment _env;
-    private readonly SvaeWeights? _weights;
-
     internal SvaeTransformer(IHostEnvironment env, RecommendationModelDescription description, byte[] onnx, SequenceTrainingResult training,
         SvaeWeights? weights)
-        : base(env, description, onnx, training)
+        : base(env, description, onnx, training, weights?.Gru.Hidden,
+            weights is null ? null : () => SvaeOnnxGraph.WriteIncremental(description, weights), "SVAE", "Svae")
     {
-        _env = env;
-        _weights = weights;
     }
-
-    /// <summary>The size H of SVAE's recurrent state (the options' <c>RecurrentSize</c>).</summary>
-    public int RecurrentSize => _weights?.Gru.Hidden ?? throw NoWeights();
-
-    /// <summary>
-    /// A second, small model for serving one event at a time: it reads the user's previous GRU state
-    /// (<see cref="IncrementalColumns.State"/>, empty for a new user), the new items (the history column, item ids)
-    /// and the items seen before (<see cref="IncrementalColumns.Seen"/>), and writes the next state
-    /// (<see cref="IncrementalColumns.NextState"/>, <see cref="RecurrentSize"/> floats) with the same
-    /// <see cref="SequenceColumns.TopItems"/> and <see cref="SequenceColumns.TopScores"/> as this model gives for the
-    /// whole history. One GRU step per new item instead of the whole history; save it with <c>mlContext.Model.Save</c>
-    /// to its own zip (it loads with public ML.NET alone). See <see cref="IncrementalRecommendationTransformer"/>.
-    /// </summary>
-    /// <returns>A new transformer, independent of this one; dispose it when done.</returns>
-    public IncrementalRecommendationTransformer CreateIncrementalModel()
-    {
-        var weights = _weights ?? throw NoWeights();
-        return new IncrementalRecommendationTransformer(_env, Description, SvaeOnnxGraph.WriteIncremental(Description, weights), weights.Gru.Hidden);
-    }
-
-    private static InvalidOperationException NoWeights()
-        => new("This SVAE model was created without its trained weights; fit it with mlContext.Recommendation().Trainers.Svae to create an incremental model.");
 }
