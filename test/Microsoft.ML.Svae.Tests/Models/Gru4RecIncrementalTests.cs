@@ -151,4 +151,47 @@ public class Gru4RecIncrementalTests : IClassFixture<Gru4RecIncrementalFixture>
         Assert.Equal(Full(new uint[] { 3, 4, 5 }).TopItems, again.TopItems);
         Assert.DoesNotContain(again.TopItems, i => i is 3 or 4 or 5);
     }
+
+    [Fact]
+    public void AStateOfTheWrongSizeIsAClearError()
+    {
+        var error = Assert.ThrowsAny<Exception>(() => Step(new float[5], new uint[] { 3 }, Array.Empty<uint>()));
+        var messages = new List<string>();
+        for (Exception? x = error; x is not null; x = x.InnerException)
+            messages.Add(x.Message);
+        Assert.Contains($"The State column must hold {Gru4RecIncrementalFixture.Hidden} floats (the model's recurrent state size) or be empty for a new user",
+            string.Join(" | ", messages));
+    }
+
+    [Fact]
+    public void TheIncrementalZipLoadsWithPublicMLNetAndScoresTheSame()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"gru4rec-incremental-{Guid.NewGuid():N}.zip");
+        try
+        {
+            _f.Ml.Model.Save(_f.Incremental, _f.Ml.Data.LoadFromEnumerable(new[] { new Event() }).Schema, path);
+            var fresh = new MLContext(seed: 3);
+            var loaded = fresh.Model.Load(path, out var inputSchema);
+            try
+            {
+                Assert.Equal(new[] { "State", "History", "Seen" }, inputSchema.Select(c => c.Name));
+                Update LoadedStep(float[] state, uint[] items, uint[] seen)
+                    => fresh.Data.CreateEnumerable<Update>(loaded.Transform(fresh.Data.LoadFromEnumerable(new[] { new Event { State = state, History = items, Seen = seen } })), reuseRowObject: false).Single();
+                var expected = Step(Array.Empty<float>(), new uint[] { 3, 4, 5 }, Array.Empty<uint>());
+                var first = LoadedStep(Array.Empty<float>(), new uint[] { 3, 4, 5 }, Array.Empty<uint>());
+                Assert.Equal(expected.NextState, first.NextState);
+                Assert.Equal(expected.TopItems, first.TopItems);
+                var next = LoadedStep(first.NextState, new uint[] { 6 }, new uint[] { 3, 4, 5 });
+                Assert.Equal(Full(new uint[] { 3, 4, 5, 6 }).TopItems, next.TopItems);
+            }
+            finally
+            {
+                (loaded as IDisposable)?.Dispose();
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
