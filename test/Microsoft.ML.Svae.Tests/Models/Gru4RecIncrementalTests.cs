@@ -49,36 +49,11 @@ public class Gru4RecIncrementalTests : IClassFixture<Gru4RecIncrementalFixture>
 
     public Gru4RecIncrementalTests(Gru4RecIncrementalFixture fixture) => _f = fixture;
 
-    public sealed class Event
-    {
-        public float[] State { get; set; } = Array.Empty<float>();
-        public uint[] History { get; set; } = Array.Empty<uint>();
-        public uint[] Seen { get; set; } = Array.Empty<uint>();
-    }
+    private IncrementalUpdate Step(float[] state, uint[] items, uint[] seen)
+        => _f.Ml.Data.CreateEnumerable<IncrementalUpdate>(_f.Incremental.Transform(_f.Ml.Data.LoadFromEnumerable(new[] { new IncrementalEvent { State = state, History = items, Seen = seen } })), reuseRowObject: false).Single();
 
-    public sealed class Update
-    {
-        public float[] NextState { get; set; } = Array.Empty<float>();
-        public uint[] TopItems { get; set; } = Array.Empty<uint>();
-        public float[] TopScores { get; set; } = Array.Empty<float>();
-    }
-
-    public sealed class FullInput
-    {
-        public uint[] History { get; set; } = Array.Empty<uint>();
-    }
-
-    public sealed class FullOutput
-    {
-        public uint[] TopItems { get; set; } = Array.Empty<uint>();
-        public float[] TopScores { get; set; } = Array.Empty<float>();
-    }
-
-    private Update Step(float[] state, uint[] items, uint[] seen)
-        => _f.Ml.Data.CreateEnumerable<Update>(_f.Incremental.Transform(_f.Ml.Data.LoadFromEnumerable(new[] { new Event { State = state, History = items, Seen = seen } })), reuseRowObject: false).Single();
-
-    private FullOutput Full(uint[] history)
-        => _f.Ml.Data.CreateEnumerable<FullOutput>(_f.Model.Transform(_f.Ml.Data.LoadFromEnumerable(new[] { new FullInput { History = history } })), reuseRowObject: false).Single();
+    private RecommendationRow Full(uint[] history)
+        => _f.Ml.Data.CreateEnumerable<RecommendationRow>(_f.Model.Transform(_f.Ml.Data.LoadFromEnumerable(new[] { new HistoryRow { History = history } })), reuseRowObject: false).Single();
 
     private static void AssertClose(float[] expected, float[] actual, double tolerance, string what)
     {
@@ -97,7 +72,7 @@ public class Gru4RecIncrementalTests : IClassFixture<Gru4RecIncrementalFixture>
         Assert.Equal(Gru4RecIncrementalFixture.Hidden, _f.Incremental.StateSize);
         var history = Enumerable.Range(0, length).Select(i => (uint)((i * 7 + 3) % Gru4RecIncrementalFixture.Items + 1)).ToArray();
         var state = Array.Empty<float>();
-        Update? last = null;
+        IncrementalUpdate? last = null;
         for (int t = 0; t < length; t++)
         {
             last = Step(state, new[] { history[t] }, history[..t]);
@@ -169,14 +144,14 @@ public class Gru4RecIncrementalTests : IClassFixture<Gru4RecIncrementalFixture>
         string path = Path.Combine(Path.GetTempPath(), $"gru4rec-incremental-{Guid.NewGuid():N}.zip");
         try
         {
-            _f.Ml.Model.Save(_f.Incremental, _f.Ml.Data.LoadFromEnumerable(new[] { new Event() }).Schema, path);
+            _f.Ml.Model.Save(_f.Incremental, _f.Ml.Data.LoadFromEnumerable(new[] { new IncrementalEvent() }).Schema, path);
             var fresh = new MLContext(seed: 3);
             var loaded = fresh.Model.Load(path, out var inputSchema);
             try
             {
                 Assert.Equal(new[] { "State", "History", "Seen" }, inputSchema.Select(c => c.Name));
-                Update LoadedStep(float[] state, uint[] items, uint[] seen)
-                    => fresh.Data.CreateEnumerable<Update>(loaded.Transform(fresh.Data.LoadFromEnumerable(new[] { new Event { State = state, History = items, Seen = seen } })), reuseRowObject: false).Single();
+                IncrementalUpdate LoadedStep(float[] state, uint[] items, uint[] seen)
+                    => fresh.Data.CreateEnumerable<IncrementalUpdate>(loaded.Transform(fresh.Data.LoadFromEnumerable(new[] { new IncrementalEvent { State = state, History = items, Seen = seen } })), reuseRowObject: false).Single();
                 var expected = Step(Array.Empty<float>(), new uint[] { 3, 4, 5 }, Array.Empty<uint>());
                 var first = LoadedStep(Array.Empty<float>(), new uint[] { 3, 4, 5 }, Array.Empty<uint>());
                 Assert.Equal(expected.NextState, first.NextState);

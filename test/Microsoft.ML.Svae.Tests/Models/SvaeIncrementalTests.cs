@@ -54,36 +54,11 @@ public class SvaeIncrementalTests : IClassFixture<SvaeIncrementalFixture>
 
     public SvaeIncrementalTests(SvaeIncrementalFixture fixture) => _f = fixture;
 
-    public sealed class Event
-    {
-        public float[] State { get; set; } = Array.Empty<float>();
-        public uint[] History { get; set; } = Array.Empty<uint>();
-        public uint[] Seen { get; set; } = Array.Empty<uint>();
-    }
+    private static IncrementalUpdate Step(MLContext ml, ITransformer model, float[] state, uint[] items, uint[] seen)
+        => ml.Data.CreateEnumerable<IncrementalUpdate>(model.Transform(ml.Data.LoadFromEnumerable(new[] { new IncrementalEvent { State = state, History = items, Seen = seen } })), reuseRowObject: false).Single();
 
-    public sealed class Update
-    {
-        public float[] NextState { get; set; } = Array.Empty<float>();
-        public uint[] TopItems { get; set; } = Array.Empty<uint>();
-        public float[] TopScores { get; set; } = Array.Empty<float>();
-    }
-
-    public sealed class FullInput
-    {
-        public uint[] History { get; set; } = Array.Empty<uint>();
-    }
-
-    public sealed class FullOutput
-    {
-        public uint[] TopItems { get; set; } = Array.Empty<uint>();
-        public float[] TopScores { get; set; } = Array.Empty<float>();
-    }
-
-    private static Update Step(MLContext ml, ITransformer model, float[] state, uint[] items, uint[] seen)
-        => ml.Data.CreateEnumerable<Update>(model.Transform(ml.Data.LoadFromEnumerable(new[] { new Event { State = state, History = items, Seen = seen } })), reuseRowObject: false).Single();
-
-    private FullOutput Full(uint[] history)
-        => _f.Ml.Data.CreateEnumerable<FullOutput>(_f.Model.Transform(_f.Ml.Data.LoadFromEnumerable(new[] { new FullInput { History = history } })), reuseRowObject: false).Single();
+    private RecommendationRow Full(uint[] history)
+        => _f.Ml.Data.CreateEnumerable<RecommendationRow>(_f.Model.Transform(_f.Ml.Data.LoadFromEnumerable(new[] { new HistoryRow { History = history } })), reuseRowObject: false).Single();
 
     private float[] TorchState(uint[] history)
     {
@@ -109,7 +84,7 @@ public class SvaeIncrementalTests : IClassFixture<SvaeIncrementalFixture>
     {
         var history = Enumerable.Range(0, length).Select(i => (uint)((i * 7 + 3) % SvaeIncrementalFixture.Items + 1)).ToArray();
         var state = Array.Empty<float>();
-        Update? last = null;
+        IncrementalUpdate? last = null;
         for (int t = 0; t < length; t++)
         {
             last = Step(_f.Ml, _f.Incremental, state, new[] { history[t] }, history[..t]);
@@ -219,7 +194,7 @@ public class SvaeIncrementalTests : IClassFixture<SvaeIncrementalFixture>
         string path = Path.Combine(Path.GetTempPath(), $"svae-incremental-{Guid.NewGuid():N}.zip");
         try
         {
-            var input = _f.Ml.Data.LoadFromEnumerable(new[] { new Event() });
+            var input = _f.Ml.Data.LoadFromEnumerable(new[] { new IncrementalEvent() });
             _f.Ml.Model.Save(_f.Incremental, input.Schema, path);
             var fresh = new MLContext(seed: 3);
             var loaded = fresh.Model.Load(path, out var inputSchema);
