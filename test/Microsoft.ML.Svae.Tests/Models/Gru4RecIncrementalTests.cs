@@ -131,11 +131,8 @@ public class Gru4RecIncrementalTests : IClassFixture<Gru4RecIncrementalFixture>
     public void AStateOfTheWrongSizeIsAClearError()
     {
         var error = Assert.ThrowsAny<Exception>(() => Step(new float[5], new uint[] { 3 }, Array.Empty<uint>()));
-        var messages = new List<string>();
-        for (Exception? x = error; x is not null; x = x.InnerException)
-            messages.Add(x.Message);
         Assert.Contains($"The State column must hold {Gru4RecIncrementalFixture.Hidden} floats (the model's recurrent state size) or be empty for a new user",
-            string.Join(" | ", messages));
+            ExceptionChain.Messages(error));
     }
 
     [Fact]

@@ -56,14 +56,8 @@ public class SvaeIncrementalGraphTests : IClassFixture<SvaeIncrementalFixture>
     {
         var input = _f.Ml.Data.LoadFromEnumerable(new[] { new Event { State = new float[floats], History = new uint[] { 3 } } });
         var error = Assert.ThrowsAny<Exception>(() => _f.Ml.Data.CreateEnumerable<Update>(_f.Incremental.Transform(input), reuseRowObject: false).ToList());
-        var messages = string.Join(" | ", Flatten(error).Select(e => e.Message));
+        var messages = ExceptionChain.Messages(error);
         Assert.Contains($"The State column must hold {H} floats (the model's recurrent state size) or be empty for a new user", messages);
-    }
-
-    private static IEnumerable<Exception> Flatten(Exception e)
-    {
-        for (Exception? x = e; x is not null; x = x.InnerException)
-            yield return x;
     }
 
     [Fact]

@@ -152,14 +152,8 @@ public class SvaeIncrementalTests : IClassFixture<SvaeIncrementalFixture>
     public void AStateOfTheWrongSizeIsAClearError()
     {
         var error = Assert.ThrowsAny<Exception>(() => Step(_f.Ml, _f.Incremental, new float[5], new uint[] { 3 }, Array.Empty<uint>()));
-        var messages = string.Join(" | ", Flatten(error).Select(e => e.Message));
+        var messages = ExceptionChain.Messages(error);
         Assert.Contains($"The State column must hold {SvaeIncrementalFixture.Hidden} floats (the model's recurrent state size) or be empty for a new user", messages);
-    }
-
-    private static IEnumerable<Exception> Flatten(Exception e)
-    {
-        for (Exception? x = e; x is not null; x = x.InnerException)
-            yield return x;
     }
 
     [Fact]
