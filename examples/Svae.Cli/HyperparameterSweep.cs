@@ -60,7 +60,14 @@ internal static class HyperparameterSweep
             space = space.Only(sweepable);
         }
         foreach (var (name, (min, max)) in request.Ranges)
-            space = Checked(() => space.WithRange(name, min, max), FormattableString.Invariant($"--range {name}={min}:{max}"));
+        {
+            string argument = FormattableString.Invariant($"--range {name}={min}:{max}");
+            if (fixedNames.Contains(name))
+                throw new CliException($"{argument}: {name} is fixed with --set {name}={request.Settings.Overrides[name]}, so it is not swept; drop one of the two.");
+            if (request.Options is { } swept && !swept.Contains(name) && sweepable.Contains(name))
+                throw new CliException($"{argument}: {name} is not among the swept options (--options {string.Join(",", swept)}); add it there to sweep it in this range.");
+            space = Checked(() => space.WithRange(name, min, max), argument);
+        }
         return space;
     }
 

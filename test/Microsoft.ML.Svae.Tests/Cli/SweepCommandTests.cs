@@ -136,8 +136,12 @@ public class SweepCommandTests : IDisposable
             UsageError("sweep", "--model", "SeqVAE-LearnedPrior", "--options", "Variant", "--output", _dir));
         Assert.StartsWith("svae: error: --set Foo: no option 'Foo' in the options of GRU4Rec.",
             UsageError("sweep", "--model", "GRU4Rec", "--set", "Foo=1", "--output", _dir));
-        Assert.Equal("svae: error: --range LearningRate=0.001:0.002: 'LearningRate' is not an option of this search space over Gru4RecTrainer.Options. Its options: DropoutRate.",
+        Assert.Equal("svae: error: --range LearningRate=0.001:0.002: LearningRate is not among the swept options (--options DropoutRate); add it there to sweep it in this range.",
             UsageError("sweep", "--model", "GRU4Rec", "--options", "DropoutRate", "--range", "LearningRate=1e-3:2e-3", "--output", _dir));
+        Assert.Equal("svae: error: --range LearningRate=0.001:0.002: LearningRate is fixed with --set LearningRate=0.01, so it is not swept; drop one of the two.",
+            UsageError("sweep", "--model", "GRU4Rec", "--set", "LearningRate=0.01", "--range", "LearningRate=1e-3:2e-3", "--output", _dir));
+        Assert.Equal("svae: error: --range NumberOfEpochs=1:5: 'NumberOfEpochs' is not an option of this search space over Gru4RecTrainer.Options. Its options: BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateWarmupUpdates, RecurrentSize, WeightDecay.",
+            UsageError("sweep", "--model", "GRU4Rec", "--range", "NumberOfEpochs=1:5", "--output", _dir));
     }
 
     private static string UsageError(params string[] args)

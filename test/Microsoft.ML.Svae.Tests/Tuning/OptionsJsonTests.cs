@@ -72,4 +72,27 @@ public class OptionsJsonTests
                 Assert.Equal(value, Convert.ToString(choice.DefaultValue, System.Globalization.CultureInfo.InvariantCulture));
         }
     }
+
+    [Theory]
+    [InlineData(typeof(SequenceTrainerOptions), typeof(SequenceTrainerDefaults))]
+    [InlineData(typeof(VariationalTrainerOptions), typeof(VariationalTrainerDefaults))]
+    public void SharedOptionsSweepAttributesNameTheirDefaultsConstant(Type options, Type defaults)
+    {
+        // The shared options' attributes are read by every model's sweep; their default must be the Defaults constant
+        // of the same name (the models that change a shared default are checked by the candidate test above).
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        int checkedCount = 0;
+        foreach (var property in options.GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly))
+        {
+            object? attributeDefault = property.GetCustomAttribute<ChoiceAttribute>()?.DefaultValue
+                ?? property.GetCustomAttribute<BooleanChoiceAttribute>()?.DefaultValue
+                ?? property.GetCustomAttribute<RangeAttribute>()?.Init;
+            if (attributeDefault is null) continue;
+            var constant = defaults.GetField(property.Name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static);
+            Assert.True(constant is not null, $"{defaults.Name} has no constant {property.Name}.");
+            Assert.Equal(Convert.ToString(constant!.GetValue(null), inv), Convert.ToString(attributeDefault, inv));
+            checkedCount++;
+        }
+        Assert.True(checkedCount >= 2, $"only {checkedCount} sweep attributes on {options.Name}");
+    }
 }
