@@ -22,8 +22,8 @@ namespace Microsoft.ML.Svae;
 /// <para>
 /// PyTorch's gate order and formulation, as <c>torch.nn.GRU</c>: with <c>gi = W_ih x + b_ih</c> and
 /// <c>gh = W_hh h + b_hh</c> split into (r, z, n) parts, <c>r = σ(gi_r + gh_r)</c>, <c>z = σ(gi_z + gh_z)</c>,
-/// <c>n = tanh(gi_n + r ⊙ gh_n)</c>, <c>h' = n + z ⊙ (h − n)</c> (libtorch: <c>(h − n) ⊙ z + n</c>, the same to
-/// rounding). Padding positions are computed like any other (as by <c>gru.call</c> on a padded batch); the causal
+/// <c>n = tanh(gi_n + r ⊙ gh_n)</c>, <c>h' = n + z ⊙ (h − n)</c> (computed as <c>lerp(n, h, z)</c>; libtorch
+/// computes <c>(h − n) ⊙ z + n</c> and adds the biases in another order: the same to rounding). Padding positions are computed like any other (as by <c>gru.call</c> on a padded batch); the causal
 /// recurrence keeps them from touching earlier positions.
 /// </para>
 /// <para>
@@ -115,35 +115,35 @@ internal static class GruSequence
             var hiddenWeightT = hiddenWeight.t().contiguous();
 
             // Buffers the steps write into in place (what backward needs, without stacking T tensors afterwards):
-            // (r, z) starting as gi_rz, n starting as gi_n, gh starting as b_hh, and h_0 = 0, h_1..h_T.
+            // `hidden` starts as (gi_r + b_hr, gi_z + b_hz, b_hn); after step t's addmm it holds the pre-activations of r and
+            // z, then r and z themselves, and gh_n. `candidates` starts as gi_n and becomes n. `states`: h_0 = 0, h_1..h_T.
             // Every saved tensor is a new tensor, not a view (libtorch refuses to save a view changed in place).
-            var gates = Fresh(projected.narrow(2, 0, 2 * h));                                           // [T, B, 2H]
-            var candidates = Fresh(projected.narrow(2, 2 * h, h));                                      // [T, B, H]
             var hidden = Fresh(hiddenBias.expand(t, b, 3 * h));                                         // [T, B, 3H]
+            hidden.narrow(2, 0, 2 * h).add_(projected.narrow(2, 0, 2 * h), TorchScalars.One);
+            var candidates = Fresh(projected.narrow(2, 2 * h, h));                                      // [T, B, H]
             var states = zeros(new[] { t + 1, b, h }, input.dtype, input.device);                       // [T+1, B, H]
-            var gateSteps = gates.unbind(0);
-            var resetSteps = gates.narrow(2, 0, h).unbind(0);
-            var updateSteps = gates.narrow(2, h, h).unbind(0);
-            var candidateSteps = candidates.unbind(0);
             var hiddenSteps = hidden.unbind(0);
-            var hiddenResetUpdate = hidden.narrow(2, 0, 2 * h).unbind(0);
+            var gateSteps = hidden.narrow(2, 0, 2 * h).unbind(0);
+            var resetSteps = hidden.narrow(2, 0, h).unbind(0);
+            var updateSteps = hidden.narrow(2, h, h).unbind(0);
             var hiddenNewSteps = hidden.narrow(2, 2 * h, h).unbind(0);
+            var candidateSteps = candidates.unbind(0);
             var stateSteps = states.unbind(0);
             for (long s = 0; s < t; s++)
             {
                 var previous = stateSteps[s];
-                hiddenSteps[s].addmm_(previous, hiddenWeightT);                                          // gh = b_hh + W_hh h
-                gateSteps[s].add_(hiddenResetUpdate[s], TorchScalars.One).sigmoid_();                     // r, z
+                hiddenSteps[s].addmm_(previous, hiddenWeightT);                                          // + W_hh h
+                gateSteps[s].sigmoid_();                                                                // r, z
                 var candidate = candidateSteps[s].addcmul_(resetSteps[s], hiddenNewSteps[s], TorchScalars.One).tanh_(); // n
-                stateSteps[s + 1].copy_(candidate).addcmul_(updateSteps[s], previous.sub(candidate), TorchScalars.One); // n + z ⊙ (h − n)
+                stateSteps[s + 1].copy_(candidate).lerp_(previous, updateSteps[s]);                      // n + z ⊙ (h − n)
             }
 
             // A new tensor (contiguous() would return a view of the states when B = 1), not saved: saving a function's
             // own output would tie it to its node.
             var output = Fresh(states.narrow(0, 1, t).transpose(0, 1));                                 // [B, T, H]
             ctx.save_for_backward([
-                inputs.MoveToOuterDisposeScope(), inputWeight, hiddenWeight, gates.MoveToOuterDisposeScope(),
-                candidates.MoveToOuterDisposeScope(), hidden.MoveToOuterDisposeScope(), states.MoveToOuterDisposeScope(),
+                inputs.MoveToOuterDisposeScope(), inputWeight, hiddenWeight,
+                hidden.MoveToOuterDisposeScope(), candidates.MoveToOuterDisposeScope(), states.MoveToOuterDisposeScope(),
             ]);
             return output.MoveToOuterDisposeScope();
         }
@@ -153,16 +153,16 @@ internal static class GruSequence
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables();
             var (inputs, inputWeight, hiddenWeight) = (saved[0], saved[1], saved[2]);
-            var (gates, candidates, hidden, states) = (saved[3], saved[4], saved[5], saved[6]);
-            long t = gates.shape[0], b = gates.shape[1], h = candidates.shape[2], i = inputWeight.shape[1];
+            var (hidden, candidates, states) = (saved[3], saved[4], saved[5]);
+            long t = hidden.shape[0], b = hidden.shape[1], h = candidates.shape[2], i = inputWeight.shape[1];
             var hiddenNew = hidden.narrow(2, 2 * h, h);                                                 // gh_n
             var previous = states.narrow(0, 0, t);                                                      // h_{t−1}
 
             // The factors that do not depend on the recursion, for every step at once. With dh the gradient at h_t:
             // da_n = dh ⊙ (1 − z)(1 − n²), da_z = dh ⊙ (h_{t−1} − n) z(1 − z), da_r = da_n ⊙ gh_n r(1 − r),
             // and the gradient at gh_n is da_n ⊙ r.
-            var reset = gates.narrow(2, 0, h);
-            var update = gates.narrow(2, h, h);
+            var reset = hidden.narrow(2, 0, h);
+            var update = hidden.narrow(2, h, h);
             var keep = update.neg().add_(TorchScalars.One, TorchScalars.One);                             // 1 − z
             var newFactor = keep.addcmul(keep.mul(candidates), candidates, TorchScalars.MinusOne);       // (1 − z)(1 − n²)
             var updateFactor = previous.sub(candidates).mul_(update).mul_(keep);                        // (h − n) z(1 − z)
