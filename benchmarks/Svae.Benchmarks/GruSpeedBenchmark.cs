@@ -118,6 +118,13 @@ internal sealed class GruSpeedBenchmark : IBenchmark
         Op($"tanh [{positions * batch}×{hidden}]", () => previous.tanh());
         Op($"stack of {positions} [{batch}×{3 * hidden}]", () => stack(big.view(positions, batch, 3 * hidden).unbind(0), 0));
         Op("narrow (a view)", () => a.narrow(1, 0, hidden));
+        Op($"unbind into {positions} views (per call, all views disposed)", () =>
+        {
+            var views = big.view(positions, batch, 3 * hidden).unbind(0);
+            foreach (var view in views[1..])
+                view.Dispose();
+            return views[0];
+        });
         Op("select (a view)", () => big.select(0, 1));
         Op($"mm [{3 * hidden}×{positions * batch}]·[{positions * batch}×{hidden}] (weight gradient)", () => big.t().mm(previous));
         var inputs = randn(positions * batch, input);

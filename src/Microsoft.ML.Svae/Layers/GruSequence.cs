@@ -16,8 +16,8 @@ namespace Microsoft.ML.Svae;
 /// <c>[B × H]·[H × 3H]</c> products. Here the forward pass runs without autograd: the input projection of all steps in
 /// one matrix product, then per step one <c>addmm</c> and the gate arithmetic. The backward pass computes, for all
 /// steps at once, every factor that does not depend on the recursion, runs the recursion with about six operations per
-/// step, and then the weight and bias gradients with one matrix product (or sum) each over all steps, and the input
-/// gradient with one matrix product.
+/// step, and then the weight, bias and input gradients as matrix products (or sums) over all steps at once (one for
+/// W_hh, two for W_ih and for the input: the (r, z) and n parts of the gates).
 /// </para>
 /// <para>
 /// PyTorch's gate order and formulation, as <c>torch.nn.GRU</c>: with <c>gi = W_ih x + b_ih</c> and
@@ -184,16 +184,20 @@ internal static class GruSequence
                     next = dh.mul(updateSteps[s]).addmm_(dgh, hiddenWeight);
             }
 
-            // gi's gradient: the (r, z) parts equal gh's, the n part is da_n (without r).
-            var hiddenGradient = factors.view(t, b, 3 * h);
-            var inputGradient = cat([hiddenGradient.narrow(2, 0, 2 * h), stateGradient.mul_(newFactor)], 2)
-                .view(t * b, 3 * h);
-            var hiddenFlat = hiddenGradient.view(t * b, 3 * h);
+            // gi's gradient: its (r, z) parts are gh's, its n part is da_n = dh ⊙ (1 − z)(1 − n²) (gh_n's without r).
+            // Each weight and input gradient is a sum over both parts, so nothing is concatenated.
+            var hiddenFlat = factors.view(t * b, 3 * h);                                                // d gh
+            var resetUpdateFlat = hiddenFlat.narrow(1, 0, 2 * h);                                         // d gi_rz = d gh_rz
+            var newFlat = stateGradient.mul_(newFactor).view(t * b, h);                                   // d gi_n
+            var inputsFlat = inputs.view(t * b, i);
             var hiddenWeightGradient = hiddenFlat.t().mm(previous.reshape(t * b, h));
             var hiddenBiasGradient = hiddenFlat.sum(0L);
-            var inputWeightGradient = inputGradient.t().mm(inputs.view(t * b, i));
-            var inputBiasGradient = inputGradient.sum(0L);
-            var gradInput = inputGradient.mm(inputWeight).view(t, b, i).transpose(0, 1);
+            var inputWeightGradient = empty(new[] { 3 * h, i }, inputs.dtype, inputs.device);
+            inputWeightGradient.narrow(0, 0, 2 * h).zero_().addmm_(resetUpdateFlat.t(), inputsFlat);
+            inputWeightGradient.narrow(0, 2 * h, h).zero_().addmm_(newFlat.t(), inputsFlat);
+            var inputBiasGradient = cat([hiddenBiasGradient.narrow(0, 0, 2 * h), newFlat.sum(0L)], 0);
+            var gradInput = newFlat.mm(inputWeight.narrow(0, 2 * h, h))
+                .addmm_(resetUpdateFlat, inputWeight.narrow(0, 0, 2 * h)).view(t, b, i).transpose(0, 1);
             return [gradInput.MoveToOuterDisposeScope(), inputWeightGradient.MoveToOuterDisposeScope(),
                 hiddenWeightGradient.MoveToOuterDisposeScope(), inputBiasGradient.MoveToOuterDisposeScope(),
                 hiddenBiasGradient.MoveToOuterDisposeScope()];
