@@ -23,8 +23,9 @@ namespace Microsoft.ML.Svae;
 /// PyTorch's gate order and formulation, as <c>torch.nn.GRU</c>: with <c>gi = W_ih x + b_ih</c> and
 /// <c>gh = W_hh h + b_hh</c> split into (r, z, n) parts, <c>r = σ(gi_r + gh_r)</c>, <c>z = σ(gi_z + gh_z)</c>,
 /// <c>n = tanh(gi_n + r ⊙ gh_n)</c>, <c>h' = n + z ⊙ (h − n)</c> (computed as <c>lerp(n, h, z)</c>; libtorch
-/// computes <c>(h − n) ⊙ z + n</c> and adds the biases in another order: the same to rounding). Padding positions are computed like any other (as by <c>gru.call</c> on a padded batch); the causal
-/// recurrence keeps them from touching earlier positions.
+/// computes <c>(h − n) ⊙ z + n</c> and adds the biases in another order: the same to rounding). Padding positions
+/// are computed like any other (as by <c>gru.call</c> on a padded batch); the causal recurrence keeps them from
+/// touching earlier positions.
 /// </para>
 /// <para>
 /// Used where autograd records and the input is on the CPU. Elsewhere (inference under <c>no_grad</c>, CUDA, where
