@@ -22,7 +22,7 @@ internal sealed class MemoryBenchmark : IBenchmark
 {
     public string Name => "memory";
 
-    public string Usage => "[--users N] [--items N] [--mean-length L] [--longest-users K] [--max-history L] [--no-scoring]: peak RSS of data, SVAE training (K longest users) and streamed scoring at the Netflix subset's shape";
+    public string Usage => "[--users N] [--items N] [--mean-length L] [--longest-users K] [--max-history L] [--no-scoring] [--gru fused|libtorch]: peak RSS of data, SVAE training (K longest users) and streamed scoring at the Netflix subset's shape";
 
     public int Run(string[] args)
     {
@@ -38,6 +38,7 @@ internal sealed class MemoryBenchmark : IBenchmark
             else if (args[i] == "--longest-users" && i + 1 < args.Length) longestUsers = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--max-history" && i + 1 < args.Length) maxHistory = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--no-scoring") scoring = false;
+            else if (args[i] == "--gru" && i + 1 < args.Length && args[i + 1] is "fused" or "libtorch") GruSequence.UseLibTorch = args[++i] == "libtorch";
             else
             {
                 Console.Error.WriteLine($"unknown argument '{args[i]}'; usage: memory {Usage}");
@@ -78,7 +79,7 @@ internal sealed class MemoryBenchmark : IBenchmark
         var longest = Longest(ml, data.Train, train, longestUsers);
         var options = new SvaeTrainer.Options { NumberOfEpochs = 1, EarlyStoppingPatience = 0, MaxHistoryLength = maxHistory };
         Console.WriteLine(FormattableString.Invariant(
-            $"SVAE options: defaults (embedding {options.EmbeddingSize}, GRU {options.RecurrentSize}, encoder {options.EncoderSize}, latent {options.LatentSize}, decoder {options.DecoderSize}, k {options.NextK}, batch {options.BatchSize} users, MaxHistoryLength {(maxHistory?.ToString(CultureInfo.InvariantCulture) ?? "none")}) except 1 epoch over the {longestUsers} longest users"));
+            $"SVAE options: defaults (embedding {options.EmbeddingSize}, GRU {options.RecurrentSize}, encoder {options.EncoderSize}, latent {options.LatentSize}, decoder {options.DecoderSize}, k {options.NextK}, batch {options.BatchSize} users, MaxHistoryLength {(maxHistory?.ToString(CultureInfo.InvariantCulture) ?? "none")}) except 1 epoch over the {longestUsers} longest users; GRU in training: {(GruSequence.UseLibTorch ? "libtorch" : "fused")}"));
         ResetPeak();
         watch.Restart();
         using var trainedOnLongest = ml.Recommendation().Trainers.Svae(options).Fit(longest);

@@ -16,7 +16,7 @@ internal sealed class SvaeSpeedBenchmark : IBenchmark
 {
     public string Name => "svae-speed";
 
-    public string Usage => "[--epochs N] [--max-length L] [--batch-size B] [--set Name=Value]...: seconds per epoch on the ML-1M-shaped synthetic training set, FLOPs, sgemm rate, scoring latency";
+    public string Usage => "[--epochs N] [--max-length L] [--batch-size B] [--set Name=Value]... [--gru fused|libtorch]: seconds per epoch on the ML-1M-shaped synthetic training set, FLOPs, sgemm rate, scoring latency";
 
     public int Run(string[] args)
     {
@@ -30,6 +30,7 @@ internal sealed class SvaeSpeedBenchmark : IBenchmark
             else if (args[i] == "--max-length") maxLength = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--batch-size") batchSize = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--set") settings.Add(args[++i]);
+            else if (args[i] == "--gru" && i + 1 < args.Length && args[i + 1] is "fused" or "libtorch") GruSequence.UseLibTorch = args[++i] == "libtorch";
             else { Console.Error.WriteLine($"usage: svae-speed {Usage}"); return 2; }
         }
 
@@ -54,7 +55,7 @@ internal sealed class SvaeSpeedBenchmark : IBenchmark
             options.BatchSize = b;
         foreach (var setting in settings)
             SvaeTimeToQuality.Set(options, setting[..setting.IndexOf('=', StringComparison.Ordinal)], setting[(setting.IndexOf('=', StringComparison.Ordinal) + 1)..]);
-        Console.WriteLine($"users per step: {options.BatchSize}; {string.Join(" ", settings)}");
+        Console.WriteLine($"users per step: {options.BatchSize}; GRU in training: {(GruSequence.UseLibTorch ? "libtorch" : "fused")}; {string.Join(" ", settings)}");
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         using var model = ml.Recommendation().Trainers.Svae(options).Fit(data.Train);

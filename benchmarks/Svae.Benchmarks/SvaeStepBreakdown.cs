@@ -15,7 +15,7 @@ namespace Svae.Benchmarks;
 internal sealed class SvaeStepBreakdown : IBenchmark
 {
     /// <summary>Wall time and this thread's CPU time since the last restart (CLOCK_THREAD_CPUTIME_ID; wall only elsewhere than Linux).</summary>
-    private sealed class PhaseClock
+    internal sealed class PhaseClock
     {
         private readonly Stopwatch _wall = new();
         private double _cpuStart;
@@ -49,7 +49,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
 
     public string Name => "svae-breakdown";
 
-    public string Usage => "[--steps N] [--batch-size B] [--order pooled|buckets] [--threads T] [--max-length L] [--seed S]: per-phase time of an SVAE training step and the padding share";
+    public string Usage => "[--steps N] [--batch-size B] [--order pooled|buckets] [--threads T] [--max-length L] [--seed S] [--gru fused|libtorch]: per-phase time of an SVAE training step (the GRU phases both ways, the whole step with --gru) and the padding share";
 
     public int Run(string[] args)
     {
@@ -59,6 +59,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         int? threads = null;
         int seed = 1;
         var order = BatchOrder.Pooled;
+        bool wholeStepLibTorch = false;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--steps") steps = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -67,6 +68,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             else if (args[i] == "--max-length") maxLength = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--seed") seed = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--order") order = args[++i] == "buckets" ? BatchOrder.LengthBuckets : BatchOrder.Pooled;
+            else if (args[i] == "--gru" && i + 1 < args.Length && args[i + 1] is "fused" or "libtorch") wholeStepLibTorch = args[++i] == "libtorch";
             else { Console.Error.WriteLine($"usage: {Name} {Usage}"); return 2; }
         }
         if (threads is int t)
@@ -85,7 +87,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
 
         Console.WriteLine($"training set: {train.Count:N0} users, {train.EventCount:N0} events, {train.ItemCount:N0} items; histories capped at {maxLength}");
         Console.WriteLine($"libtorch threads: {get_num_threads()} intra-op, {get_num_interop_threads()} inter-op; OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "(unset)"}");
-        Console.WriteLine($"users per step: {options.BatchSize}; batch order: {options.BatchOrder}");
+        Console.WriteLine($"users per step: {options.BatchSize}; batch order: {options.BatchOrder}; GRU of the whole step: {(wholeStepLibTorch ? "libtorch" : "fused")} (the GRU phases are timed both ways on each batch)");
 
         long budget = Math.Max(1, EpochRunner.DefaultLogitBudget / train.ItemCount);
         var batcher = new SequenceBatcher(train, options.BatchSize, budget, maxLength, length => SvaeObjective.Units(length) > 0, options.BatchOrder);
@@ -125,6 +127,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             // The whole step, as EpochRunner runs it.
             watch.Restart();
             optimizer.zero_grad();
+            GruSequence.UseLibTorch = wholeStepLibTorch;
             var loss = model.Loss(batch, 0.1);
             var forwardMs = watch.Elapsed;
             watch.Restart();
@@ -135,7 +138,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             var stepMs = watch.Elapsed;
 
             // Each phase alone, on the same batch.
-            var phaseTimes = Phases(network, batch, options.NextK);
+            var phaseTimes = Phases(network, batch, options.NextK, alternate: s % 2 == 0);
             if (!record)
                 continue;
             timedPositions += batch.Lengths.Sum();
@@ -219,7 +222,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
     /// Each phase of SVAE's step on <paramref name="batch"/>, alone: forward, then backward from a fixed gradient
     /// of its output (inputs detached, so the backward of a phase stops at its input).
     /// </summary>
-    private static List<(string Phase, (double Wall, double Cpu) Ms)> Phases(SvaeNetwork network, SequenceBatch batch, int nextK)
+    private static List<(string Phase, (double Wall, double Cpu) Ms)> Phases(SvaeNetwork network, SequenceBatch batch, int nextK, bool alternate)
     {
         var result = new List<(string, (double, double))>();
         using var scope = NewDisposeScope();
@@ -229,15 +232,45 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         var units = unitMask.reshape(-1).nonzero().squeeze(1);
         long p = units.shape[0];
 
-        var watch = new PhaseClock().Restart();
-        var states = network.Recurrent(batch.Items);
-        result.Add(("embedding + GRU forward", watch.Elapsed));
-        var grad = randn_like(states);
-        watch.Restart();
-        states.backward([grad]);
-        result.Add(("embedding + GRU backward", watch.Elapsed));
+        // The GRU both ways on the same batch and the same gradient (libtorch's module, then the fused GRU), and
+        // their difference; the whole step above used the path of --gru. Even steps run the fused GRU first.
+        Tensor? grad = null;
+        Tensor? states = null;
+        var embeddingGradients = new Tensor[2];
+        bool previousSetting = GruSequence.UseLibTorch;
+        var ways = new[] { ("libtorch", true, 0), ("fused", false, 1) };
+        if (alternate)
+            Array.Reverse(ways);
+        foreach (var (label, libtorch, index) in ways)
+        {
+            GruSequence.UseLibTorch = libtorch;
+            network.itemEmbedding.weight!.grad?.zero_();
+            // The same dropout masks both ways.
+            using var masks = new Generator(unchecked((ulong)batch.MaxLength * 7919 + (ulong)batch.Count), CPU);
+            network.NoiseGenerator = masks;
+            var watch0 = new PhaseClock().Restart();
+            var recurrent = network.Recurrent(batch.Items);
+            result.Add(($"embedding + GRU forward ({label})", watch0.Elapsed));
+            grad ??= randn_like(recurrent);
+            watch0.Restart();
+            recurrent.backward([grad]);
+            result.Add(($"embedding + GRU backward ({label})", watch0.Elapsed));
+            embeddingGradients[index] = network.itemEmbedding.weight!.grad!.clone();
+            if (states is not null)
+            {
+                double valueDifference = states.detach().sub(recurrent.detach()).abs().max().item<float>();
+                double embeddingDifference = embeddingGradients[0].sub(embeddingGradients[1]).abs().max().item<float>();
+                double gradientScale = embeddingGradients[0].abs().max().item<float>();
+                if (valueDifference > 1e-5 || embeddingDifference > 1e-4 * Math.Max(1, gradientScale))
+                    Console.WriteLine(FormattableString.Invariant($"WARNING: fused GRU differs: outputs max abs {valueDifference:E2}, embedding gradient max abs {embeddingDifference:E2} (of {gradientScale:E2})"));
+            }
+            states = recurrent;
+            network.NoiseGenerator = null;
+        }
+        GruSequence.UseLibTorch = previousSetting;
+        var watch = new PhaseClock();
 
-        var unitStates = states.detach().reshape(b * t, network.RecurrentSize).index_select(0, units).requires_grad_();
+        var unitStates = states!.detach().reshape(b * t, network.RecurrentSize).index_select(0, units).requires_grad_();
         watch.Restart();
         var (mean, logVariance) = network.Encode(unitStates);
         var z = network.Sample(mean, logVariance);

@@ -62,8 +62,7 @@ internal sealed class Gru4RecNetwork : Module<Tensor, Tensor>
         var embedded = itemEmbedding.call(items);
         if (training)
             embedded = SeededDropout.Apply(embedded, DropoutRate, DropoutGenerator);
-        var (outputs, _) = gru.call(embedded, null);
-        return dense.call(outputs).MoveToOuterDisposeScope();
+        return dense.call(GruSequence.Forward(gru, embedded)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Item logits <c>[..., N]</c> of representations <c>[..., E]</c>: dot products with every item's embedding.</summary>

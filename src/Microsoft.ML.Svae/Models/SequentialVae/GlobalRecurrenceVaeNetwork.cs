@@ -65,7 +65,7 @@ internal sealed class GlobalRecurrenceVaeNetwork : SequentialVaeNetwork
         using var scope = NewDisposeScope();
         var embedded = Embedded(items);                                                // [B, T, E]
         long b = embedded.shape[0], t = embedded.shape[1];
-        var (reversed, _) = backward.call(RecurrentLayers.ReverseWithinLengths(embedded, lengths), null);
+        var reversed = GruSequence.Forward(backward, RecurrentLayers.ReverseWithinLengths(embedded, lengths));
         var after = RecurrentLayers.ReverseWithinLengths(reversed, lengths);           // a_j: items j..L−1
         var h = zeros(b, RecurrentSize, embedded.dtype, embedded.device);
         var z = zeros(b, LatentSize, embedded.dtype, embedded.device);

@@ -98,8 +98,7 @@ internal abstract class SequentialVaeNetwork : Module
     private protected Tensor States(GRU gru, Tensor items)
     {
         using var scope = NewDisposeScope();
-        var (outputs, _) = gru.call(Embedded(items), null);
-        return outputs.MoveToOuterDisposeScope();
+        return GruSequence.Forward(gru, Embedded(items)).MoveToOuterDisposeScope();
     }
 
     /// <summary>μ and log σ² from a Gaussian perceptron's output <c>[..., 2K]</c>.</summary>

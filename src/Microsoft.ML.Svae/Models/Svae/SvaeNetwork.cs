@@ -101,8 +101,7 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
         var embedded = itemEmbedding.call(items);
         if (training)
             embedded = SeededDropout.Apply(embedded, EmbeddingDropout, NoiseGenerator);
-        var (outputs, _) = gru.call(embedded, null);
-        return outputs.MoveToOuterDisposeScope();
+        return GruSequence.Forward(gru, embedded).MoveToOuterDisposeScope();
     }
 
     /// <summary>The encoder: states <c>[..., H]</c> → (μ, log σ²), each <c>[..., K]</c>.</summary>

@@ -1,0 +1,207 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae;
+
+/// <summary>
+/// A one-layer, batch-first GRU over whole right-padded sequences from the zero state, for training on the CPU: the
+/// same function and parameters as <c>gru.call(input, null)</c>, computed by one autograd function with a hand-written
+/// backward pass instead of libtorch's per-step graph (issue 16).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Why: at SVAE's 8 users per step, libtorch's CPU GRU records about a dozen small autograd operations per position
+/// and runs as many autograd nodes per position backward; the time goes to dispatching them, not to the
+/// <c>[B × H]·[H × 3H]</c> products. Here the forward pass runs without autograd: the input projection of all steps in
+/// one matrix product, then per step one <c>addmm</c> and the gate arithmetic. The backward pass computes, for all
+/// steps at once, every factor that does not depend on the recursion, runs the recursion with about six operations per
+/// step, and then the weight, bias and input gradients as matrix products (or sums) over all steps at once (one for
+/// W_hh, two for W_ih and for the input: the (r, z) and n parts of the gates).
+/// </para>
+/// <para>
+/// PyTorch's gate order and formulation, as <c>torch.nn.GRU</c>: with <c>gi = W_ih x + b_ih</c> and
+/// <c>gh = W_hh h + b_hh</c> split into (r, z, n) parts, <c>r = σ(gi_r + gh_r)</c>, <c>z = σ(gi_z + gh_z)</c>,
+/// <c>n = tanh(gi_n + r ⊙ gh_n)</c>, <c>h' = n + z ⊙ (h − n)</c> (computed as <c>lerp(n, h, z)</c>; libtorch
+/// computes <c>(h − n) ⊙ z + n</c> and adds the biases in another order: the same to rounding). Padding positions
+/// are computed like any other (as by <c>gru.call</c> on a padded batch); the causal recurrence keeps them from
+/// touching earlier positions.
+/// </para>
+/// <para>
+/// Used where autograd records and the input is on the CPU. Elsewhere (inference under <c>no_grad</c>, CUDA, where
+/// cuDNN's fused GRU is fast) <see cref="Forward"/> calls the module itself, so scoring and the ONNX export see no
+/// change. The module keeps its parameters, state-dict names and initialisation.
+/// </para>
+/// </remarks>
+internal static class GruSequence
+{
+    /// <summary>
+    /// Internal switch for A/B measurements (the benchmarks' <c>--gru libtorch</c>): when true, <see cref="Forward"/>
+    /// always calls the module. Process-wide; never set by the library.
+    /// </summary>
+    internal static bool UseLibTorch { get; set; }
+
+    /// <summary>
+    /// The outputs h_1..h_T <c>[B, T, H]</c> of the one-layer, batch-first <paramref name="gru"/> over
+    /// <paramref name="input"/> <c>[B, T, I]</c> from the zero state: the fused CPU path while autograd records, the
+    /// module itself otherwise.
+    /// </summary>
+    public static Tensor Forward(GRU gru, Tensor input)
+    {
+        if (!TakesFusedPath(input))
+        {
+            using var scope = NewDisposeScope();
+            var (outputs, _) = gru.call(input, null);
+            return outputs.MoveToOuterDisposeScope();
+        }
+        return Fused(gru, input);
+    }
+
+    /// <summary>
+    /// Whether <see cref="Forward"/> runs the fused GRU on <paramref name="input"/>: autograd records, the input is a
+    /// non-empty <c>[B, T, I]</c> on the CPU, and <see cref="UseLibTorch"/> is off.
+    /// </summary>
+    internal static bool TakesFusedPath(Tensor input)
+        => !UseLibTorch && is_grad_enabled() && input.device_type == DeviceType.CPU && input.dim() == 3 && input.shape[1] >= 1;
+
+    /// <summary>
+    /// The fused GRU on <paramref name="input"/> <c>[B, T, I]</c> (T ≥ 1) with <paramref name="gru"/>'s parameters,
+    /// whatever the grad mode and device; <see cref="Forward"/> picks it for training on the CPU.
+    /// </summary>
+    public static Tensor Fused(GRU gru, Tensor input)
+    {
+        var (inputWeight, hiddenWeight, inputBias, hiddenBias) = Parameters(gru);
+        if (input.dim() != 3 || input.shape[2] != inputWeight.shape[1] || input.shape[1] < 1)
+            throw new ArgumentException(
+                $"The GRU's input must be [batch, positions ≥ 1, {inputWeight.shape[1]}]; got [{string.Join(", ", input.shape)}].", nameof(input));
+        return FusedGru.apply(input, inputWeight, hiddenWeight, inputBias, hiddenBias);
+    }
+
+    private static (Tensor InputWeight, Tensor HiddenWeight, Tensor InputBias, Tensor HiddenBias) Parameters(GRU gru)
+    {
+        if (gru.get_parameter("weight_ih_l1") is not null || gru.get_parameter("weight_ih_l0_reverse") is not null)
+            throw new ArgumentException("The fused GRU runs one unidirectional layer only.", nameof(gru));
+        return (gru.get_parameter("weight_ih_l0") ?? throw Missing("weight_ih_l0"),
+            gru.get_parameter("weight_hh_l0") ?? throw Missing("weight_hh_l0"),
+            gru.get_parameter("bias_ih_l0") ?? throw Missing("bias_ih_l0"),
+            gru.get_parameter("bias_hh_l0") ?? throw Missing("bias_hh_l0"));
+
+        static ArgumentException Missing(string name)
+            => new($"The fused GRU needs the parameter '{name}' (a one-layer GRU with biases).", nameof(gru));
+    }
+
+    /// <summary>A new contiguous tensor with the values of <paramref name="values"/> (never a view of it, unlike <c>contiguous()</c>).</summary>
+    private static Tensor Fresh(Tensor values) => empty(values.shape, values.dtype, values.device).copy_(values);
+
+    /// <summary>The autograd function: inputs (x <c>[B, T, I]</c>, W_ih, W_hh, b_ih, b_hh), output <c>[B, T, H]</c>.</summary>
+    private sealed class FusedGru : autograd.SingleTensorFunction<FusedGru>
+    {
+        public override string Name => nameof(FusedGru);
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var input = (Tensor)vars[0];
+            var inputWeight = (Tensor)vars[1];
+            var hiddenWeight = (Tensor)vars[2];
+            var inputBias = (Tensor)vars[3];
+            var hiddenBias = (Tensor)vars[4];
+            using var scope = NewDisposeScope();
+            long b = input.shape[0], t = input.shape[1], i = input.shape[2], h = hiddenWeight.shape[1];
+
+            // Time-major input and its projection for every step at once: [T·B, I] → gi [T, B, 3H].
+            // A new tensor even when B = 1 or T = 1 (where contiguous() would return a view of the input).
+            var inputs = Fresh(input.transpose(0, 1));                                                  // [T, B, I]
+            var projected = inputBias.addmm(inputs.view(t * b, i), inputWeight.t()).view(t, b, 3 * h);
+            // A contiguous W_hhᵀ: libtorch's small [B × H]·[H × 3H] product is about twice as slow on the transposed view.
+            var hiddenWeightT = hiddenWeight.t().contiguous();
+
+            // Buffers the steps write into in place (what backward needs, without stacking T tensors afterwards):
+            // `hidden` starts as (gi_r + b_hr, gi_z + b_hz, b_hn); after step t's addmm it holds the pre-activations of r and
+            // z, then r and z themselves, and gh_n. `candidates` starts as gi_n and becomes n. `states`: h_0 = 0, h_1..h_T.
+            // Every saved tensor is a new tensor, not a view (libtorch refuses to save a view changed in place).
+            var hidden = Fresh(hiddenBias.expand(t, b, 3 * h));                                         // [T, B, 3H]
+            hidden.narrow(2, 0, 2 * h).add_(projected.narrow(2, 0, 2 * h), TorchScalars.One);
+            var candidates = Fresh(projected.narrow(2, 2 * h, h));                                      // [T, B, H]
+            var states = zeros(new[] { t + 1, b, h }, input.dtype, input.device);                       // [T+1, B, H]
+            var hiddenSteps = hidden.unbind(0);
+            var gateSteps = hidden.narrow(2, 0, 2 * h).unbind(0);
+            var resetSteps = hidden.narrow(2, 0, h).unbind(0);
+            var updateSteps = hidden.narrow(2, h, h).unbind(0);
+            var hiddenNewSteps = hidden.narrow(2, 2 * h, h).unbind(0);
+            var candidateSteps = candidates.unbind(0);
+            var stateSteps = states.unbind(0);
+            for (long s = 0; s < t; s++)
+            {
+                var previous = stateSteps[s];
+                hiddenSteps[s].addmm_(previous, hiddenWeightT);                                          // + W_hh h
+                gateSteps[s].sigmoid_();                                                                // r, z
+                var candidate = candidateSteps[s].addcmul_(resetSteps[s], hiddenNewSteps[s], TorchScalars.One).tanh_(); // n
+                stateSteps[s + 1].copy_(candidate).lerp_(previous, updateSteps[s]);                      // n + z ⊙ (h − n)
+            }
+
+            // A new tensor (contiguous() would return a view of the states when B = 1), not saved: saving a function's
+            // own output would tie it to its node.
+            var output = Fresh(states.narrow(0, 1, t).transpose(0, 1));                                 // [B, T, H]
+            ctx.save_for_backward([
+                inputs.MoveToOuterDisposeScope(), inputWeight, hiddenWeight,
+                hidden.MoveToOuterDisposeScope(), candidates.MoveToOuterDisposeScope(), states.MoveToOuterDisposeScope(),
+            ]);
+            return output.MoveToOuterDisposeScope();
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
+        {
+            using var scope = NewDisposeScope();
+            var saved = ctx.get_saved_variables();
+            var (inputs, inputWeight, hiddenWeight) = (saved[0], saved[1], saved[2]);
+            var (hidden, candidates, states) = (saved[3], saved[4], saved[5]);
+            long t = hidden.shape[0], b = hidden.shape[1], h = candidates.shape[2], i = inputWeight.shape[1];
+            var hiddenNew = hidden.narrow(2, 2 * h, h);                                                 // gh_n
+            var previous = states.narrow(0, 0, t);                                                      // h_{t−1}
+
+            // The factors that do not depend on the recursion, for every step at once. With dh the gradient at h_t:
+            // da_n = dh ⊙ (1 − z)(1 − n²), da_z = dh ⊙ (h_{t−1} − n) z(1 − z), da_r = da_n ⊙ gh_n r(1 − r),
+            // and the gradient at gh_n is da_n ⊙ r.
+            var reset = hidden.narrow(2, 0, h);
+            var update = hidden.narrow(2, h, h);
+            var keep = update.neg().add_(TorchScalars.One, TorchScalars.One);                             // 1 − z
+            var newFactor = keep.addcmul(keep.mul(candidates), candidates, TorchScalars.MinusOne);       // (1 − z)(1 − n²)
+            var updateFactor = previous.sub(candidates).mul_(update).mul_(keep);                        // (h − n) z(1 − z)
+            var resetFactor = reset.neg().add_(TorchScalars.One, TorchScalars.One).mul_(reset).mul_(hiddenNew).mul_(newFactor);
+            // The gradient at gh, [T, B, 3, H], is written over these factors step by step, and dh over the copy of
+            // the output gradient.
+            var factors = stack([resetFactor, updateFactor, newFactor.mul(reset)], 2);
+            var factorSteps = factors.unbind(0);                                                        // T × [B, 3, H]
+            var updateSteps = update.unbind(0);
+            var stateGradient = Fresh(grad_output.transpose(0, 1));
+            var stateGradientSteps = stateGradient.unbind(0);                                            // T × [B, H]
+
+            Tensor? next = null;
+            for (long s = t - 1; s >= 0; s--)
+            {
+                var dh = next is null ? stateGradientSteps[s] : stateGradientSteps[s].add_(next, TorchScalars.One);
+                var dgh = factorSteps[s].mul_(dh.unsqueeze(1)).view(b, 3 * h);                               // [B, 3H]
+                if (s > 0)
+                    next = dh.mul(updateSteps[s]).addmm_(dgh, hiddenWeight);
+            }
+
+            // gi's gradient: its (r, z) parts are gh's, its n part is da_n = dh ⊙ (1 − z)(1 − n²) (gh_n's without r).
+            // Each weight and input gradient is a sum over both parts, so nothing is concatenated.
+            var hiddenFlat = factors.view(t * b, 3 * h);                                                // d gh
+            var resetUpdateFlat = hiddenFlat.narrow(1, 0, 2 * h);                                         // d gi_rz = d gh_rz
+            var newFlat = stateGradient.mul_(newFactor).view(t * b, h);                                   // d gi_n
+            var inputsFlat = inputs.view(t * b, i);
+            var hiddenWeightGradient = hiddenFlat.t().mm(previous.reshape(t * b, h));
+            var hiddenBiasGradient = hiddenFlat.sum(0L);
+            var inputWeightGradient = empty(new[] { 3 * h, i }, inputs.dtype, inputs.device);
+            inputWeightGradient.narrow(0, 0, 2 * h).zero_().addmm_(resetUpdateFlat.t(), inputsFlat);
+            inputWeightGradient.narrow(0, 2 * h, h).zero_().addmm_(newFlat.t(), inputsFlat);
+            var inputBiasGradient = cat([hiddenBiasGradient.narrow(0, 0, 2 * h), newFlat.sum(0L)], 0);
+            var gradInput = newFlat.mm(inputWeight.narrow(0, 2 * h, h))
+                .addmm_(resetUpdateFlat, inputWeight.narrow(0, 0, 2 * h)).view(t, b, i).transpose(0, 1);
+            return [gradInput.MoveToOuterDisposeScope(), inputWeightGradient.MoveToOuterDisposeScope(),
+                hiddenWeightGradient.MoveToOuterDisposeScope(), inputBiasGradient.MoveToOuterDisposeScope(),
+                hiddenBiasGradient.MoveToOuterDisposeScope()];
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae.Tests.Training;
+
+public class GruSequenceTests
+{
+    /// <summary>A batch-first one-layer GRU (as the models build it), initialised like them from <paramref name="seed"/>.</summary>
+    private static GRU Gru(int input, int hidden, ulong seed)
+    {
+        var gru = nn.GRU(input, hidden, numLayers: 1, batchFirst: true);
+        using var generator = new Generator(seed, CPU);
+        RecurrentLayers.ResetGru(gru, hidden, generator);
+        return gru;
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 6)]
+    [InlineData(3, 1)]
+    [InlineData(4, 7)]
+    public void TheFusedGruHasTheValuesAndGradientsOfTorchGru(int batch, int positions)
+    {
+        const int inputSize = 5, hidden = 4;
+        using var gru = Gru(inputSize, hidden, seed: 11);
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(7 + (ulong)(batch * 10 + positions), CPU);
+        // Right-padded: row b has positions − b valid positions (at least 1), zero embeddings after them, and the
+        // upstream gradient is zero there (as a loss over valid positions gives), except in the last row.
+        var lengths = Enumerable.Range(0, batch).Select(b => Math.Max(1, positions - b)).ToArray();
+        var valid = zeros(batch, positions, 1);
+        for (int b = 0; b < batch; b++)
+            valid[b].narrow(0, 0, lengths[b]).fill_(1);
+        var x = randn(new long[] { batch, positions, inputSize }, generator: generator).mul(valid);
+        var upstream = randn(new long[] { batch, positions, hidden }, generator: generator);
+        if (batch > 1)
+            upstream[..(batch - 1)].mul_(valid[..(batch - 1)]);
+
+        var expectedInput = x.clone().requires_grad_();
+        var (expected, _) = gru.call(expectedInput, null);
+        expected.backward([upstream]);
+        var expectedGradients = gru.parameters().Select(p => p.grad!.clone()).ToArray();
+        gru.zero_grad();
+
+        var actualInput = x.clone().requires_grad_();
+        var actual = GruSequence.Fused(gru, actualInput);
+        actual.backward([upstream]);
+
+        Assert.Equal(new long[] { batch, positions, hidden }, actual.shape);
+        AssertClose(expected, actual);
+        AssertClose(expectedInput.grad!, actualInput.grad!);
+        var names = gru.named_parameters().Select(p => p.name).ToArray();
+        Assert.Equal(new[] { "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0" }, names);
+        var actualGradients = gru.parameters().Select(p => p.grad!).ToArray();
+        for (int i = 0; i < names.Length; i++)
+            AssertClose(expectedGradients[i], actualGradients[i], names[i]);
+    }
+
+    [Fact]
+    public void OneCellTwoStepsByHand()
+    {
+        // I = H = 1: W_ih = (r, z, n) = (0.5, −1, 2), W_hh = (1, 0.5, −0.5), b_ih = (0.1, 0, −0.2), b_hh = (0, 0.3, 0.4).
+        using var gru = nn.GRU(1, 1, numLayers: 1, batchFirst: true);
+        using (no_grad())
+        {
+            gru.get_parameter("weight_ih_l0")!.copy_(tensor(new float[] { 0.5f, -1, 2 }).view(3, 1));
+            gru.get_parameter("weight_hh_l0")!.copy_(tensor(new float[] { 1, 0.5f, -0.5f }).view(3, 1));
+            gru.get_parameter("bias_ih_l0")!.copy_(tensor(new float[] { 0.1f, 0, -0.2f }));
+            gru.get_parameter("bias_hh_l0")!.copy_(tensor(new float[] { 0, 0.3f, 0.4f }));
+        }
+        using var scope = NewDisposeScope();
+        var x = tensor(new float[] { 1, -2 }, new long[] { 1, 2, 1 }).requires_grad_();
+        var outputs = GruSequence.Fused(gru, x);
+
+        static double Sigmoid(double v) => 1 / (1 + Math.Exp(-v));
+        double h = 0;
+        var expected = new List<double>();
+        foreach (double input in new[] { 1.0, -2.0 })
+        {
+            double r = Sigmoid(0.5 * input + 0.1 + 1 * h + 0);
+            double z = Sigmoid(-1 * input + 0 + 0.5 * h + 0.3);
+            double n = Math.Tanh(2 * input - 0.2 + r * (-0.5 * h + 0.4));
+            h = (1 - z) * n + z * h;
+            expected.Add(h);
+        }
+        var values = outputs.data<float>().ToArray();
+        Assert.Equal(expected[0], values[0], 1e-6);
+        Assert.Equal(expected[1], values[1], 1e-6);
+
+        // ∂h_2/∂b_hh,z by a central difference of the same formula in doubles.
+        outputs.select(1, 1).sum().backward();
+        double H2(double bz)
+        {
+            double state = 0;
+            foreach (double input in new[] { 1.0, -2.0 })
+            {
+                double r = Sigmoid(0.5 * input + 0.1 + state);
+                double z = Sigmoid(-input + 0.5 * state + bz);
+                double n = Math.Tanh(2 * input - 0.2 + r * (-0.5 * state + 0.4));
+                state = (1 - z) * n + z * state;
+            }
+            return state;
+        }
+        double numeric = (H2(0.3 + 1e-6) - H2(0.3 - 1e-6)) / 2e-6;
+        Assert.Equal(numeric, gru.get_parameter("bias_hh_l0")!.grad![1].item<float>(), 1e-5);
+    }
+
+    [Fact]
+    public void ABackwardPassThroughARetainedGraphCanRunTwice()
+    {
+        using var gru = Gru(3, 2, seed: 5);
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(3, CPU);
+        var x = randn(new long[] { 2, 4, 3 }, generator: generator).requires_grad_();
+        var loss = GruSequence.Fused(gru, x).square().sum();
+        loss.backward(retain_graph: true);
+        var once = x.grad!.clone();
+        loss.backward();
+        AssertClose(once * 2, x.grad!);
+    }
+
+    [Fact]
+    public void ForwardTakesTheFusedPathOnlyWhileAutogradRecordsOnTheCpu()
+    {
+        using var gru = Gru(3, 2, seed: 5);
+        using var scope = NewDisposeScope();
+        var x = randn(2, 3, 3).requires_grad_();
+        Assert.True(GruSequence.TakesFusedPath(x));
+        Assert.False(GruSequence.TakesFusedPath(zeros(2, 0, 3)));
+        using (no_grad())
+        {
+            Assert.False(GruSequence.TakesFusedPath(x));
+            // The module itself runs then: the same values as gru.call, bit for bit.
+            var (expected, _) = gru.call(x, null);
+            Assert.Equal(expected.data<float>().ToArray(), GruSequence.Forward(gru, x).data<float>().ToArray());
+        }
+        // While autograd records, Forward is the fused GRU.
+        Assert.Equal(GruSequence.Fused(gru, x).detach().data<float>().ToArray(), GruSequence.Forward(gru, x).detach().data<float>().ToArray());
+    }
+
+    [Fact]
+    public void BadInputsAreRejectedWithTheExpectedShape()
+    {
+        using var gru = Gru(3, 2, seed: 5);
+        using var twoLayers = nn.GRU(3, 2, numLayers: 2, batchFirst: true);
+        using var scope = NewDisposeScope();
+        var wrongSize = Assert.Throws<ArgumentException>(() => GruSequence.Fused(gru, zeros(2, 4, 5)));
+        Assert.Equal("The GRU's input must be [batch, positions ≥ 1, 3]; got [2, 4, 5]. (Parameter 'input')", wrongSize.Message);
+        var twoDimensional = Assert.Throws<ArgumentException>(() => GruSequence.Fused(gru, zeros(4, 3)));
+        Assert.Equal("The GRU's input must be [batch, positions ≥ 1, 3]; got [4, 3]. (Parameter 'input')", twoDimensional.Message);
+        var stacked = Assert.Throws<ArgumentException>(() => GruSequence.Fused(twoLayers, zeros(2, 4, 3)));
+        Assert.Equal("The fused GRU runs one unidirectional layer only. (Parameter 'gru')", stacked.Message);
+    }
+
+    private static void AssertClose(Tensor expected, Tensor actual, string what = "")
+    {
+        var e = expected.detach().contiguous().data<float>().ToArray();
+        var a = actual.detach().contiguous().data<float>().ToArray();
+        Assert.Equal(e.Length, a.Length);
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5f * Math.Max(1, Math.Abs(e[i])), $"{what}[{i}] expected {e[i]}, got {a[i]}");
+    }
+}
