@@ -76,9 +76,10 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// updates (this many times the number of batches of the first epoch), so a resumed run follows it exactly.
     /// </summary>
     /// <remarks>
-    /// With a decay, a higher learning rate can reach the best validation in fewer epochs (docs/BENCHMARKS.md, issue 16).
-    /// Set <see cref="NumberOfEpochs"/> to at least this many epochs: the epochs after the decay train at the floor.
-    /// Swept as a choice of no decay or a decay over 5, 10 or 20 epochs.
+    /// After the decay the validation curve is flat, so <see cref="NumberOfEpochs"/> equal to this many epochs bounds
+    /// <c>Fit</c> where the decay ends; a decay that ends too early freezes the model below what a constant rate reaches
+    /// (docs/BENCHMARKS.md, issue 16, measured on MovieLens-100K). Swept as a choice of no decay or a decay over 5, 10 or
+    /// 20 epochs.
     /// </remarks>
     [Choice(new object[] { 0, 5, 10, 20 }, SequenceTrainerDefaults.LearningRateDecayEpochs)]
     public int LearningRateDecayEpochs { get; set; } = SequenceTrainerDefaults.LearningRateDecayEpochs;
