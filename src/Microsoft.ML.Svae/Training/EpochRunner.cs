@@ -10,6 +10,9 @@ namespace Microsoft.ML.Svae;
 /// </summary>
 internal sealed class EpochRunner : IDisposable
 {
+    /// <summary>The floor of the learning-rate decay, as a fraction of <see cref="SequenceTrainerOptions.LearningRate"/>.</summary>
+    public const double DecayFloor = 0.01;
+
     /// <summary>Logits per training batch (users × padded length × N floats) when <see cref="SequenceTrainerOptions.MaxPositionsPerBatch"/> is 0.</summary>
     public const long DefaultLogitBudget = 1L << 26;
 
@@ -56,6 +59,11 @@ internal sealed class EpochRunner : IDisposable
         // The expected number of loss units in a full batch: the batch sums are divided by this constant.
         _normalizer = (double)_totalUnits / TrainingUsers * Math.Min(options.BatchSize, TrainingUsers);
 
+        // The decay's length in updates: its epochs times the batches of the first epoch's plan (drawn again from the
+        // seed, as the first epoch will draw it), so that it depends on the options and data alone.
+        if (options.LearningRateDecayEpochs > 0)
+            DecayUpdates = (long)options.LearningRateDecayEpochs * _batcher.Plan(new Random(options.Seed)).Count;
+
         var parameters = model.Module.parameters().ToArray();
         // Adam's weight_decay is the coupled L2 penalty of the authors' code; AdamW decouples it. TorchSharp's update,
         // with Scalars that outlive its native calls (see ExplicitScalarAdam).
@@ -70,6 +78,9 @@ internal sealed class EpochRunner : IDisposable
 
     /// <summary>The most positions in one batch.</summary>
     public long Budget { get; }
+
+    /// <summary>The updates of the learning-rate decay after the warm-up (0: no decay).</summary>
+    public long DecayUpdates { get; }
 
     /// <summary>The optimiser updates so far.</summary>
     public long Updates { get; private set; }
@@ -159,12 +170,25 @@ internal sealed class EpochRunner : IDisposable
 
     /// <summary>
     /// The learning rate of the update after <paramref name="updates"/> updates: <see cref="SequenceTrainerOptions.LearningRate"/>,
-    /// scaled by (updates + 1) / n during a warm-up of n updates.
+    /// scaled by (updates + 1) / n during a warm-up of n updates; then, with a decay over d = <see cref="DecayUpdates"/>
+    /// updates, floor + (rate − floor) · (1 + cos(π · s / d)) / 2 at s updates after the warm-up, and the floor
+    /// (<see cref="DecayFloor"/> · rate) from s = d on.
     /// </summary>
     public double LearningRateAt(long updates)
+        => LearningRateAt(updates, _options.LearningRate, _options.LearningRateWarmupUpdates, DecayUpdates);
+
+    /// <summary>The schedule of <see cref="LearningRateAt(long)"/> for a given rate, warm-up and decay length.</summary>
+    public static double LearningRateAt(long updates, double rate, int warmUp, long decayUpdates)
     {
-        int warmUp = _options.LearningRateWarmupUpdates;
-        return warmUp > 0 && updates < warmUp ? _options.LearningRate * (updates + 1) / warmUp : _options.LearningRate;
+        if (warmUp > 0 && updates < warmUp)
+            return rate * (updates + 1) / warmUp;
+        if (decayUpdates <= 0)
+            return rate;
+        long since = updates - warmUp;
+        double floor = rate * DecayFloor;
+        if (since >= decayUpdates)
+            return floor;
+        return floor + (rate - floor) * 0.5 * (1 + Math.Cos(Math.PI * since / decayUpdates));
     }
 
     private void SetLearningRate(double rate)

@@ -14,6 +14,7 @@ internal static class SequenceTrainerDefaults
     public const int EarlyStoppingPatience = 5;
     public const int ValidationCutoff = 100;
     public const int LearningRateWarmupUpdates = 0;
+    public const int LearningRateDecayEpochs = 0;
     public const BatchOrder BatchOrder = Svae.BatchOrder.Pooled;
     public const bool DecoupledWeightDecay = false;
 }
@@ -67,6 +68,21 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// </remarks>
     [Choice(new object[] { 0, 100, 1_000 }, SequenceTrainerDefaults.LearningRateWarmupUpdates)]
     public int LearningRateWarmupUpdates { get; set; } = SequenceTrainerDefaults.LearningRateWarmupUpdates;
+
+    /// <summary>
+    /// Cosine decay of the learning rate: after the warm-up (<see cref="LearningRateWarmupUpdates"/>) it falls along a
+    /// half cosine from <see cref="LearningRate"/> to a floor of <see cref="LearningRate"/>/100 over this many epochs,
+    /// then stays at the floor; 0: a constant learning rate after the warm-up. The decay is counted in optimiser
+    /// updates (this many times the number of batches of the first epoch), so a resumed run follows it exactly.
+    /// </summary>
+    /// <remarks>
+    /// After the decay the validation curve is flat, so <see cref="NumberOfEpochs"/> equal to this many epochs bounds
+    /// <c>Fit</c> where the decay ends; a decay that ends too early freezes the model below what a constant rate reaches
+    /// (docs/BENCHMARKS.md, issue 16, measured on MovieLens-100K). Swept as a choice of no decay or a decay over 5, 10 or
+    /// 20 epochs.
+    /// </remarks>
+    [Choice(new object[] { 0, 5, 10, 20 }, SequenceTrainerDefaults.LearningRateDecayEpochs)]
+    public int LearningRateDecayEpochs { get; set; } = SequenceTrainerDefaults.LearningRateDecayEpochs;
 
     /// <summary>
     /// Weight decay of every parameter. With <see cref="DecoupledWeightDecay"/> off (the default) it is the
@@ -199,6 +215,9 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a finite number greater than 0 (e.g. 1e-3).");
         CheckAtLeast(nameof(LearningRateWarmupUpdates), LearningRateWarmupUpdates, 0);
+        if (LearningRateDecayEpochs < 0)
+            throw new ArgumentOutOfRangeException(nameof(LearningRateDecayEpochs), LearningRateDecayEpochs,
+                "LearningRateDecayEpochs must be at least 0 (0: a constant learning rate after the warm-up).");
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
             throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be a finite number of at least 0.");
         CheckAtLeast(nameof(EarlyStoppingPatience), EarlyStoppingPatience, 0);

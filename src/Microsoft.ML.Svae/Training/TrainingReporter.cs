@@ -36,12 +36,22 @@ internal sealed class TrainingReporter : IDisposable
     /// <summary>The model's name in messages.</summary>
     public string ModelName { get; }
 
-    /// <summary>The opening line: data, device, batching and validation.</summary>
+    /// <summary>The opening line: data, device, batching, threads, learning-rate schedule and validation.</summary>
     public void Started(EpochRunner runner, UserSequences train, int? validationUsers, Device device)
     {
         string validationText = validationUsers is int count ? $"{count} users" : "none";
         _channel.Info(FormattableString.Invariant(
-            $"{ModelName}: {runner.TrainingUsers} training users, {runner.PositionCount} events, {train.ItemCount} items, device {device}; up to {_options.BatchSize} users and {runner.Budget} positions per batch ({_options.BatchOrder}); {get_num_threads()} libtorch threads; validation: {validationText}."));
+            $"{ModelName}: {runner.TrainingUsers} training users, {runner.PositionCount} events, {train.ItemCount} items, device {device}; up to {_options.BatchSize} users and {runner.Budget} positions per batch ({_options.BatchOrder}); {get_num_threads()} libtorch threads; {LearningRateText(runner)}; validation: {validationText}."));
+    }
+
+    private string LearningRateText(EpochRunner runner)
+    {
+        string text = FormattableString.Invariant($"learning rate {_options.LearningRate}");
+        if (_options.LearningRateWarmupUpdates > 0)
+            text += FormattableString.Invariant($", warm-up {_options.LearningRateWarmupUpdates} updates");
+        if (runner.DecayUpdates > 0)
+            text += FormattableString.Invariant($", cosine decay over {_options.LearningRateDecayEpochs} epochs ({runner.DecayUpdates} updates) to {_options.LearningRate * EpochRunner.DecayFloor}");
+        return text;
     }
 
     /// <summary>Traces about every tenth batch of an epoch.</summary>

@@ -52,9 +52,10 @@ public class SweepCommandTests : IDisposable
         Assert.Equal(3, csv.Length);
         var header = csv[0].Split(',');
         Assert.Equal(new[] { "Trial", "NDCG@100 after 1 epochs", "BatchOrder", "BatchSize", "DecoupledWeightDecay", "DropoutRate", "LearningRate",
-            "LearningRateWarmupUpdates", "Loss", "NegativesPerPositive", "WeightDecay" }, header);
+            "LearningRateDecayEpochs", "LearningRateWarmupUpdates", "Loss", "NegativesPerPositive", "WeightDecay" }, header);
         // The training-mechanics options come from their choices.
         Assert.Contains(csv[2].Split(',')[Array.IndexOf(header, "LearningRateWarmupUpdates")], new[] { "0", "100", "1000" });
+        Assert.Contains(csv[2].Split(',')[Array.IndexOf(header, "LearningRateDecayEpochs")], new[] { "0", "5", "10", "20" });
         Assert.Contains(csv[2].Split(',')[Array.IndexOf(header, "WeightDecay")], new[] { "0", "1E-06", "1E-05", "0.0001", "0.001" });
         Assert.Contains("Protocol: leave-last-one-out (validation target: each user's second-to-last event).", File.ReadAllText(Path.Combine(_dir, "trials.md")));
     }
@@ -111,8 +112,8 @@ public class SweepCommandTests : IDisposable
     [InlineData("svae: error: --range LearningRate=0.003:0.001: The range of LearningRate must have its minimum at most its maximum (got 0.003 to 0.001).", "--range", "LearningRate=3e-3:1e-3")]
     [InlineData("svae: error: --range BatchSize=4.5:8: BatchSize takes whole numbers (got 4.5 to 8).", "--range", "BatchSize=4.5:8")]
     [InlineData("svae: error: --range BatchOrder=0:1: BatchOrder in {Pooled, LengthBuckets} is a choice, not a range: fix it to one value instead, or sweep all its values.", "--range", "BatchOrder=0:1")]
-    [InlineData("svae: error: --options LearningRate,Foo: 'Foo' is not an option of this search space over Gru4RecTrainer.Options. Its options: BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateWarmupUpdates, RecurrentSize, WeightDecay.", "--options", "LearningRate,Foo")]
-    [InlineData("svae: error: --options NumberOfEpochs: 'NumberOfEpochs' is not an option of this search space over Gru4RecTrainer.Options. Its options: BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateWarmupUpdates, RecurrentSize, WeightDecay.", "--options", "NumberOfEpochs")]
+    [InlineData("svae: error: --options LearningRate,Foo: 'Foo' is not an option of this search space over Gru4RecTrainer.Options. Its options: BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateDecayEpochs, LearningRateWarmupUpdates, RecurrentSize, WeightDecay.", "--options", "LearningRate,Foo")]
+    [InlineData("svae: error: --options NumberOfEpochs: 'NumberOfEpochs' is not an option of this search space over Gru4RecTrainer.Options. Its options: BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateDecayEpochs, LearningRateWarmupUpdates, RecurrentSize, WeightDecay.", "--options", "NumberOfEpochs")]
     [InlineData("svae: error: --validation-users must be at least 1 for a sweep under --protocol paper: trials are ranked on the validation users' NDCG.", "--validation-users", "0")]
     [InlineData("svae: error: --options needs at least one option name (got ',').", "--options", ",")]
     public void BadSweepArgumentsAreOneLineErrorsNamingTheValidValues(string expected, string option, string value)

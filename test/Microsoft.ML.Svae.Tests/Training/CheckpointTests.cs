@@ -88,6 +88,15 @@ public sealed class CheckpointTests : IDisposable
             o.LearningRateWarmupUpdates = 12;
         });
 
+    [Fact]
+    public void ResumingInTheMiddleOfALearningRateDecayEndsExactlyLikeAnUninterruptedRun()
+        // The interruption (epoch 2, after batch 4 of B ≥ 5) falls inside the decay (updates 3 to 3 + 2B).
+        => AssertResumeMatchesAnUninterruptedRun("SVAE", o =>
+        {
+            o.LearningRateWarmupUpdates = 3;
+            o.LearningRateDecayEpochs = 2;
+        });
+
     private void AssertResumeMatchesAnUninterruptedRun(string model, Action<SequenceTrainerOptions> configure)
     {
         SequenceTrainerOptions Options(string model, string? folder)

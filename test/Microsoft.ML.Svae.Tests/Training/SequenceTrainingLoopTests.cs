@@ -156,6 +156,67 @@ public class SequenceTrainingLoopTests
     }
 
     [Fact]
+    public void LearningRateScheduleWarmsUpThenFollowsACosineToTheFloorThenHolds()
+    {
+        // Rate 0.01, warm-up 4 updates, decay over 8 updates: the floor is 0.0001.
+        double At(long u) => EpochRunner.LearningRateAt(u, 0.01, 4, 8);
+        Assert.Equal(0.0025, At(0), 12);
+        Assert.Equal(0.0075, At(2), 12);
+        Assert.Equal(0.01, At(3), 12);
+        Assert.Equal(0.01, At(4), 12); // the decay's start: cos 0 = 1
+        Assert.Equal(0.0001 + 0.0099 * (1 + Math.Sqrt(0.5)) / 2, At(6), 12); // a quarter: cos(π/4)
+        Assert.Equal(0.00505, At(8), 12); // halfway: cos(π/2) = 0, the mean of the rate and the floor
+        Assert.Equal(0.0001 + 0.0099 * (1 - Math.Sqrt(0.5)) / 2, At(10), 12);
+        Assert.Equal(0.0001, At(12), 12); // the end of the decay: the floor
+        Assert.Equal(0.0001, At(1_000), 12);
+        // Without a warm-up the decay starts at the first update; without a decay the rate is constant.
+        Assert.Equal(0.01, EpochRunner.LearningRateAt(0, 0.01, 0, 8), 12);
+        Assert.Equal(0.00505, EpochRunner.LearningRateAt(4, 0.01, 0, 8), 12);
+        Assert.All(new long[] { 0, 5, 100, 10_000 }, u => Assert.Equal(0.01, EpochRunner.LearningRateAt(u, 0.01, 0, 0)));
+        Assert.Equal(0.0025, EpochRunner.LearningRateAt(0, 0.01, 4, 0), 12);
+        Assert.Equal(0.01, EpochRunner.LearningRateAt(4, 0.01, 4, 0), 12);
+    }
+
+    [Fact]
+    public void LearningRateDecaysOverTheGivenEpochsThenStaysAtTheFloor()
+    {
+        // One update per epoch, so the decay over 4 epochs is 4 updates; Adam moves Bad's score by the learning rate
+        // per update. Rates: 0.1, 0.001 + 0.099·(1 + cos(π/4))/2, 0.0505, 0.001 + 0.099·(1 − cos(π/4))/2, then 0.001.
+        var options = Options(6, 0);
+        options.LearningRateDecayEpochs = 4;
+        using var model = new ItemBiasModel();
+        var log = new List<string>();
+        var ml = new MLContext(1);
+        ml.Log += (_, e) => log.Add(e.Message);
+        var result = SequenceTrainingLoop.Train(((IHostEnvironment)ml).Register("test"), model, s_train, null, null, options, KlAnnealingSchedule.None, CPU, "test");
+        double r2 = 0.001 + 0.099 * (1 + Math.Sqrt(0.5)) / 2, r4 = 0.001 + 0.099 * (1 - Math.Sqrt(0.5)) / 2;
+        double[] rates = [0.1, r2, 0.0505, r4, 0.001, 0.001];
+        var before = rates.Select((_, e) => -rates.Take(e).Sum()).ToArray();
+        Assert.Equal(before, result.History.Select(e => e.TrainingLoss).ToArray(), new ToleranceComparer(1e-4));
+        Assert.Equal((float)rates.Sum(), model.BadScore, 1e-4f);
+        Assert.Contains(log, m => m.Contains("libtorch threads; learning rate 0.1, cosine decay over 4 epochs (4 updates) to 0.001; validation: none.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TheDecayIsCountedInBatchesOfTheFirstEpochAfterTheWarmUp()
+    {
+        // One user per batch: the three users make three batches per epoch, so 3 decay epochs are 9 updates, after a
+        // warm-up of 2. Every batch has the same gradient, so each update moves Bad's score by its learning rate.
+        var options = Options(5, 0);
+        options.BatchSize = 1;
+        options.LearningRateWarmupUpdates = 2;
+        options.LearningRateDecayEpochs = 3;
+        using var model = new ItemBiasModel();
+        var log = new List<string>();
+        var ml = new MLContext(1);
+        ml.Log += (_, e) => log.Add(e.Message);
+        SequenceTrainingLoop.Train(((IHostEnvironment)ml).Register("test"), model, s_train, null, null, options, KlAnnealingSchedule.None, CPU, "test");
+        Assert.Contains(log, m => m.Contains("learning rate 0.1, warm-up 2 updates, cosine decay over 3 epochs (9 updates) to 0.001;", StringComparison.Ordinal));
+        double expected = Enumerable.Range(0, 15).Sum(u => EpochRunner.LearningRateAt(u, 0.1, 2, 9));
+        Assert.Equal((float)expected, model.BadScore, 1e-4f);
+    }
+
+    [Fact]
     public void KlWeightFollowsTheSchedule()
     {
         using var model = new ItemBiasModel();

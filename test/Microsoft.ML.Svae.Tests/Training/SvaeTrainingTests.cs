@@ -141,6 +141,7 @@ public class SvaeTrainingTests
         { nameof(SvaeTrainer.Options.BatchOrder), o => o.BatchOrder = (BatchOrder)2 },
         { nameof(SvaeTrainer.Options.NumberOfThreads), o => o.NumberOfThreads = 0 },
         { nameof(SvaeTrainer.Options.LearningRateWarmupUpdates), o => o.LearningRateWarmupUpdates = -1 },
+        { nameof(SvaeTrainer.Options.LearningRateDecayEpochs), o => o.LearningRateDecayEpochs = -1 },
         { nameof(SvaeTrainer.Options.KlWeightCap), o => o.KlWeightCap = -0.1 },
         { nameof(SvaeTrainer.Options.KlAnnealingSteps), o => o.KlAnnealingSteps = 0 },
         { nameof(SvaeTrainer.Options.FoldOutColumnName), o => o.FoldOutColumnName = " " },
@@ -174,9 +175,10 @@ public class SvaeTrainingTests
     public void OptionsBindFromJsonAsAutoMLProposesThem()
     {
         var options = System.Text.Json.JsonSerializer.Deserialize<SvaeTrainer.Options>(
-            """{ "Likelihood": "Mixture", "NextK": 3, "LearningRate": 0.004, "KlAnnealingResetsEachEpoch": true, "MaxHistoryLength": 50, "BatchOrder": "LengthBuckets" }""")!;
+            """{ "Likelihood": "Mixture", "NextK": 3, "LearningRate": 0.004, "KlAnnealingResetsEachEpoch": true, "MaxHistoryLength": 50, "BatchOrder": "LengthBuckets", "LearningRateDecayEpochs": 6 }""")!;
         Assert.Equal((NextKLikelihood.Mixture, 3, 0.004, true, 50), (options.Likelihood, options.NextK, options.LearningRate, options.KlAnnealingResetsEachEpoch, options.MaxHistoryLength));
         Assert.Equal(BatchOrder.LengthBuckets, options.BatchOrder);
+        Assert.Equal(6, options.LearningRateDecayEpochs);
         Assert.Equal(8, options.BatchSize); // unbound properties keep the SVAE defaults
     }
 

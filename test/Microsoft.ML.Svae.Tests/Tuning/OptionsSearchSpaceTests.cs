@@ -51,6 +51,7 @@ public class OptionsSearchSpaceTests
         Assert.Equal("BatchSize in [4, 512] (log scale)", Find(space, "BatchSize"));
         Assert.Equal("LearningRate in [0.0001, 0.1] (log scale)", Find(space, "LearningRate"));
         Assert.Equal("LearningRateWarmupUpdates in {0, 100, 1000}", Find(space, "LearningRateWarmupUpdates"));
+        Assert.Equal("LearningRateDecayEpochs in {0, 5, 10, 20}", Find(space, "LearningRateDecayEpochs"));
         Assert.Equal("WeightDecay in {0, 1E-06, 1E-05, 0.0001, 0.001}", Find(space, "WeightDecay"));
         Assert.Equal("BatchOrder in {Pooled, LengthBuckets}", Find(space, "BatchOrder"));
         Assert.Equal("DecoupledWeightDecay in {false, true}", Find(space, "DecoupledWeightDecay"));
@@ -100,7 +101,7 @@ public class OptionsSearchSpaceTests
     public void BadNamesAndRangesNameTheValidValues()
     {
         var space = new OptionsSearchSpace<Gru4RecTrainer.Options>();
-        const string options = "BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateWarmupUpdates, RecurrentSize, WeightDecay";
+        const string options = "BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateDecayEpochs, LearningRateWarmupUpdates, RecurrentSize, WeightDecay";
         Assert.Equal($"'Foo' is not an option of this search space over Gru4RecTrainer.Options. Its options: {options}. (Parameter 'names')",
             Assert.Throws<ArgumentException>(() => space.Only(new[] { "Foo" })).Message);
         Assert.Equal($"Name at least one option to sweep. The options of this search space over Gru4RecTrainer.Options: {options}. (Parameter 'names')",
