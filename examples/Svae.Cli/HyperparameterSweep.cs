@@ -31,6 +31,10 @@ internal static class HyperparameterSweep
     /// </summary>
     public const string StoppedEarlyColumn = "Stopped early";
 
+    /// <summary>The column saying which trials diverged, when there is no short round (with a short round, the
+    /// <see cref="StoppedEarlyColumn"/> says "diverged (epoch n)" instead).</summary>
+    public const string DivergedColumn = "Diverged";
+
     /// <summary>
     /// The search space of <typeparamref name="TOptions"/> that <paramref name="request"/> asks for; a name or range that
     /// does not fit is a one-line <see cref="CliException"/> naming the valid values. <paramref name="identity"/> is an
@@ -87,11 +91,11 @@ internal static class HyperparameterSweep
 
     /// <summary>
     /// Runs the sweep of one model: <paramref name="baseline"/> is the options a <c>reproduce</c> run with the same
-    /// settings trains with (trial 1), <paramref name="fit"/> trains one trial's options on <paramref name="train"/>
-    /// with <paramref name="dataset"/>'s validation users.
+    /// settings trains with (trial 1); <paramref name="bestValidation"/> trains with the options it is given and returns
+    /// the best validation NDCG of the run. A trial whose training diverges (<see cref="TrainingDivergedException"/>) is
+    /// recorded as diverged and the sweep goes on.
     /// </summary>
-    public static DataFrame Run<TOptions>(SweepRequest request, SequenceDataset dataset, IDataView train, TOptions baseline,
-        Func<TOptions, IDataView, IDataView, TrainedRecommendationTransformer> fit, string? identity)
+    public static DataFrame Run<TOptions>(SweepRequest request, TOptions baseline, Func<TOptions, double> bestValidation, string? identity)
         where TOptions : SequenceTrainerOptions, new()
     {
         var space = Space<TOptions>(request, identity);
@@ -101,19 +105,31 @@ internal static class HyperparameterSweep
         foreach (var c in candidates)
             c.NumberOfEpochs = baseline.NumberOfEpochs; // epochs are the budget, not a swept value
         string metric = $"NDCG@{baseline.ValidationCutoff}";
+        var diverged = new string?[candidates.Count];
 
-        double Train(TOptions options, int epochs)
+        // The best validation NDCG of trial i trained for `epochs`, or null when its training diverged.
+        double? Train(int i, int epochs)
         {
-            var copy = OptionsSearchSpace<TOptions>.Copy(options);
+            var copy = OptionsSearchSpace<TOptions>.Copy(candidates[i]);
             copy.NumberOfEpochs = epochs;
-            using var model = fit(copy, train, dataset.Validation);
-            return model.TrainingHistory.Max(e => e.ValidationNdcg ?? 0);
+            try
+            {
+                return bestValidation(copy);
+            }
+            catch (TrainingDivergedException e)
+            {
+                diverged[i] = e.Epoch > 0 ? $"diverged (epoch {e.Epoch})" : "diverged";
+                display.Line($"trial {i + 1}: {CliErrors.OneLine(e.Message)} The trial is recorded as diverged.");
+                return null;
+            }
         }
+
+        string Score(double? score) => score is double v ? FormattableString.Invariant($"{100 * v:F2}") : "diverged";
 
         // With fewer than 3 epochs per trial the short round would be a full training: every trial then trains once, in full.
         int fullEpochs = baseline.NumberOfEpochs, shortEpochs = Math.Max(1, fullEpochs / 3);
         bool earlyRound = shortEpochs < fullEpochs;
-        var shortScores = new double[candidates.Count];
+        var shortScores = new double?[candidates.Count];
         var fullScores = new double?[candidates.Count];
         for (int i = 0; i < candidates.Count; i++)
             display.Line($"trial {i + 1}: {Describe(space, candidates[i])}");
@@ -121,36 +137,44 @@ internal static class HyperparameterSweep
         {
             for (int i = 0; i < candidates.Count; i++)
             {
-                shortScores[i] = Train(candidates[i], shortEpochs);
-                display.Line($"trial {i + 1}/{candidates.Count} after {shortEpochs} epochs: validation {metric} {100 * shortScores[i]:F2}");
+                shortScores[i] = Train(i, shortEpochs);
+                display.Line($"trial {i + 1}/{candidates.Count} after {shortEpochs} epochs: validation {metric} {Score(shortScores[i])}");
             }
-            double median = shortScores.OrderBy(s => s).ElementAt(shortScores.Length / 2);
+            // The median of the round with diverged trials ranked last; a diverged trial never goes on.
+            double median = shortScores.Select(s => s ?? double.NegativeInfinity).OrderBy(s => s).ElementAt(shortScores.Length / 2);
             for (int i = 0; i < candidates.Count; i++)
             {
-                if (shortScores[i] < median) continue;
-                fullScores[i] = Train(candidates[i], fullEpochs);
-                display.Line($"trial {i + 1} full ({fullEpochs} epochs): validation {metric} {100 * fullScores[i]:F2}");
+                if (shortScores[i] is not double score || score < median) continue;
+                fullScores[i] = Train(i, fullEpochs);
+                display.Line($"trial {i + 1} full ({fullEpochs} epochs): validation {metric} {Score(fullScores[i])}");
             }
         }
         else
         {
             for (int i = 0; i < candidates.Count; i++)
             {
-                fullScores[i] = Train(candidates[i], fullEpochs);
-                display.Line($"trial {i + 1}/{candidates.Count} ({fullEpochs} epochs, no early round): validation {metric} {100 * fullScores[i]:F2}");
+                fullScores[i] = Train(i, fullEpochs);
+                display.Line($"trial {i + 1}/{candidates.Count} ({fullEpochs} epochs, no early round): validation {metric} {Score(fullScores[i])}");
             }
         }
 
         var columns = new List<DataFrameColumn> { new Int32DataFrameColumn("Trial", Enumerable.Range(1, candidates.Count)) };
         if (earlyRound)
-            columns.Add(new DoubleDataFrameColumn($"{metric} after {shortEpochs} epochs", shortScores.Select(s => Math.Round(100 * s, 2))));
+            columns.Add(new DoubleDataFrameColumn($"{metric} after {shortEpochs} epochs", shortScores.Select(s => s is double v ? Math.Round(100 * v, 2) : (double?)null)));
         columns.Add(new DoubleDataFrameColumn($"{metric} after {fullEpochs} epochs", fullScores.Select(s => s is double v ? Math.Round(100 * v, 2) : (double?)null)));
         if (earlyRound)
-            columns.Add(new StringDataFrameColumn(StoppedEarlyColumn, fullScores.Select(s => s is null ? "yes" : "no")));
+            columns.Add(new StringDataFrameColumn(StoppedEarlyColumn, Enumerable.Range(0, candidates.Count).Select(i => fullScores[i] is not null ? "no" : diverged[i] ?? "yes")));
+        else if (diverged.Any(d => d is not null))
+            columns.Add(new StringDataFrameColumn(DivergedColumn, diverged.Select(d => d ?? "no")));
         foreach (var option in space.Options)
             columns.Add(new StringDataFrameColumn(option.Name, candidates.Select(c => Format(option.Property.GetValue(c)))));
         return new DataFrame(columns);
     }
+
+    /// <summary>Whether a trial of <paramref name="trials"/> (a table <see cref="Run"/> wrote) diverged.</summary>
+    public static bool HasDivergedTrials(DataFrame trials)
+        => new[] { StoppedEarlyColumn, DivergedColumn }.Where(c => trials.Columns.IndexOf(c) >= 0)
+            .Any(c => trials.Columns[c].Cast<object?>().Any(v => v is string text && text.StartsWith("diverged", StringComparison.Ordinal)));
 
     private static string Describe<TOptions>(OptionsSearchSpace<TOptions> space, TOptions options)
         where TOptions : class, new()

@@ -183,8 +183,11 @@ internal static class ModelRegistry
         => Entry(name, protocol, paper, options, fit) with
         {
             CheckSweep = request => HyperparameterSweep.Space<TOptions>(request, identity),
-            Sweep = (request, dataset, train) => HyperparameterSweep.Run(request, dataset, train, options(request.Settings),
-                (o, t, v) => (TrainedRecommendationTransformer)fit(request.Ml, o, t, v), identity),
+            Sweep = (request, dataset, train) => HyperparameterSweep.Run(request, options(request.Settings), o =>
+            {
+                using var model = (TrainedRecommendationTransformer)fit(request.Ml, o, train, dataset.Validation);
+                return model.TrainingHistory.Max(e => e.ValidationNdcg ?? 0);
+            }, identity),
         };
 
     /// <summary>The suffix of a history-only model's row when it also trains on the held-out users' fold-ins.</summary>

@@ -347,6 +347,8 @@ namespace Svae.Cli
                         : "Validation NDCG (%) per trial; every trial trained in full (with fewer than 3 epochs there is no short first round).",
                     $"Protocol: {protocolText}. Trial 1 is the options reproduce trains with; sampler seed {sweepSeed}.",
                 };
+                if (HyperparameterSweep.HasDivergedTrials(trialsTable))
+                    notes.Add("A diverged trial stopped when an epoch's mean loss was not a finite number (usually too high a learning rate); it has no score for that round.");
                 if (overrides.Count > 0)
                     notes.Add("Fixed with --set: " + string.Join(", ", overrides.Select(o => $"{o.Key}={o.Value}")) + ".");
                 AtomicFile.WriteAllText(Path.Combine(outputDir, "trials.md"), Results.Markdown(trialsTable, $"{entry.Name} sweep on {name}", notes));

@@ -163,8 +163,8 @@ internal sealed class EpochRunner : IDisposable
             epochLoss = lossSum.item<double>() / _totalUnits;
         }
         if (!double.IsFinite(epochLoss))
-            throw new InvalidOperationException(FormattableString.Invariant(
-                $"{reporter.ModelName} training diverged in epoch {epoch}: the mean loss is {epochLoss}. Lower LearningRate (now {_options.LearningRate})."));
+            throw new TrainingDivergedException(FormattableString.Invariant(
+                $"{reporter.ModelName} training diverged in epoch {epoch}: the mean loss is {epochLoss}. Lower LearningRate (now {_options.LearningRate})."), epoch, epochLoss);
         return (epochLoss, beta, priorSeconds + watch.Elapsed.TotalSeconds);
     }
 

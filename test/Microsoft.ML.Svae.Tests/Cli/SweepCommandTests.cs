@@ -141,8 +141,42 @@ public class SweepCommandTests : IDisposable
             UsageError("sweep", "--model", "GRU4Rec", "--options", "DropoutRate", "--range", "LearningRate=1e-3:2e-3", "--output", _dir));
         Assert.Equal("svae: error: --range LearningRate=0.001:0.002: LearningRate is fixed with --set LearningRate=0.01, so it is not swept; drop one of the two.",
             UsageError("sweep", "--model", "GRU4Rec", "--set", "LearningRate=0.01", "--range", "LearningRate=1e-3:2e-3", "--output", _dir));
-        Assert.Equal("svae: error: --range NumberOfEpochs=1:5: 'NumberOfEpochs' is not an option of this search space over Gru4RecTrainer.Options. Its options: BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateWarmupUpdates, RecurrentSize, WeightDecay.",
+        Assert.Equal("svae: error: --range NumberOfEpochs=1:5: 'NumberOfEpochs' is not an option of this search space over Gru4RecTrainer.Options. Its options: BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateDecayEpochs, LearningRateWarmupUpdates, RecurrentSize, WeightDecay.",
             UsageError("sweep", "--model", "GRU4Rec", "--range", "NumberOfEpochs=1:5", "--output", _dir));
+    }
+
+    [Fact]
+    public void ADivergedTrialIsRecordedAndTheSweepGoesOn()
+    {
+        // A stand-in trainer: the baseline learning rate (1e-3) scores 30 then 35; a sampled rate above 0.065 diverges in
+        // epoch 2 of the short round; any other sampled rate scores 40 in the short round and diverges in epoch 5 of
+        // the full one. With sampler seed 1 the three sampled rates in [0.05, 0.1] are 0.0594, 0.0540 and 0.0691.
+        var ml = new MLContext(1);
+        var request = new SweepRequest(ml, new RunSettings(null, false, 1), 4, 1, new[] { "LearningRate" },
+            new Dictionary<string, (double, double)> { ["LearningRate"] = (0.05, 0.1) }, new ProgressDisplay(ml, forcePlain: true));
+        var baseline = new Gru4RecTrainer.Options { NumberOfEpochs = 6 };
+        var calls = new List<(double Rate, int Epochs)>();
+        double Fit(Gru4RecTrainer.Options o)
+        {
+            calls.Add((o.LearningRate, o.NumberOfEpochs));
+            if (o.LearningRate == 1e-3) return o.NumberOfEpochs == 2 ? 0.30 : 0.35;
+            if (o.LearningRate > 0.065) throw new TrainingDivergedException("GRU4Rec training diverged in epoch 2: the mean loss is NaN.", 2, double.NaN);
+            if (o.NumberOfEpochs == 2) return 0.40;
+            throw new TrainingDivergedException("GRU4Rec training diverged in epoch 5: the mean loss is Infinity.", 5, double.PositiveInfinity);
+        }
+
+        var table = HyperparameterSweep.Run(request, baseline, Fit, identity: null);
+
+        var rates = table.Columns["LearningRate"].Cast<string>().Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(new[] { 0.001, 0.0594, 0.054, 0.0691 }, rates.Select(r => Math.Round(r, 4)));
+        // Short round: 30, 40, 40, diverged; median (third of four, diverged ranked last) 40: trials 2 and 3 go on and diverge.
+        Assert.Equal(new double?[] { 30, 40, 40, null }, table.Columns["NDCG@100 after 2 epochs"].Cast<double?>());
+        Assert.Equal(new double?[] { null, null, null, null }, table.Columns["NDCG@100 after 6 epochs"].Cast<double?>());
+        Assert.Equal(new[] { "yes", "diverged (epoch 5)", "diverged (epoch 5)", "diverged (epoch 2)" },
+            table.Columns[HyperparameterSweep.StoppedEarlyColumn].Cast<string>());
+        Assert.True(HyperparameterSweep.HasDivergedTrials(table));
+        Assert.Equal(6, calls.Count);
+        Assert.Equal(new[] { 2, 2, 2, 2, 6, 6 }, calls.Select(c => c.Epochs));
     }
 
     private static string UsageError(params string[] args)
