@@ -18,20 +18,20 @@ internal sealed record SweepRequest(MLContext Ml, RunSettings Settings, int Tria
 
 /// <summary>
 /// Random search over a neural model's Options with early stopping of bad trials: every trial first trains for a
-/// third of its epochs; only trials at or above the median validation NDCG of that round train in full. With fewer
-/// than 3 epochs per trial there is no short round: every trial trains once, in full. The options sampled are those
+/// third of its epochs (rounded down, at least one); only trials at or above the median validation NDCG of that round
+/// train in full. With one epoch per trial there is no short round: every trial trains once, in full. The options sampled are those
 /// with a sweep attribute (the ones AutoML's <c>SearchSpace&lt;T&gt;</c> reads), less the options fixed with
 /// <c>--set</c> and the option that selects the model itself, or only those named with <c>--options</c>.
 /// </summary>
 internal static class HyperparameterSweep
 {
     /// <summary>
-    /// The column saying which trials stopped after the short round; absent when a trial has fewer than 3 epochs
+    /// The column saying which trials stopped after the short round; absent when a trial has one epoch
     /// (then the short round would be the full training, and every trial trains once, in full).
     /// </summary>
     public const string StoppedEarlyColumn = "Stopped early";
 
-    /// <summary>The column saying which trials diverged, when there is no short round (with a short round, the
+    /// <summary>The column saying which trials diverged, when there is no short round (one epoch per trial) (with a short round, the
     /// <see cref="StoppedEarlyColumn"/> says "diverged (epoch n)" instead).</summary>
     public const string DivergedColumn = "Diverged";
 
@@ -44,6 +44,7 @@ internal static class HyperparameterSweep
         where TOptions : SequenceTrainerOptions, new()
     {
         var space = new OptionsSearchSpace<TOptions>();
+        var space0 = space.Options.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
         var fixedNames = request.Settings.Overrides.Keys.ToHashSet(StringComparer.Ordinal);
         var sweepable = space.Options.Select(o => o.Name).Where(n => n != identity && !fixedNames.Contains(n)).ToList();
         if (request.Options is { } names)
@@ -66,7 +67,7 @@ internal static class HyperparameterSweep
         foreach (var (name, (min, max)) in request.Ranges)
         {
             string argument = FormattableString.Invariant($"--range {name}={min}:{max}");
-            if (fixedNames.Contains(name))
+            if (fixedNames.Contains(name) && space0.Contains(name))
                 throw new CliException($"{argument}: {name} is fixed with --set {name}={request.Settings.Overrides[name]}, so it is not swept; drop one of the two.");
             if (request.Options is { } swept && !swept.Contains(name) && sweepable.Contains(name))
                 throw new CliException($"{argument}: {name} is not among the swept options (--options {string.Join(",", swept)}); add it there to sweep it in this range.");
@@ -126,7 +127,7 @@ internal static class HyperparameterSweep
 
         string Score(double? score) => score is double v ? FormattableString.Invariant($"{100 * v:F2}") : "diverged";
 
-        // With fewer than 3 epochs per trial the short round would be a full training: every trial then trains once, in full.
+        // With one epoch per trial the short round would be the full training: every trial then trains once, in full.
         int fullEpochs = baseline.NumberOfEpochs, shortEpochs = Math.Max(1, fullEpochs / 3);
         bool earlyRound = shortEpochs < fullEpochs;
         var shortScores = new double?[candidates.Count];

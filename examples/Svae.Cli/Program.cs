@@ -344,7 +344,7 @@ namespace Svae.Cli
                 {
                     trialsTable.Columns.IndexOf(HyperparameterSweep.StoppedEarlyColumn) >= 0
                         ? "Validation NDCG (%) per trial; trials below the median after the short first round were stopped early."
-                        : "Validation NDCG (%) per trial; every trial trained in full (with fewer than 3 epochs there is no short first round).",
+                        : "Validation NDCG (%) per trial; every trial trained in full (with one epoch per trial there is no short first round).",
                     $"Protocol: {protocolText}. Trial 1 is the options reproduce trains with; sampler seed {sweepSeed}.",
                 };
                 if (HyperparameterSweep.HasDivergedTrials(trialsTable))

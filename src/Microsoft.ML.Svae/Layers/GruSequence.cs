@@ -62,7 +62,7 @@ internal static class GruSequence
     /// non-empty <c>[B, T, I]</c> on the CPU, and <see cref="UseLibTorch"/> is off.
     /// </summary>
     internal static bool TakesFusedPath(Tensor input)
-        => !UseLibTorch && is_grad_enabled() && input.device_type == DeviceType.CPU && input.dim() == 3 && input.shape[1] >= 1;
+        => !UseLibTorch && is_grad_enabled() && input.device_type == DeviceType.CPU && input.dim() == 3 && input.shape[0] >= 1 && input.shape[1] >= 1;
 
     /// <summary>
     /// The fused GRU on <paramref name="input"/> <c>[B, T, I]</c> (T ≥ 1) with <paramref name="gru"/>'s parameters,

@@ -13,6 +13,7 @@ internal sealed class CheckpointSession
     private readonly SequenceTrainerOptions _options;
     private readonly string _modelName;
     private readonly string _optionsJson;
+    private readonly string _defaultOptionsJson;
     private readonly TrainingFingerprint _fingerprint;
     private readonly ISequenceModel _model;
     private readonly EpochRunner _runner;
@@ -27,6 +28,7 @@ internal sealed class CheckpointSession
         _options = options;
         _modelName = modelName;
         _optionsJson = TrainingCheckpoint.SerializeOptions(options);
+        _defaultOptionsJson = TrainingCheckpoint.SerializeOptions((SequenceTrainerOptions)Activator.CreateInstance(options.GetType())!);
         _fingerprint = fingerprint;
         _model = model;
         _runner = runner;
@@ -123,7 +125,7 @@ internal sealed class CheckpointSession
         string restart = $"Use the same options and data to resume, or delete {_file.Path} (or choose another CheckpointFolder) to train from the start.";
         if (checkpoint.ModelName != _modelName)
             throw new ArgumentException($"The checkpoint {_file.Path} was made by {checkpoint.ModelName}, not {_modelName}. {restart}");
-        var options = TrainingCheckpoint.OptionDifferences(checkpoint.OptionsJson, _optionsJson);
+        var options = TrainingCheckpoint.OptionDifferences(checkpoint.OptionsJson, _optionsJson, _defaultOptionsJson);
         if (options.Count > 0)
             throw new ArgumentException($"The checkpoint {_file.Path} was made with other options: {string.Join("; ", options)}. {restart}");
         var data = checkpoint.Fingerprint.Differences(_fingerprint);

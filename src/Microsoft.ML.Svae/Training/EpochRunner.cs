@@ -10,8 +10,8 @@ namespace Microsoft.ML.Svae;
 /// </summary>
 internal sealed class EpochRunner : IDisposable
 {
-    /// <summary>The floor of the learning-rate decay, as a fraction of <see cref="SequenceTrainerOptions.LearningRate"/>.</summary>
-    public const double DecayFloor = 0.01;
+    /// <summary>The floor of the learning-rate decay is <see cref="SequenceTrainerOptions.LearningRate"/> divided by this.</summary>
+    public const double DecayFloorDivisor = 100;
 
     /// <summary>Logits per training batch (users × padded length × N floats) when <see cref="SequenceTrainerOptions.MaxPositionsPerBatch"/> is 0.</summary>
     public const long DefaultLogitBudget = 1L << 26;
@@ -172,7 +172,7 @@ internal sealed class EpochRunner : IDisposable
     /// The learning rate of the update after <paramref name="updates"/> updates: <see cref="SequenceTrainerOptions.LearningRate"/>,
     /// scaled by (updates + 1) / n during a warm-up of n updates; then, with a decay over d = <see cref="DecayUpdates"/>
     /// updates, floor + (rate − floor) · (1 + cos(π · s / d)) / 2 at s updates after the warm-up, and the floor
-    /// (<see cref="DecayFloor"/> · rate) from s = d on.
+    /// (rate / <see cref="DecayFloorDivisor"/>) from s = d on.
     /// </summary>
     public double LearningRateAt(long updates)
         => LearningRateAt(updates, _options.LearningRate, _options.LearningRateWarmupUpdates, DecayUpdates);
@@ -185,7 +185,7 @@ internal sealed class EpochRunner : IDisposable
         if (decayUpdates <= 0)
             return rate;
         long since = updates - warmUp;
-        double floor = rate * DecayFloor;
+        double floor = rate / DecayFloorDivisor;
         if (since >= decayUpdates)
             return floor;
         return floor + (rate - floor) * 0.5 * (1 + Math.Cos(Math.PI * since / decayUpdates));

@@ -77,7 +77,8 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// </summary>
     /// <remarks>
     /// After the decay the validation curve is flat, so <see cref="NumberOfEpochs"/> equal to this many epochs bounds
-    /// <c>Fit</c> where the decay ends; a decay that ends too early freezes the model below what a constant rate reaches
+    /// <c>Fit</c> about where the decay ends (exactly without a warm-up and when every epoch has as many batches as the
+    /// first; a warm-up of n updates moves the end n updates later); a decay that ends too early freezes the model below what a constant rate reaches
     /// (docs/BENCHMARKS.md, issue 16, measured on MovieLens-100K). Swept as a choice of no decay or a decay over 5, 10 or
     /// 20 epochs.
     /// </remarks>

@@ -99,16 +99,23 @@ internal sealed class TrainingCheckpoint : IDisposable
     public static string SerializeOptions(SequenceTrainerOptions options)
         => JsonSerializer.Serialize(options, options.GetType(), new JsonSerializerOptions { WriteIndented = false });
 
-    /// <summary>The options that differ between <paramref name="saved"/> and <paramref name="current"/>: name, old and new value.</summary>
-    public static List<string> OptionDifferences(string saved, string current)
+    /// <summary>
+    /// The options that differ between <paramref name="saved"/> and <paramref name="current"/>: name, old and new value.
+    /// An option the checkpoint does not record (added to the library after it was written) is no difference when its
+    /// current value is its value in <paramref name="defaults"/>: a new option's default keeps the behaviour of before.
+    /// </summary>
+    public static List<string> OptionDifferences(string saved, string current, string? defaults = null)
     {
         var old = JsonNode.Parse(saved) as JsonObject ?? new JsonObject();
         var now = JsonNode.Parse(current) as JsonObject ?? new JsonObject();
+        var fresh = defaults is null ? new JsonObject() : JsonNode.Parse(defaults) as JsonObject ?? new JsonObject();
         var differences = new List<string>();
         foreach (var name in old.Select(p => p.Key).Union(now.Select(p => p.Key)))
         {
             string a = old.TryGetPropertyValue(name, out var x) ? x?.ToJsonString() ?? "null" : "(absent)";
             string b = now.TryGetPropertyValue(name, out var y) ? y?.ToJsonString() ?? "null" : "(absent)";
+            if (a == "(absent)" && fresh.TryGetPropertyValue(name, out var d) && (d?.ToJsonString() ?? "null") == b)
+                continue;
             if (a != b)
                 differences.Add($"{name}: {a} in the checkpoint, {b} now");
         }

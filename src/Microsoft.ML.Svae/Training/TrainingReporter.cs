@@ -50,7 +50,7 @@ internal sealed class TrainingReporter : IDisposable
         if (_options.LearningRateWarmupUpdates > 0)
             text += FormattableString.Invariant($", warm-up {_options.LearningRateWarmupUpdates} updates");
         if (runner.DecayUpdates > 0)
-            text += FormattableString.Invariant($", cosine decay over {_options.LearningRateDecayEpochs} epochs ({runner.DecayUpdates} updates) to {_options.LearningRate * EpochRunner.DecayFloor}");
+            text += FormattableString.Invariant($", cosine decay over {_options.LearningRateDecayEpochs} epochs ({runner.DecayUpdates} updates) to {_options.LearningRate / EpochRunner.DecayFloorDivisor}");
         return text;
     }
 

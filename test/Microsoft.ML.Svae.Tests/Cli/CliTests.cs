@@ -139,7 +139,7 @@ public class CliTests : IDisposable
         Assert.StartsWith("Trial,NDCG@100 after 1 epochs,BatchOrder,BatchSize,", csv[0]);
         Assert.DoesNotContain("Stopped early", csv[0]);
         Assert.Equal(2, csv.Length);
-        Assert.Contains("every trial trained in full (with fewer than 3 epochs there is no short first round)",
+        Assert.Contains("every trial trained in full (with one epoch per trial there is no short first round)",
             File.ReadAllText(Path.Combine(_dir, "trials.md")));
     }
 

@@ -143,14 +143,16 @@ public class SweepCommandTests : IDisposable
             UsageError("sweep", "--model", "GRU4Rec", "--set", "LearningRate=0.01", "--range", "LearningRate=1e-3:2e-3", "--output", _dir));
         Assert.Equal("svae: error: --range NumberOfEpochs=1:5: 'NumberOfEpochs' is not an option of this search space over Gru4RecTrainer.Options. Its options: BatchOrder, BatchSize, DecoupledWeightDecay, DropoutRate, EmbeddingSize, LearningRate, LearningRateDecayEpochs, LearningRateWarmupUpdates, RecurrentSize, WeightDecay.",
             UsageError("sweep", "--model", "GRU4Rec", "--range", "NumberOfEpochs=1:5", "--output", _dir));
+        Assert.StartsWith("svae: error: --range NumberOfEpochs=1:5: 'NumberOfEpochs' is not an option of this search space over Gru4RecTrainer.Options.",
+            UsageError("sweep", "--model", "GRU4Rec", "--set", "NumberOfEpochs=5", "--range", "NumberOfEpochs=1:5", "--output", _dir));
     }
 
     [Fact]
     public void ADivergedTrialIsRecordedAndTheSweepGoesOn()
     {
-        // A stand-in trainer: the baseline learning rate (1e-3) scores 30 then 35; a sampled rate above 0.065 diverges in
-        // epoch 2 of the short round; any other sampled rate scores 40 in the short round and diverges in epoch 5 of
-        // the full one. With sampler seed 1 the three sampled rates in [0.05, 0.1] are 0.0594, 0.0540 and 0.0691.
+        // A stand-in trainer: the baseline learning rate (1e-3) scores 30 in up to 2 epochs, else 35; a sampled rate above
+        // 0.065 diverges in epoch 2; any other sampled rate scores 40 in up to 2 epochs (the short round of 6) and
+        // diverges in epoch 5 of a longer training. With sampler seed 1 the three sampled rates in [0.05, 0.1] are 0.0594, 0.0540 and 0.0691.
         var ml = new MLContext(1);
         var request = new SweepRequest(ml, new RunSettings(null, false, 1), 4, 1, new[] { "LearningRate" },
             new Dictionary<string, (double, double)> { ["LearningRate"] = (0.05, 0.1) }, new ProgressDisplay(ml, forcePlain: true));
@@ -159,9 +161,9 @@ public class SweepCommandTests : IDisposable
         double Fit(Gru4RecTrainer.Options o)
         {
             calls.Add((o.LearningRate, o.NumberOfEpochs));
-            if (o.LearningRate == 1e-3) return o.NumberOfEpochs == 2 ? 0.30 : 0.35;
+            if (o.LearningRate == 1e-3) return o.NumberOfEpochs <= 2 ? 0.30 : 0.35;
             if (o.LearningRate > 0.065) throw new TrainingDivergedException("GRU4Rec training diverged in epoch 2: the mean loss is NaN.", 2, double.NaN);
-            if (o.NumberOfEpochs == 2) return 0.40;
+            if (o.NumberOfEpochs <= 2) return 0.40;
             throw new TrainingDivergedException("GRU4Rec training diverged in epoch 5: the mean loss is Infinity.", 5, double.PositiveInfinity);
         }
 
@@ -177,6 +179,13 @@ public class SweepCommandTests : IDisposable
         Assert.True(HyperparameterSweep.HasDivergedTrials(table));
         Assert.Equal(6, calls.Count);
         Assert.Equal(new[] { 2, 2, 2, 2, 6, 6 }, calls.Select(c => c.Epochs));
+
+        // One epoch per trial: no short round; the trials that diverge are named in a Diverged column.
+        var once = HyperparameterSweep.Run(request, new Gru4RecTrainer.Options { NumberOfEpochs = 1 }, Fit, identity: null);
+        Assert.Equal(new double?[] { 30, 40, 40, null }, once.Columns["NDCG@100 after 1 epochs"].Cast<double?>());
+        Assert.Equal(new[] { "no", "no", "no", "diverged (epoch 2)" }, once.Columns[HyperparameterSweep.DivergedColumn].Cast<string>());
+        Assert.True(HyperparameterSweep.HasDivergedTrials(once));
+        Assert.False(HyperparameterSweep.HasDivergedTrials(HyperparameterSweep.Run(request, new Gru4RecTrainer.Options { NumberOfEpochs = 1 }, _ => 0.25, identity: null)));
     }
 
     private static string UsageError(params string[] args)

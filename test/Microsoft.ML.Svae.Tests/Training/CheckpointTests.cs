@@ -90,12 +90,44 @@ public sealed class CheckpointTests : IDisposable
 
     [Fact]
     public void ResumingInTheMiddleOfALearningRateDecayEndsExactlyLikeAnUninterruptedRun()
+    {
         // The interruption (epoch 2, after batch 4 of B ≥ 5) falls inside the decay (updates 3 to 3 + 2B).
-        => AssertResumeMatchesAnUninterruptedRun("SVAE", o =>
+        static void Decay(SequenceTrainerOptions o)
         {
             o.LearningRateWarmupUpdates = 3;
             o.LearningRateDecayEpochs = 2;
-        });
+        }
+        AssertResumeMatchesAnUninterruptedRun("SVAE", Decay);
+
+        // The decay is in effect: the same run without it (same warm-up) ends elsewhere.
+        var ml = new MLContext(seed: 1);
+        var (train, validation) = UserSequenceTestData.CycleProtocol(ml, Items);
+        var withDecay = Options("SVAE", folder: null);
+        Decay(withDecay);
+        var withoutDecay = Options("SVAE", folder: null);
+        withoutDecay.LearningRateWarmupUpdates = 3;
+        Assert.NotEqual(Run(ml, withoutDecay, train, validation), Run(ml, withDecay, train, validation));
+    }
+
+    [Fact]
+    public void AnOptionTheCheckpointDoesNotRecordIsNoDifferenceAtItsDefault()
+    {
+        // A checkpoint written before LearningRateDecayEpochs existed has no such key; 0 (the default) behaves as before.
+        var current = new SvaeTrainer.Options();
+        string defaults = TrainingCheckpoint.SerializeOptions(new SvaeTrainer.Options());
+        var saved = System.Text.Json.Nodes.JsonNode.Parse(TrainingCheckpoint.SerializeOptions(current))!.AsObject();
+        Assert.True(saved.Remove(nameof(SequenceTrainerOptions.LearningRateDecayEpochs)));
+        string old = saved.ToJsonString();
+        Assert.Empty(TrainingCheckpoint.OptionDifferences(old, TrainingCheckpoint.SerializeOptions(current), defaults));
+
+        current.LearningRateDecayEpochs = 5;
+        Assert.Equal(new[] { "LearningRateDecayEpochs: (absent) in the checkpoint, 5 now" },
+            TrainingCheckpoint.OptionDifferences(old, TrainingCheckpoint.SerializeOptions(current), defaults));
+        current.LearningRateDecayEpochs = 0;
+        current.LearningRate = 0.03;
+        Assert.Equal(new[] { "LearningRate: 0.001 in the checkpoint, 0.03 now" },
+            TrainingCheckpoint.OptionDifferences(old, TrainingCheckpoint.SerializeOptions(current), defaults));
+    }
 
     private void AssertResumeMatchesAnUninterruptedRun(string model, Action<SequenceTrainerOptions> configure)
     {

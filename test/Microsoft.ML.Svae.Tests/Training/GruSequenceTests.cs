@@ -58,6 +58,33 @@ public class GruSequenceTests
     }
 
     [Fact]
+    public void BackwardWorksAfterTheForwardsScopeIsDisposedAndCollected()
+    {
+        // As in the models: the forward runs in its own dispose scope, only the output leaves it, and the handles of
+        // everything else (the saved buffers included) are gone before backward runs.
+        using var gru = Gru(5, 4, seed: 3);
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(5, CPU);
+        var x = randn(new long[] { 2, 6, 5 }, generator: generator);
+        var upstream = randn(new long[] { 2, 6, 4 }, generator: generator);
+        var (expected, _) = gru.call(x, null);
+        expected.backward([upstream]);
+        var expectedGradients = gru.parameters().Select(p => p.grad!.clone()).ToArray();
+        gru.zero_grad();
+
+        Tensor actual;
+        using (NewDisposeScope())
+            actual = GruSequence.Fused(gru, x.mul(1)).MoveToOuterDisposeScope();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        actual.backward([upstream]);
+        AssertClose(expected, actual);
+        var actualGradients = gru.parameters().Select(p => p.grad!).ToArray();
+        for (int i = 0; i < actualGradients.Length; i++)
+            AssertClose(expectedGradients[i], actualGradients[i], $"parameter {i}");
+    }
+
+    [Fact]
     public void OneCellTwoStepsByHand()
     {
         // I = H = 1: W_ih = (r, z, n) = (0.5, −1, 2), W_hh = (1, 0.5, −0.5), b_ih = (0.1, 0, −0.2), b_hh = (0, 0.3, 0.4).

@@ -19,6 +19,11 @@ public class SequenceTrainingLoopTests
     private sealed class ItemBiasModel : ISequenceModel
     {
         private readonly BiasModule _module = new();
+        private readonly int? _finiteLosses;
+        private int _losses;
+
+        /// <param name="finiteLosses">After this many calls of <see cref="Loss"/>, the loss is NaN (a diverged training).</param>
+        public ItemBiasModel(int? finiteLosses = null) => _finiteLosses = finiteLosses;
 
         private sealed class BiasModule : nn.Module
         {
@@ -49,7 +54,8 @@ public class SequenceTrainingLoopTests
         {
             LastKlWeight = klWeight;
             ThreadsInLoss = get_num_threads();
-            return -_module.scores[Bad] * batch.Count;
+            var loss = -_module.scores[Bad] * batch.Count;
+            return ++_losses > _finiteLosses ? loss * float.NaN : loss;
         }
 
         public Tensor ScoreUsers(SequenceBatch batch) => _module.scores.unsqueeze(0).expand(batch.Count, Items).clone();
@@ -153,6 +159,19 @@ public class SequenceTrainingLoopTests
         // Before each epoch's update the score is the sum of the earlier rates: 0.025, 0.05, 0.075, then 0.1, 0.1.
         Assert.Equal([0.0, -0.025, -0.075, -0.15, -0.25], result.History.Select(e => e.TrainingLoss).ToArray(), new ToleranceComparer(1e-4));
         Assert.Equal(0.35f, model.BadScore, 1e-4f);
+    }
+
+    [Fact]
+    public void ANonFiniteEpochLossThrowsTrainingDivergedExceptionNamingTheEpochAndTheLearningRate()
+    {
+        // One update per epoch; the second epoch's loss is NaN.
+        using var model = new ItemBiasModel(finiteLosses: 1);
+        var error = Assert.Throws<TrainingDivergedException>(() =>
+            SequenceTrainingLoop.Train(Host(), model, s_train, s_foldIn, s_foldOut, Options(5, 0), KlAnnealingSchedule.None, CPU, "test"));
+        Assert.Equal(2, error.Epoch);
+        Assert.True(double.IsNaN(error.MeanLoss));
+        Assert.Equal("test training diverged in epoch 2: the mean loss is NaN. Lower LearningRate (now 0.1).", error.Message);
+        Assert.IsAssignableFrom<InvalidOperationException>(error);
     }
 
     [Fact]
