@@ -44,9 +44,9 @@ internal static class HyperparameterSweep
         where TOptions : SequenceTrainerOptions, new()
     {
         var space = new OptionsSearchSpace<TOptions>();
-        var space0 = space.Options.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        var declared = space.Options.Select(o => o.Name).ToList();
         var fixedNames = request.Settings.Overrides.Keys.ToHashSet(StringComparer.Ordinal);
-        var sweepable = space.Options.Select(o => o.Name).Where(n => n != identity && !fixedNames.Contains(n)).ToList();
+        var sweepable = declared.Where(n => n != identity && !fixedNames.Contains(n)).ToList();
         if (request.Options is { } names)
         {
             foreach (string name in names)
@@ -67,7 +67,7 @@ internal static class HyperparameterSweep
         foreach (var (name, (min, max)) in request.Ranges)
         {
             string argument = FormattableString.Invariant($"--range {name}={min}:{max}");
-            if (fixedNames.Contains(name) && space0.Contains(name))
+            if (fixedNames.Contains(name) && declared.Contains(name))
                 throw new CliException($"{argument}: {name} is fixed with --set {name}={request.Settings.Overrides[name]}, so it is not swept; drop one of the two.");
             if (request.Options is { } swept && !swept.Contains(name) && sweepable.Contains(name))
                 throw new CliException($"{argument}: {name} is not among the swept options (--options {string.Join(",", swept)}); add it there to sweep it in this range.");

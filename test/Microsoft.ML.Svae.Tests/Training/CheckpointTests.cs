@@ -118,15 +118,14 @@ public sealed class CheckpointTests : IDisposable
         var saved = System.Text.Json.Nodes.JsonNode.Parse(TrainingCheckpoint.SerializeOptions(current))!.AsObject();
         Assert.True(saved.Remove(nameof(SequenceTrainerOptions.LearningRateDecayEpochs)));
         string old = saved.ToJsonString();
-        Assert.Empty(TrainingCheckpoint.OptionDifferences(old, TrainingCheckpoint.SerializeOptions(current), defaults));
+        List<string> Differences() => TrainingCheckpoint.OptionDifferences(old, TrainingCheckpoint.SerializeOptions(current), defaults);
+        Assert.Empty(Differences());
 
         current.LearningRateDecayEpochs = 5;
-        Assert.Equal(new[] { "LearningRateDecayEpochs: (absent) in the checkpoint, 5 now" },
-            TrainingCheckpoint.OptionDifferences(old, TrainingCheckpoint.SerializeOptions(current), defaults));
+        Assert.Equal(new[] { "LearningRateDecayEpochs: (absent) in the checkpoint, 5 now" }, Differences());
         current.LearningRateDecayEpochs = 0;
         current.LearningRate = 0.03;
-        Assert.Equal(new[] { "LearningRate: 0.001 in the checkpoint, 0.03 now" },
-            TrainingCheckpoint.OptionDifferences(old, TrainingCheckpoint.SerializeOptions(current), defaults));
+        Assert.Equal(new[] { "LearningRate: 0.001 in the checkpoint, 0.03 now" }, Differences());
     }
 
     private void AssertResumeMatchesAnUninterruptedRun(string model, Action<SequenceTrainerOptions> configure)
