@@ -49,7 +49,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
 
     public string Name => "svae-breakdown";
 
-    public string Usage => "[--steps N] [--batch-size B] [--order pooled|buckets] [--threads T] [--max-length L] [--seed S] [--gru fused|libtorch]: per-phase time of an SVAE training step (the GRU phases both ways, the whole step with --gru) and the padding share";
+    public string Usage => "[--data ml-100k/u.data] [--steps N] [--batch-size B] [--order pooled|buckets] [--threads T] [--max-length L] [--seed S] [--gru fused|libtorch]: per-phase time of an SVAE training step (the GRU phases both ways, the whole step with --gru) and the padding share";
 
     public int Run(string[] args)
     {
@@ -60,6 +60,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         int seed = 1;
         var order = BatchOrder.Pooled;
         bool wholeStepLibTorch = false;
+        string? movieLens100K = null;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--steps") steps = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -68,6 +69,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             else if (args[i] == "--max-length") maxLength = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--seed") seed = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--order") order = args[++i] == "buckets" ? BatchOrder.LengthBuckets : BatchOrder.Pooled;
+            else if (args[i] == "--data") movieLens100K = args[++i];
             else if (args[i] == "--gru" && i + 1 < args.Length && args[i + 1] is "fused" or "libtorch") wholeStepLibTorch = args[++i] == "libtorch";
             else { Console.Error.WriteLine($"usage: {Name} {Usage}"); return 2; }
         }
@@ -75,9 +77,12 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             set_num_threads(t);
 
         var ml = new MLContext(seed: 1);
-        var data = ml.Recommendation().Data.PrepareSequences(
-            ml.Recommendation().Data.GenerateSyntheticInteractions(SyntheticInteractionOptions.MovieLens1MShape()),
-            SequenceProtocolOptions.MovieLens1M());
+        var data = movieLens100K is null
+            ? ml.Recommendation().Data.PrepareSequences(
+                ml.Recommendation().Data.GenerateSyntheticInteractions(SyntheticInteractionOptions.MovieLens1MShape()),
+                SequenceProtocolOptions.MovieLens1M())
+            : ml.Recommendation().Data.PrepareSequences(ml.Recommendation().Data.LoadMovieLens100K(movieLens100K),
+                new SequenceProtocolOptions { RatingThreshold = 3, MinItemsPerUser = 5, ValidationUsers = 100, TestUsers = 100, Seed = seed, FoldSplit = FoldSplit.Temporal });
         var train = UserSequences.Read(data.Train, SequenceColumns.History, "history");
         var validationIn = UserSequences.Read(data.Validation, SequenceColumns.History, "history");
         var validationOut = UserSequences.Read(data.Validation, SequenceColumns.FoldOut, "fold-out");
