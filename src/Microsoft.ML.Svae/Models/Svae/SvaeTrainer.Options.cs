@@ -75,6 +75,21 @@ public sealed partial class SvaeTrainer
         [Range(0.0, 0.8, Defaults.DropoutRate)]
         public double DropoutRate { get; set; } = Defaults.DropoutRate;
 
+        /// <summary>
+        /// The number format of the large matrix products of training on the CPU: <see cref="TrainingPrecision.Float32"/>
+        /// (the default) or <see cref="TrainingPrecision.BFloat16"/>, where the decoder's output layer over all items
+        /// with its two backward products, and the GRU's input projection with its weight and input gradients, take
+        /// bfloat16 inputs (accumulating in float32). Parameters, Adam's state, the softmax, the loss, the KL and the
+        /// accumulated gradients stay float32; inference, scoring, validation and the ONNX model are float32 in both.
+        /// </summary>
+        /// <remarks>
+        /// Speeds training only on CPUs with bfloat16 hardware (Intel AMX or AVX512-BF16); on others libtorch emulates
+        /// bfloat16 and training may be slower. Ignored on CUDA devices (training runs in float32 there). Not in the paper
+        /// or the authors' code. Measured effect: docs/BENCHMARKS.md, issue 16, "bfloat16 matrix products".
+        /// </remarks>
+        [Choice(new object[] { nameof(Svae.TrainingPrecision.Float32), nameof(Svae.TrainingPrecision.BFloat16) }, nameof(Svae.TrainingPrecision.Float32))]
+        public TrainingPrecision TrainingPrecision { get; set; } = Defaults.TrainingPrecision;
+
         /// <summary>Creates options with the SVAE defaults.</summary>
         /// <remarks>
         /// Two defaults differ from the shared ones, both chosen by validation NDCG@100 on MovieLens-100K
@@ -94,6 +109,10 @@ public sealed partial class SvaeTrainer
         }
 
         /// <inheritdoc/>
+        private protected override string? PrecisionText => TrainingPrecision == TrainingPrecision.BFloat16
+            ? "bfloat16 matrix products (float32 weights)" : "float32 matrix products";
+
+        /// <inheritdoc/>
         public override void Validate()
         {
             base.Validate();
@@ -106,6 +125,8 @@ public sealed partial class SvaeTrainer
             CheckAtLeast(nameof(NextK), NextK, 1);
             if (!Enum.IsDefined(Likelihood))
                 throw new ArgumentOutOfRangeException(nameof(Likelihood), Likelihood, "Likelihood must be MultiSet or Mixture.");
+            if (!Enum.IsDefined(TrainingPrecision))
+                throw new ArgumentOutOfRangeException(nameof(TrainingPrecision), TrainingPrecision, "TrainingPrecision must be Float32 or BFloat16.");
         }
     }
 }
