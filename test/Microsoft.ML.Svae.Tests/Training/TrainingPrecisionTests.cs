@@ -188,6 +188,23 @@ public class TrainingPrecisionTests
     }
 
     [Fact]
+    public void SeededBFloat16TrainingIsReproducibleAndDiffersFromFloat32()
+    {
+        var train = TinySequences.Cycle(users: 24, items: 12, minLength: 5, maxLength: 12, noise: 0.1, seed: 3);
+        float[] Weights(TrainingPrecision precision)
+        {
+            var options = TinySequences.SmallOptions(epochs: 2);
+            options.TrainingPrecision = precision;
+            using var trained = new MLContext(1).Recommendation().Trainers.Svae(options).TrainModel(new TrainingData(train, null, null));
+            return ((SvaeModel)trained.Model).Network.decoderOut.weight!.data<float>().ToArray();
+        }
+
+        var first = Weights(TrainingPrecision.BFloat16);
+        Assert.Equal(first, Weights(TrainingPrecision.BFloat16));
+        Assert.NotEqual(first, Weights(TrainingPrecision.Float32));
+    }
+
+    [Fact]
     public void TheOpeningLogLineNamesFloat32ByDefault()
     {
         var train = TinySequences.Cycle(users: 12, items: 10, minLength: 4, maxLength: 6, noise: 0, seed: 1);
