@@ -246,6 +246,9 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     /// <summary>The text of <see cref="PrecisionText"/>, for the training log.</summary>
     internal string? TrainingPrecisionText => PrecisionText;
 
+    /// <summary>Whether training asks for bfloat16 matrix products on the CPU (SVAE's <see cref="TrainingPrecision.BFloat16"/>).</summary>
+    internal virtual bool RequestsBFloat16 => false;
+
     /// <summary>Throws when <paramref name="value"/> is below <paramref name="min"/>.</summary>
     private protected static void CheckAtLeast(string name, int value, int min)
     {

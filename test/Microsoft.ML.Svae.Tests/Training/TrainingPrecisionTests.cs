@@ -185,6 +185,8 @@ public class TrainingPrecisionTests
         // The parameters stay float32.
         Assert.All(trained.Model.Module.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
         Assert.Contains(messages, m => m.Contains("(Pooled); bfloat16 matrix products (float32 weights); ", StringComparison.Ordinal));
+        // The hardware warning appears exactly when this machine's CPU flags lack bfloat16.
+        Assert.Equal(BFloat16Hardware.Present == false, messages.Any(m => m.Contains("lists neither avx512_bf16 nor amx_bf16", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -246,6 +248,23 @@ public class TrainingPrecisionTests
         var options = new SvaeTrainer.Options { TrainingPrecision = (TrainingPrecision)7 };
         var error = Assert.Throws<ArgumentOutOfRangeException>(options.Validate);
         Assert.StartsWith("TrainingPrecision must be Float32 or BFloat16.", error.Message);
+    }
+
+    [Fact]
+    public void BFloat16HardwareIsReadFromTheCpuFlags()
+    {
+        const string amx = "processor\t: 0\nflags\t\t: fpu sse2 avx512f amx_bf16 amx_tile\n\nprocessor\t: 1\nflags\t\t: fpu sse2 avx512f amx_bf16 amx_tile\n";
+        const string avx512Bf16 = "processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n";
+        const string none = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\nbugs\t\t: spectre_v1\n";
+        Assert.True(BFloat16Hardware.FromCpuInfo(amx));
+        Assert.True(BFloat16Hardware.FromCpuInfo(avx512Bf16));
+        Assert.False(BFloat16Hardware.FromCpuInfo(none));
+        Assert.Null(BFloat16Hardware.FromCpuInfo("Processor\t: ARMv7\nFeatures\t: neon\n"));
+
+        Assert.Equal("SVAE: TrainingPrecision is BFloat16, but this CPU lists neither avx512_bf16 nor amx_bf16: libtorch emulates bfloat16 products there, and training can be several times slower than with Float32.",
+            BFloat16Hardware.Warning("SVAE", false));
+        Assert.Null(BFloat16Hardware.Warning("SVAE", true));
+        Assert.Null(BFloat16Hardware.Warning("SVAE", null));
     }
 
     private static void AssertWithin(Tensor expected, Tensor actual, double relative, string what)

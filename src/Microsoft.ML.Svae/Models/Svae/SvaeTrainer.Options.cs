@@ -84,7 +84,8 @@ public sealed partial class SvaeTrainer
         /// </summary>
         /// <remarks>
         /// Speeds training only on CPUs with bfloat16 hardware (Intel AMX or AVX512-BF16); on others libtorch emulates
-        /// bfloat16 and training may be slower. Ignored on CUDA devices (training runs in float32 there). Not in the paper
+        /// bfloat16 and the products were measured 3-60 times slower than float32's, so training is much slower there
+        /// (training logs a warning when the CPU's flags show no such hardware). Ignored on CUDA devices (training runs in float32 there). Not in the paper
         /// or the authors' code. Measured on a CPU with AMX, one libtorch thread (docs/BENCHMARKS.md, issue 16, "bfloat16
         /// matrix products in training"): 11% less CPU per epoch on an ML-1M-shaped set and 8-15% on MovieLens-100K, with
         /// test NDCG@100 on MovieLens-100K within noise of float32 (−0.31 and +0.14 points, paired over split seeds 1-5).
@@ -114,6 +115,9 @@ public sealed partial class SvaeTrainer
         /// <inheritdoc/>
         private protected override string? PrecisionText => TrainingPrecision == TrainingPrecision.BFloat16
             ? "bfloat16 matrix products (float32 weights)" : "float32 matrix products";
+
+        /// <inheritdoc/>
+        internal override bool RequestsBFloat16 => TrainingPrecision == TrainingPrecision.BFloat16;
 
         /// <inheritdoc/>
         public override void Validate()
