@@ -49,7 +49,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
 
     public string Name => "svae-breakdown";
 
-    public string Usage => "[--data ml-100k/u.data] [--steps N] [--batch-size B] [--order pooled|buckets] [--threads T] [--max-length L] [--seed S] [--gru fused|libtorch]: per-phase time of an SVAE training step (the GRU phases both ways, the whole step with --gru) and the padding share";
+    public string Usage => "[--data ml-100k/u.data] [--steps N] [--batch-size B] [--order pooled|buckets] [--threads T] [--max-length L] [--seed S] [--gru fused|libtorch] [--set Name=Value]...: per-phase time of an SVAE training step (the GRU phases both ways, the whole step with --gru) and the padding share";
 
     public int Run(string[] args)
     {
@@ -61,6 +61,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         var order = BatchOrder.Pooled;
         bool wholeStepLibTorch = false;
         string? movieLens100K = null;
+        var settings = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--steps") steps = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -70,6 +71,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             else if (args[i] == "--seed") seed = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--order") order = args[++i] == "buckets" ? BatchOrder.LengthBuckets : BatchOrder.Pooled;
             else if (args[i] == "--data") movieLens100K = args[++i];
+            else if (args[i] == "--set" && i + 1 < args.Length) settings.Add(args[++i]);
             else if (args[i] == "--gru" && i + 1 < args.Length && args[i + 1] is "fused" or "libtorch") wholeStepLibTorch = args[++i] == "libtorch";
             else { Console.Error.WriteLine($"usage: {Name} {Usage}"); return 2; }
         }
@@ -89,10 +91,12 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         var options = new SvaeTrainer.Options { MaxHistoryLength = maxLength, BatchOrder = order };
         if (batchSize is int b)
             options.BatchSize = b;
+        foreach (var setting in settings)
+            SvaeTimeToQuality.Set(options, setting[..setting.IndexOf('=', StringComparison.Ordinal)], setting[(setting.IndexOf('=', StringComparison.Ordinal) + 1)..]);
 
         Console.WriteLine($"training set: {train.Count:N0} users, {train.EventCount:N0} events, {train.ItemCount:N0} items; histories capped at {maxLength}");
         Console.WriteLine($"libtorch threads: {get_num_threads()} intra-op, {get_num_interop_threads()} inter-op; OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "(unset)"}");
-        Console.WriteLine($"users per step: {options.BatchSize}; batch order: {options.BatchOrder}; GRU of the whole step: {(wholeStepLibTorch ? "libtorch" : "fused")} (the GRU phases are timed both ways on each batch)");
+        Console.WriteLine($"users per step: {options.BatchSize}; batch order: {options.BatchOrder}; GRU of the whole step: {(wholeStepLibTorch ? "libtorch" : "fused")} (the GRU phases are timed both ways on each batch); training precision: {options.TrainingPrecision}; {string.Join(" ", settings)}");
 
         long budget = Math.Max(1, EpochRunner.DefaultLogitBudget / train.ItemCount);
         var batcher = new SequenceBatcher(train, options.BatchSize, budget, maxLength, length => SvaeObjective.Units(length) > 0, options.BatchOrder);
@@ -143,7 +147,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             var stepMs = watch.Elapsed;
 
             // Each phase alone, on the same batch.
-            var phaseTimes = Phases(network, batch, options.NextK, alternate: s % 2 == 0);
+            var phaseTimes = Phases(network, batch, options.NextK, alternate: s % 2 == 0, options.TrainingPrecision);
             if (!record)
                 continue;
             timedPositions += batch.Lengths.Sum();
@@ -227,7 +231,8 @@ internal sealed class SvaeStepBreakdown : IBenchmark
     /// Each phase of SVAE's step on <paramref name="batch"/>, alone: forward, then backward from a fixed gradient
     /// of its output (inputs detached, so the backward of a phase stops at its input).
     /// </summary>
-    private static List<(string Phase, (double Wall, double Cpu) Ms)> Phases(SvaeNetwork network, SequenceBatch batch, int nextK, bool alternate)
+    private static List<(string Phase, (double Wall, double Cpu) Ms)> Phases(SvaeNetwork network, SequenceBatch batch, int nextK, bool alternate,
+        TrainingPrecision precision)
     {
         var result = new List<(string, (double, double))>();
         using var scope = NewDisposeScope();
@@ -254,19 +259,19 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             using var masks = new Generator(unchecked((ulong)batch.MaxLength * 7919 + (ulong)batch.Count), CPU);
             network.NoiseGenerator = masks;
             var watch0 = new PhaseClock().Restart();
-            var recurrent = network.Recurrent(batch.Items);
-            result.Add(($"embedding + GRU forward ({label})", watch0.Elapsed));
+            var recurrent = network.Recurrent(batch.Items, precision);
+            result.Add(($"embedding + GRU forward ({label}{(libtorch ? "" : ", " + precision)})", watch0.Elapsed));
             grad ??= randn_like(recurrent);
             watch0.Restart();
             recurrent.backward([grad]);
-            result.Add(($"embedding + GRU backward ({label})", watch0.Elapsed));
+            result.Add(($"embedding + GRU backward ({label}{(libtorch ? "" : ", " + precision)})", watch0.Elapsed));
             embeddingGradients[index] = network.itemEmbedding.weight!.grad!.clone();
             if (states is not null)
             {
                 double valueDifference = states.detach().sub(recurrent.detach()).abs().max().item<float>();
                 double embeddingDifference = embeddingGradients[0].sub(embeddingGradients[1]).abs().max().item<float>();
                 double gradientScale = embeddingGradients[0].abs().max().item<float>();
-                if (valueDifference > 1e-5 || embeddingDifference > 1e-4 * Math.Max(1, gradientScale))
+                if (precision == TrainingPrecision.Float32 && valueDifference > 1e-5 || embeddingDifference > 1e-4 * Math.Max(1, gradientScale))
                     Console.WriteLine(FormattableString.Invariant($"WARNING: fused GRU differs: outputs max abs {valueDifference:E2}, embedding gradient max abs {embeddingDifference:E2} (of {gradientScale:E2})"));
             }
             states = recurrent;
@@ -324,6 +329,26 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         double gradientDifference = (fused.grad!.sub(old.grad!)).abs().max().item<float>();
         if (difference > 1e-5 || gradientDifference > 1e-5)
             Console.WriteLine(FormattableString.Invariant($"WARNING: fused loss differs: relative {difference:E2}, gradient max abs {gradientDifference:E2} ({p} units)"));
+
+        // The decoder's output layer and the loss as one function (Layers/NextKOutputLayer.cs), both number formats, from
+        // the same decoder activations; compare with the decoder's output layer + the fused loss above.
+        var hidden = network.DecodeHidden(zIn).detach();
+        var output = network.decoderOut;
+        var orders = alternate ? new[] { TrainingPrecision.BFloat16, TrainingPrecision.Float32 } : new[] { TrainingPrecision.Float32, TrainingPrecision.BFloat16 };
+        foreach (var format in orders)
+        {
+            var input = hidden.detach().requires_grad_();
+            output.weight!.grad?.zero_();
+            watch.Restart();
+            var nllLayer = NextKOutputLayer.MultiSetNll(input, output.weight!, output.bias!, targets, weights, format);
+            result.Add(($"output layer + next-k loss in one function ({format}) forward", watch.Elapsed));
+            watch.Restart();
+            nllLayer.backward();
+            result.Add(($"output layer + next-k loss in one function ({format}) backward", watch.Elapsed));
+            double layerDifference = Math.Abs(nllLayer.item<float>() - nllNew.item<float>()) / Math.Max(1e-12, Math.Abs(nllNew.item<float>()));
+            if (format == TrainingPrecision.Float32 ? layerDifference > 1e-5 : layerDifference > 1e-2)
+                Console.WriteLine(FormattableString.Invariant($"WARNING: the output layer + loss ({format}) differs from the decoder + fused loss: relative {layerDifference:E2}"));
+        }
         return result;
     }
 }

@@ -32,6 +32,12 @@ namespace Microsoft.ML.Svae;
 /// cuDNN's fused GRU is fast) <see cref="Forward"/> calls the module itself, so scoring and the ONNX export see no
 /// change. The module keeps its parameters, state-dict names and initialisation.
 /// </para>
+/// <para>
+/// With <see cref="TrainingPrecision.BFloat16"/> (passed in by the caller, never a global setting) the products over all
+/// positions at once take bfloat16 inputs and give float32 results: the input projection forward, and backward the
+/// W_hh, W_ih and input gradients. The per-position recursion (its <c>[B × H]·[H × 3H]</c> products and the gate
+/// arithmetic) and everything saved for it stay float32.
+/// </para>
 /// </remarks>
 internal static class GruSequence
 {
@@ -46,7 +52,10 @@ internal static class GruSequence
     /// <paramref name="input"/> <c>[B, T, I]</c> from the zero state: the fused CPU path while autograd records, the
     /// module itself otherwise.
     /// </summary>
-    public static Tensor Forward(GRU gru, Tensor input)
+    /// <param name="gru">The one-layer, batch-first GRU.</param>
+    /// <param name="input"><c>[B, T, I]</c> inputs.</param>
+    /// <param name="precision">The number format of the fused path's products over all positions (see the class remarks).</param>
+    public static Tensor Forward(GRU gru, Tensor input, TrainingPrecision precision = TrainingPrecision.Float32)
     {
         if (!TakesFusedPath(input))
         {
@@ -54,7 +63,7 @@ internal static class GruSequence
             var (outputs, _) = gru.call(input, null);
             return outputs.MoveToOuterDisposeScope();
         }
-        return Fused(gru, input);
+        return Fused(gru, input, precision);
     }
 
     /// <summary>
@@ -68,13 +77,16 @@ internal static class GruSequence
     /// The fused GRU on <paramref name="input"/> <c>[B, T, I]</c> (T ≥ 1) with <paramref name="gru"/>'s parameters,
     /// whatever the grad mode and device; <see cref="Forward"/> picks it for training on the CPU.
     /// </summary>
-    public static Tensor Fused(GRU gru, Tensor input)
+    /// <param name="gru">The one-layer GRU.</param>
+    /// <param name="input"><c>[B, T, I]</c> inputs.</param>
+    /// <param name="precision">The number format of the products over all positions (see the class remarks).</param>
+    public static Tensor Fused(GRU gru, Tensor input, TrainingPrecision precision = TrainingPrecision.Float32)
     {
         var (inputWeight, hiddenWeight, inputBias, hiddenBias) = Parameters(gru);
         if (input.dim() != 3 || input.shape[2] != inputWeight.shape[1] || input.shape[1] < 1)
             throw new ArgumentException(
                 $"The GRU's input must be [batch, positions ≥ 1, {inputWeight.shape[1]}]; got [{string.Join(", ", input.shape)}].", nameof(input));
-        return FusedGru.apply(input, inputWeight, hiddenWeight, inputBias, hiddenBias);
+        return FusedGru.apply(input, inputWeight, hiddenWeight, inputBias, hiddenBias, precision == TrainingPrecision.BFloat16);
     }
 
     private static (Tensor InputWeight, Tensor HiddenWeight, Tensor InputBias, Tensor HiddenBias) Parameters(GRU gru)
@@ -93,7 +105,10 @@ internal static class GruSequence
     /// <summary>A new contiguous tensor with the values of <paramref name="values"/> (never a view of it, unlike <c>contiguous()</c>).</summary>
     private static Tensor Fresh(Tensor values) => empty(values.shape, values.dtype, values.device).copy_(values);
 
-    /// <summary>The autograd function: inputs (x <c>[B, T, I]</c>, W_ih, W_hh, b_ih, b_hh), output <c>[B, T, H]</c>.</summary>
+    /// <summary>
+    /// The autograd function: inputs (x <c>[B, T, I]</c>, W_ih, W_hh, b_ih, b_hh, whether the products over all
+    /// positions run in bfloat16), output <c>[B, T, H]</c>.
+    /// </summary>
     private sealed class FusedGru : autograd.SingleTensorFunction<FusedGru>
     {
         public override string Name => nameof(FusedGru);
@@ -105,13 +120,31 @@ internal static class GruSequence
             var hiddenWeight = (Tensor)vars[2];
             var inputBias = (Tensor)vars[3];
             var hiddenBias = (Tensor)vars[4];
+            bool reduced = (bool)vars[5];
             using var scope = NewDisposeScope();
             long b = input.shape[0], t = input.shape[1], i = input.shape[2], h = hiddenWeight.shape[1];
 
             // Time-major input and its projection for every step at once: [T·B, I] → gi [T, B, 3H].
             // A new tensor even when B = 1 or T = 1 (where contiguous() would return a view of the input).
-            var inputs = Fresh(input.transpose(0, 1));                                                  // [T, B, I]
-            var projected = inputBias.addmm(inputs.view(t * b, i), inputWeight.t()).view(t, b, 3 * h);
+            // With bfloat16 products, the saved inputs are a bfloat16 [T·B rounded up (BFloat16Rows), I] copy with zero rows
+            // after the T·B positions, W_ih a bfloat16 copy, and the float32 bias plus the product's first T·B rows a float32
+            // projection.
+            Tensor inputs, projected;
+            var productWeight = reduced ? inputWeight.to(ScalarType.BFloat16) : inputWeight;
+            if (reduced)
+            {
+                long rows = BFloat16Rows.Padded(t * b);
+                inputs = empty(new[] { rows, i }, ScalarType.BFloat16, input.device);                      // [T·B⁺, I]
+                inputs.narrow(0, 0, t * b).view(t, b, i).copy_(input.transpose(0, 1));
+                if (rows > t * b)
+                    inputs.narrow(0, t * b, rows - t * b).zero_();
+                projected = inputs.mm(productWeight.t()).narrow(0, 0, t * b).to(ScalarType.Float32).add_(inputBias).view(t, b, 3 * h);
+            }
+            else
+            {
+                inputs = Fresh(input.transpose(0, 1));                                                  // [T, B, I]
+                projected = inputBias.addmm(inputs.view(t * b, i), inputWeight.t()).view(t, b, 3 * h);
+            }
             // A contiguous W_hhᵀ: libtorch's small [B × H]·[H × 3H] product is about twice as slow on the transposed view.
             var hiddenWeightT = hiddenWeight.t().contiguous();
 
@@ -122,7 +155,7 @@ internal static class GruSequence
             var hidden = Fresh(hiddenBias.expand(t, b, 3 * h));                                         // [T, B, 3H]
             hidden.narrow(2, 0, 2 * h).add_(projected.narrow(2, 0, 2 * h), TorchScalars.One);
             var candidates = Fresh(projected.narrow(2, 2 * h, h));                                      // [T, B, H]
-            var states = zeros(new[] { t + 1, b, h }, input.dtype, input.device);                       // [T+1, B, H]
+            var states = zeros(new[] { t + 1, b, h }, hiddenWeight.dtype, input.device);                      // [T+1, B, H]
             var hiddenSteps = hidden.unbind(0);
             var gateSteps = hidden.narrow(2, 0, 2 * h).unbind(0);
             var resetSteps = hidden.narrow(2, 0, h).unbind(0);
@@ -143,7 +176,7 @@ internal static class GruSequence
             // own output would tie it to its node.
             var output = Fresh(states.narrow(0, 1, t).transpose(0, 1));                                 // [B, T, H]
             ctx.save_for_backward([
-                inputs.MoveToOuterDisposeScope(), inputWeight, hiddenWeight,
+                inputs.MoveToOuterDisposeScope(), reduced ? productWeight.MoveToOuterDisposeScope() : inputWeight, hiddenWeight,
                 hidden.MoveToOuterDisposeScope(), candidates.MoveToOuterDisposeScope(), states.MoveToOuterDisposeScope(),
             ]);
             return output.MoveToOuterDisposeScope();
@@ -190,9 +223,29 @@ internal static class GruSequence
             var hiddenFlat = factors.view(t * b, 3 * h);                                                // d gh
             var resetUpdateFlat = hiddenFlat.narrow(1, 0, 2 * h);                                         // d gi_rz = d gh_rz
             var newFlat = stateGradient.mul_(newFactor).view(t * b, h);                                   // d gi_n
+            var hiddenBiasGradient = hiddenFlat.sum(0L);
+            if (inputs.dtype == ScalarType.BFloat16)
+            {
+                // bfloat16 copies of d gh, h_{t−1} and d gi = (d gi_rz, d gi_n), each with the saved inputs' rows (zero rows
+                // after T·B, which add nothing to the weight gradients); W_ih (saved) is bfloat16 already.
+                long rows = inputs.shape[0];
+                var hiddenReduced = BFloat16Rows.Copy(hiddenFlat);                                         // [T·B⁺, 3H]
+                var previousReduced = BFloat16Rows.Copy(previous.reshape(t * b, h));                       // [T·B⁺, H]
+                var inputGateReduced = empty(new[] { rows, 3 * h }, ScalarType.BFloat16, inputs.device);  // [T·B⁺, 3H]
+                inputGateReduced.narrow(0, 0, t * b).narrow(1, 0, 2 * h).copy_(resetUpdateFlat);
+                inputGateReduced.narrow(0, 0, t * b).narrow(1, 2 * h, h).copy_(newFlat);
+                if (rows > t * b)
+                    inputGateReduced.narrow(0, t * b, rows - t * b).zero_();
+                var reducedHiddenWeightGradient = hiddenReduced.t().mm(previousReduced).to(ScalarType.Float32);
+                var reducedInputWeightGradient = inputGateReduced.t().mm(inputs).to(ScalarType.Float32);
+                var reducedInputBiasGradient = cat([hiddenBiasGradient.narrow(0, 0, 2 * h), newFlat.sum(0L)], 0);
+                var reducedGradInput = inputGateReduced.mm(inputWeight).narrow(0, 0, t * b).to(ScalarType.Float32).view(t, b, i).transpose(0, 1);
+                return [reducedGradInput.MoveToOuterDisposeScope(), reducedInputWeightGradient.MoveToOuterDisposeScope(),
+                    reducedHiddenWeightGradient.MoveToOuterDisposeScope(), reducedInputBiasGradient.MoveToOuterDisposeScope(),
+                    hiddenBiasGradient.MoveToOuterDisposeScope(), null!];
+            }
             var inputsFlat = inputs.view(t * b, i);
             var hiddenWeightGradient = hiddenFlat.t().mm(previous.reshape(t * b, h));
-            var hiddenBiasGradient = hiddenFlat.sum(0L);
             var inputWeightGradient = empty(new[] { 3 * h, i }, inputs.dtype, inputs.device);
             inputWeightGradient.narrow(0, 0, 2 * h).zero_().addmm_(resetUpdateFlat.t(), inputsFlat);
             inputWeightGradient.narrow(0, 2 * h, h).zero_().addmm_(newFlat.t(), inputsFlat);
@@ -201,7 +254,7 @@ internal static class GruSequence
                 .addmm_(resetUpdateFlat, inputWeight.narrow(0, 0, 2 * h)).view(t, b, i).transpose(0, 1);
             return [gradInput.MoveToOuterDisposeScope(), inputWeightGradient.MoveToOuterDisposeScope(),
                 hiddenWeightGradient.MoveToOuterDisposeScope(), inputBiasGradient.MoveToOuterDisposeScope(),
-                hiddenBiasGradient.MoveToOuterDisposeScope()];
+                hiddenBiasGradient.MoveToOuterDisposeScope(), null!];
         }
     }
 }

@@ -237,6 +237,18 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
             throw new ArgumentOutOfRangeException(nameof(GpuDeviceId), gpu, "GpuDeviceId must be at least 0, or null to follow MLContext.GpuDeviceId.");
     }
 
+    /// <summary>
+    /// How the training log's opening line names the number format of the matrix products, for models with a choice
+    /// (SVAE's <see cref="SvaeTrainer.Options.TrainingPrecision"/>); <see langword="null"/> for the others.
+    /// </summary>
+    private protected virtual string? PrecisionText => null;
+
+    /// <summary>The text of <see cref="PrecisionText"/>, for the training log.</summary>
+    internal string? TrainingPrecisionText => PrecisionText;
+
+    /// <summary>Whether training asks for bfloat16 matrix products on the CPU (SVAE's <see cref="TrainingPrecision.BFloat16"/>).</summary>
+    internal virtual bool RequestsBFloat16 => false;
+
     /// <summary>Throws when <paramref name="value"/> is below <paramref name="min"/>.</summary>
     private protected static void CheckAtLeast(string name, int value, int min)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Svae;
@@ -41,8 +42,12 @@ internal sealed class TrainingReporter : IDisposable
     {
         string validationText = validationUsers is int count ? $"{count} users" : "none";
         _channel.Info(FormattableString.Invariant(
-            $"{ModelName}: {runner.TrainingUsers} training users, {runner.PositionCount} events, {train.ItemCount} items, device {device}; up to {_options.BatchSize} users and {runner.Budget} positions per batch ({_options.BatchOrder}); {get_num_threads()} libtorch threads; {LearningRateText(runner)}; validation: {validationText}."));
+            $"{ModelName}: {runner.TrainingUsers} training users, {runner.PositionCount} events, {train.ItemCount} items, device {device}; up to {_options.BatchSize} users and {runner.Budget} positions per batch ({_options.BatchOrder}); {PrecisionText}{get_num_threads()} libtorch threads; {LearningRateText(runner)}; validation: {validationText}."));
+        if (_options.RequestsBFloat16 && device.type == DeviceType.CPU && BFloat16Hardware.Warning(ModelName, BFloat16Hardware.Present) is string warning)
+            _channel.Warning(warning);
     }
+
+    private string PrecisionText => _options.TrainingPrecisionText is string text ? text + "; " : "";
 
     private string LearningRateText(EpochRunner runner)
     {

@@ -10,6 +10,7 @@ internal sealed class SvaeModel : ISequenceModel
     private readonly SvaeNetwork _network;
     private readonly int _nextK;
     private readonly NextKLikelihood _likelihood;
+    private readonly TrainingPrecision _precision;
     private readonly float[] _itemCounts;
     private readonly Tensor _popularity;
     private readonly Generator _noise;
@@ -31,6 +32,7 @@ internal sealed class SvaeModel : ISequenceModel
         _network = network;
         _nextK = options.NextK;
         _likelihood = options.Likelihood;
+        _precision = options.TrainingPrecision;
         _itemCounts = itemCounts;
         try
         {
@@ -60,7 +62,7 @@ internal sealed class SvaeModel : ISequenceModel
     public long LossUnits(int length) => SvaeObjective.Units(length);
 
     /// <inheritdoc/>
-    public Tensor Loss(SequenceBatch batch, double klWeight) => SvaeObjective.Loss(_network, batch, _nextK, _likelihood, klWeight);
+    public Tensor Loss(SequenceBatch batch, double klWeight) => SvaeObjective.Loss(_network, batch, _nextK, _likelihood, klWeight, _precision);
 
     /// <summary>
     /// The logits of the state after each user's last item (z = μ); users with an empty history get the training

@@ -94,14 +94,19 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     }
 
     /// <summary>The GRU outputs h_t <c>[B, T, H]</c> of right-padded items <c>[B, T]</c> (initial state zero).</summary>
-    public Tensor Recurrent(Tensor items)
+    /// <param name="items"><c>[B, T]</c> int64 item indices, right-padded.</param>
+    /// <param name="precision">
+    /// The number format of the fused training GRU's products over all positions (<see cref="GruSequence"/>); without
+    /// autograd or off the CPU the GRU runs in float32 whatever this says.
+    /// </param>
+    public Tensor Recurrent(Tensor items, TrainingPrecision precision = TrainingPrecision.Float32)
     {
         using var scope = NewDisposeScope();
         // Dropout (training mode only) on the GRU's input embeddings; an identity at inference.
         var embedded = itemEmbedding.call(items);
         if (training)
             embedded = SeededDropout.Apply(embedded, EmbeddingDropout, NoiseGenerator);
-        return GruSequence.Forward(gru, embedded).MoveToOuterDisposeScope();
+        return GruSequence.Forward(gru, embedded, precision).MoveToOuterDisposeScope();
     }
 
     /// <summary>The encoder: states <c>[..., H]</c> → (μ, log σ²), each <c>[..., K]</c>.</summary>
@@ -121,7 +126,14 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     public Tensor Decode(Tensor z)
     {
         using var scope = NewDisposeScope();
-        return decoderOut.call(tanh(decoderHidden.call(z))).MoveToOuterDisposeScope();
+        return decoderOut.call(DecodeHidden(z)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The decoder's tanh layer: latent codes <c>[..., K]</c> → the activations <c>[..., D]</c> that feed its output layer.</summary>
+    public Tensor DecodeHidden(Tensor z)
+    {
+        using var scope = NewDisposeScope();
+        return tanh(decoderHidden.call(z)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

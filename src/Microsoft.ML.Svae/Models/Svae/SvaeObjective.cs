@@ -25,6 +25,10 @@ namespace Microsoft.ML.Svae;
 /// multi-hot targets). For <see cref="NextKLikelihood.MultiSet"/> this is one fused operation
 /// (<see cref="NextKTargets.MultiSetNll"/>) whose backward pass reuses the forward's <c>[P × N]</c> buffer, instead of autograd's
 /// chain of gather and log-softmax backward passes, each of which materialises another <c>[P × N]</c> tensor.
+/// With <see cref="TrainingPrecision.BFloat16"/> on the CPU, the decoder's output layer and the multi-set likelihood are
+/// one function (<see cref="NextKOutputLayer"/>) whose three <c>[P × D]·[D × N]</c>-sized products take bfloat16 inputs,
+/// and the GRU's products over all positions do too (<see cref="GruSequence"/>); the mixture likelihood (eq. 4.10)
+/// keeps the float32 output layer (its gradient goes through autograd's chain, not a fused backward).
 /// The batch loss is the SUM of ℓ_s over the batch's units; the training loop divides it by
 /// the expected number of units in a full batch, so that every step of every user weighs the same, as in the
 /// double sum of eq. 4.6 (the authors' code instead sums the likelihood over steps but averages the KL, and
@@ -40,29 +44,49 @@ internal static class SvaeObjective
     public static long Units(int length) => NextKTargets.Units(length);
 
     /// <summary>The batch's loss: the sum of <c>β·KL + NLL</c> over its units (a scalar tensor).</summary>
-    public static Tensor Loss(SvaeNetwork network, SequenceBatch batch, int nextK, NextKLikelihood likelihood, double klWeight)
+    /// <param name="network">The network, in training mode for sampled z.</param>
+    /// <param name="batch">The batch.</param>
+    /// <param name="nextK">k, the number of next items each state explains.</param>
+    /// <param name="likelihood">Eq. 4.9 or eq. 4.10.</param>
+    /// <param name="klWeight">β.</param>
+    /// <param name="precision">
+    /// The number format of the large products (<see cref="TrainingPrecision"/>): bfloat16 applies on the CPU only, elsewhere
+    /// training runs in float32.
+    /// </param>
+    public static Tensor Loss(SvaeNetwork network, SequenceBatch batch, int nextK, NextKLikelihood likelihood, double klWeight,
+        TrainingPrecision precision = TrainingPrecision.Float32)
     {
         using var scope = NewDisposeScope();
         long b = batch.Count, t = batch.MaxLength;
         var device = batch.Device;
+        bool reduced = precision == TrainingPrecision.BFloat16 && device.type == DeviceType.CPU;
+        precision = reduced ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32;
         var lengths = batch.LengthTensor;
         var positions = TorchScalars.Range(t, device);
 
         // Units: states with at least one target (s < length − 1), decoded only there; their targets are items
         // s+1..s+k, valid while < length (eq. 4.9's targets, shared with the sequential VAEs).
         var (units, _, unitTargets, unitTargetMask) = NextKTargets.Of(batch, nextK);        // [P], [P, k], [P, k]
-        var states = network.Recurrent(batch.Items).reshape(b * t, network.RecurrentSize).index_select(0, units);
+        var states = network.Recurrent(batch.Items, precision).reshape(b * t, network.RecurrentSize).index_select(0, units);
         var (mean, logVariance) = network.Encode(states);                                  // [P, K]
-        var logits = network.Decode(network.Sample(mean, logVariance));                    // [P, N]
+        var z = network.Sample(mean, logVariance);                                         // [P, K]
         var kl = GaussianLatent.KlDivergence(mean, logVariance);                               // [P]
 
         Tensor nll;
-        if (likelihood == NextKLikelihood.MultiSet)
+        if (likelihood == NextKLikelihood.MultiSet && reduced)
         {
+            var output = network.decoderOut;
+            nll = NextKOutputLayer.MultiSetNll(network.DecodeHidden(z), output.weight!, output.bias!, unitTargets,
+                unitTargetMask.to(ScalarType.Float32), precision);
+        }
+        else if (likelihood == NextKLikelihood.MultiSet)
+        {
+            var logits = network.Decode(z);                                                // [P, N]
             nll = NextKTargets.MultiSetNll(logits, unitTargets, unitTargetMask.to(logits.dtype));
         }
         else
         {
+            var logits = network.Decode(z);                                                // [P, N]
             var gathered = logits.log_softmax(1).gather(1, unitTargets);                    // [P, k]: log π(z_s)[x_{s+j}]
             // Dense [B, T, k] table of log π(z_s)[x_{s+1+d}], then skewed so that row p holds the k states before p:
             // mixture[b, p, d] = table[b, p − 1 − d, d].

@@ -75,6 +75,25 @@ public sealed partial class SvaeTrainer
         [Range(0.0, 0.8, Defaults.DropoutRate)]
         public double DropoutRate { get; set; } = Defaults.DropoutRate;
 
+        /// <summary>
+        /// The number format of the large matrix products of training on the CPU: <see cref="TrainingPrecision.Float32"/>
+        /// (the default) or <see cref="TrainingPrecision.BFloat16"/>, where the decoder's output layer over all items
+        /// with its two backward products, and the GRU's input projection with its weight and input gradients, take
+        /// bfloat16 inputs (accumulating in float32). Parameters, Adam's state, the softmax, the loss, the KL and the
+        /// accumulated gradients stay float32; inference, scoring, validation and the ONNX model are float32 in both.
+        /// </summary>
+        /// <remarks>
+        /// Speeds training only on CPUs with bfloat16 hardware (Intel AMX or AVX512-BF16); on others libtorch emulates
+        /// bfloat16 and the products were measured 3-60 times slower than float32's, so training is much slower there
+        /// (training logs a warning when the CPU's flags show no such hardware). Ignored on CUDA devices (training runs in float32 there). Not in the paper
+        /// or the authors' code. Measured on a CPU with AMX, one libtorch thread (docs/BENCHMARKS.md, issue 16, "bfloat16
+        /// matrix products in training"): 11% less CPU per epoch on an ML-1M-shaped set and 8-15% on MovieLens-100K, with
+        /// test NDCG@100 on MovieLens-100K within noise of float32 (−0.31 and +0.14 points, paired over split seeds 1-5).
+        /// Seeded training is reproducible in either setting, but the two settings give different weights.
+        /// </remarks>
+        [Choice(new object[] { nameof(Svae.TrainingPrecision.Float32), nameof(Svae.TrainingPrecision.BFloat16) }, nameof(Svae.TrainingPrecision.Float32))]
+        public TrainingPrecision TrainingPrecision { get; set; } = Defaults.TrainingPrecision;
+
         /// <summary>Creates options with the SVAE defaults.</summary>
         /// <remarks>
         /// Two defaults differ from the shared ones, both chosen by validation NDCG@100 on MovieLens-100K
@@ -94,6 +113,13 @@ public sealed partial class SvaeTrainer
         }
 
         /// <inheritdoc/>
+        private protected override string? PrecisionText => TrainingPrecision == TrainingPrecision.BFloat16
+            ? "bfloat16 matrix products (float32 weights)" : "float32 matrix products";
+
+        /// <inheritdoc/>
+        internal override bool RequestsBFloat16 => TrainingPrecision == TrainingPrecision.BFloat16;
+
+        /// <inheritdoc/>
         public override void Validate()
         {
             base.Validate();
@@ -106,6 +132,8 @@ public sealed partial class SvaeTrainer
             CheckAtLeast(nameof(NextK), NextK, 1);
             if (!Enum.IsDefined(Likelihood))
                 throw new ArgumentOutOfRangeException(nameof(Likelihood), Likelihood, "Likelihood must be MultiSet or Mixture.");
+            if (!Enum.IsDefined(TrainingPrecision))
+                throw new ArgumentOutOfRangeException(nameof(TrainingPrecision), TrainingPrecision, "TrainingPrecision must be Float32 or BFloat16.");
         }
     }
 }
