@@ -271,7 +271,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
                 double valueDifference = states.detach().sub(recurrent.detach()).abs().max().item<float>();
                 double embeddingDifference = embeddingGradients[0].sub(embeddingGradients[1]).abs().max().item<float>();
                 double gradientScale = embeddingGradients[0].abs().max().item<float>();
-                if (precision == TrainingPrecision.Float32 && valueDifference > 1e-5 || embeddingDifference > 1e-4 * Math.Max(1, gradientScale))
+                if (precision == TrainingPrecision.Float32 && (valueDifference > 1e-5 || embeddingDifference > 1e-4 * Math.Max(1, gradientScale)))
                     Console.WriteLine(FormattableString.Invariant($"WARNING: fused GRU differs: outputs max abs {valueDifference:E2}, embedding gradient max abs {embeddingDifference:E2} (of {gradientScale:E2})"));
             }
             states = recurrent;

@@ -12,8 +12,8 @@ namespace Microsoft.ML.Svae;
 /// milliseconds each; measured, the bfloat16 output layer took about 13 CPU ms on a batch shape it had not seen against
 /// 6 on one it had, on MovieLens-100K). The rows of these products are the batch's positions, a different number in
 /// almost every batch; rounding them up keeps the shapes to eight per doubling of the row count (a few dozen in all),
-/// which oneDNN's primitive cache keeps after their first use, at the cost of at most 1/8 more rows (about 1/16 on
-/// average). The zero rows add zero to every product whose inner dimension they are, and the rows they add to an output
+/// which oneDNN's primitive cache keeps after their first use, at the cost of at most 1/8 more rows above 512 rows
+/// (about 1/16 on average there); below, rows go up to the next multiple of 64 (1 row becomes 64). The zero rows add zero to every product whose inner dimension they are, and the rows they add to an output
 /// are dropped.
 /// </remarks>
 internal static class BFloat16Rows

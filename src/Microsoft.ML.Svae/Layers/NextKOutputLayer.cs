@@ -69,7 +69,11 @@ internal static class NextKOutputLayer
                 right = weight.to(ScalarType.BFloat16);
                 // The product's first P rows to float32, plus the float32 bias in place, then log-softmax in float32. (Adding
                 // the bfloat16 product to the bias directly, with type promotion, runs libtorch's slower mixed-type loop.)
-                logProbabilities = left.mm(right.t()).narrow(0, 0, hidden.shape[0]).to(ScalarType.Float32).add_(bias).log_softmax(1);
+                // The bfloat16 product and its float32 copy go as soon as they are used (peak memory: one [P × N] float32 tensor
+                // besides the log-softmax, as in float32).
+                using (var product = left.mm(right.t()))
+                using (var logits = product.narrow(0, 0, hidden.shape[0]).to(ScalarType.Float32))
+                    logProbabilities = logits.add_(bias).log_softmax(1);
             }
             else
             {

@@ -238,16 +238,11 @@ public abstract class SequenceTrainerOptions : RecommendationTrainerOptions
     }
 
     /// <summary>
-    /// How the training log's opening line names the number format of the matrix products, for models with a choice
-    /// (SVAE's <see cref="SvaeTrainer.Options.TrainingPrecision"/>); <see langword="null"/> for the others.
+    /// The number format asked for training's large matrix products, for models that have the choice (SVAE's
+    /// <see cref="SvaeTrainer.Options.TrainingPrecision"/>); <see langword="null"/> for the others. The training log
+    /// names it, with the device it applies on.
     /// </summary>
-    private protected virtual string? PrecisionText => null;
-
-    /// <summary>The text of <see cref="PrecisionText"/>, for the training log.</summary>
-    internal string? TrainingPrecisionText => PrecisionText;
-
-    /// <summary>Whether training asks for bfloat16 matrix products on the CPU (SVAE's <see cref="TrainingPrecision.BFloat16"/>).</summary>
-    internal virtual bool RequestsBFloat16 => false;
+    internal virtual TrainingPrecision? TrainingPrecisionSetting => null;
 
     /// <summary>Throws when <paramref name="value"/> is below <paramref name="min"/>.</summary>
     private protected static void CheckAtLeast(string name, int value, int min)

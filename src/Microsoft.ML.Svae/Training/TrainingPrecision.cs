@@ -15,10 +15,10 @@ public enum TrainingPrecision
     Float32 = 0,
 
     /// <summary>
-    /// The large matrix products of training (the decoder's output layer and its two backward products; the GRU's input
-    /// projection and its weight and input gradients) take bfloat16 inputs (8 significant bits) and accumulate in
-    /// float32, on the CPU only. Faster only on CPUs with bfloat16 hardware (Intel AMX or AVX512-BF16); elsewhere
-    /// libtorch emulates bfloat16 and training may be slower.
+    /// The large matrix products of training (the GRU's input projection and its weight and input gradients; with the
+    /// multi-set likelihood, the decoder's output layer and its two backward products) take bfloat16 inputs (8 significant
+    /// bits) and accumulate in float32, on the CPU only. Meant for CPUs with bfloat16 hardware (AMX or AVX512-BF16;
+    /// measured faster only with AMX); elsewhere libtorch emulates bfloat16 and training is several times slower.
     /// </summary>
     BFloat16 = 1,
 }

@@ -42,12 +42,19 @@ internal sealed class TrainingReporter : IDisposable
     {
         string validationText = validationUsers is int count ? $"{count} users" : "none";
         _channel.Info(FormattableString.Invariant(
-            $"{ModelName}: {runner.TrainingUsers} training users, {runner.PositionCount} events, {train.ItemCount} items, device {device}; up to {_options.BatchSize} users and {runner.Budget} positions per batch ({_options.BatchOrder}); {PrecisionText}{get_num_threads()} libtorch threads; {LearningRateText(runner)}; validation: {validationText}."));
-        if (_options.RequestsBFloat16 && device.type == DeviceType.CPU && BFloat16Hardware.Warning(ModelName, BFloat16Hardware.Present) is string warning)
+            $"{ModelName}: {runner.TrainingUsers} training users, {runner.PositionCount} events, {train.ItemCount} items, device {device}; up to {_options.BatchSize} users and {runner.Budget} positions per batch ({_options.BatchOrder}); {PrecisionText(device)}{get_num_threads()} libtorch threads; {LearningRateText(runner)}; validation: {validationText}."));
+        if (_options.TrainingPrecisionSetting == TrainingPrecision.BFloat16 && device.type == DeviceType.CPU && BFloat16Hardware.Warning(ModelName, BFloat16Hardware.Present) is string warning)
             _channel.Warning(warning);
     }
 
-    private string PrecisionText => _options.TrainingPrecisionText is string text ? text + "; " : "";
+    /// <summary>How the opening line names the matrix products' number format: bfloat16 applies on the CPU only.</summary>
+    private string PrecisionText(Device device) => _options.TrainingPrecisionSetting switch
+    {
+        null => "",
+        TrainingPrecision.BFloat16 when device.type == DeviceType.CPU => "bfloat16 matrix products (float32 weights); ",
+        TrainingPrecision.BFloat16 => "float32 matrix products (TrainingPrecision = BFloat16 applies on the CPU only); ",
+        _ => "float32 matrix products; ",
+    };
 
     private string LearningRateText(EpochRunner runner)
     {

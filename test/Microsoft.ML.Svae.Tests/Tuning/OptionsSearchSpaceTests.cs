@@ -46,7 +46,7 @@ public class OptionsSearchSpaceTests
         var names = space.Options.Select(o => o.Name).ToList();
         // Budget, infrastructure and the objective: never sampled.
         foreach (string name in new[] { "NumberOfEpochs", "EarlyStoppingPatience", "NumberOfThreads", "GpuDeviceId", "FallbackToCpu", "Seed",
-            "ValidationCutoff", "MaxPositionsPerBatch", "MaxHistoryLength", "CheckpointFolder", "CheckpointInterval" })
+            "ValidationCutoff", "MaxPositionsPerBatch", "MaxHistoryLength", "CheckpointFolder", "CheckpointInterval", "TrainingPrecision" })
             Assert.DoesNotContain(name, names);
         Assert.Equal("BatchSize in [4, 512] (log scale)", Find(space, "BatchSize"));
         Assert.Equal("LearningRate in [0.0001, 0.1] (log scale)", Find(space, "LearningRate"));

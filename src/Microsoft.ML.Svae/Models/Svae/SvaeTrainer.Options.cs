@@ -77,21 +77,23 @@ public sealed partial class SvaeTrainer
 
         /// <summary>
         /// The number format of the large matrix products of training on the CPU: <see cref="TrainingPrecision.Float32"/>
-        /// (the default) or <see cref="TrainingPrecision.BFloat16"/>, where the decoder's output layer over all items
-        /// with its two backward products, and the GRU's input projection with its weight and input gradients, take
-        /// bfloat16 inputs (accumulating in float32). Parameters, Adam's state, the softmax, the loss, the KL and the
+        /// (the default) or <see cref="TrainingPrecision.BFloat16"/>, where the GRU's input projection with its weight and
+        /// input gradients, and (with the <see cref="NextKLikelihood.MultiSet"/> likelihood; the mixture keeps it float32)
+        /// the decoder's output layer over all items with its two backward products, take bfloat16 inputs (accumulating in
+        /// float32). Parameters, Adam's state, the softmax, the loss, the KL and the
         /// accumulated gradients stay float32; inference, scoring, validation and the ONNX model are float32 in both.
         /// </summary>
         /// <remarks>
-        /// Speeds training only on CPUs with bfloat16 hardware (Intel AMX or AVX512-BF16); on others libtorch emulates
+        /// Meant for CPUs with bfloat16 hardware (measured only on one with AMX; AVX512-BF16 without AMX is untested); on others libtorch emulates
         /// bfloat16 and the products were measured 3-60 times slower than float32's, so training is much slower there
         /// (training logs a warning when the CPU's flags show no such hardware). Ignored on CUDA devices (training runs in float32 there). Not in the paper
         /// or the authors' code. Measured on a CPU with AMX, one libtorch thread (docs/BENCHMARKS.md, issue 16, "bfloat16
-        /// matrix products in training"): 11% less CPU per epoch on an ML-1M-shaped set and 8-15% on MovieLens-100K, with
-        /// test NDCG@100 on MovieLens-100K within noise of float32 (−0.31 and +0.14 points, paired over split seeds 1-5).
-        /// Seeded training is reproducible in either setting, but the two settings give different weights.
+        /// matrix products in training"): 8-18% less CPU per epoch, with test NDCG@100 on MovieLens-100K within noise of
+        /// float32 (−0.31 and +0.14 points, paired over split seeds 1-5); at the defaults Recall@10 and Precision@10 were
+        /// lower (−0.91 and −0.66 points, intervals excluding 0), with a shorter schedule NDCG@10 higher (+0.41).
+        /// Seeded training is reproducible in either setting, but the two settings give different weights. Not swept by
+        /// <c>svae sweep</c> or AutoML (it changes speed, not the model); set it on the options a sweep starts from.
         /// </remarks>
-        [Choice(new object[] { nameof(Svae.TrainingPrecision.Float32), nameof(Svae.TrainingPrecision.BFloat16) }, nameof(Svae.TrainingPrecision.Float32))]
         public TrainingPrecision TrainingPrecision { get; set; } = Defaults.TrainingPrecision;
 
         /// <summary>Creates options with the SVAE defaults.</summary>
@@ -113,11 +115,7 @@ public sealed partial class SvaeTrainer
         }
 
         /// <inheritdoc/>
-        private protected override string? PrecisionText => TrainingPrecision == TrainingPrecision.BFloat16
-            ? "bfloat16 matrix products (float32 weights)" : "float32 matrix products";
-
-        /// <inheritdoc/>
-        internal override bool RequestsBFloat16 => TrainingPrecision == TrainingPrecision.BFloat16;
+        internal override TrainingPrecision? TrainingPrecisionSetting => TrainingPrecision;
 
         /// <inheritdoc/>
         public override void Validate()
