@@ -37,9 +37,19 @@ internal static class BFloat16Rows
     /// </summary>
     public static Tensor Copy(Tensor values)
     {
-        long rows = values.shape[0], padded = Padded(rows);
-        var result = empty(new[] { padded, values.shape[1] }, ScalarType.BFloat16, values.device);
-        result.narrow(0, 0, rows).copy_(values);
+        var result = Empty(values.shape[0], values.shape[1], values.device);
+        result.narrow(0, 0, values.shape[0]).copy_(values);
+        return result;
+    }
+
+    /// <summary>
+    /// A new bfloat16 <c>[Padded(rows), columns]</c> tensor whose rows after the first <paramref name="rows"/> are zero; the
+    /// caller fills the first ones.
+    /// </summary>
+    public static Tensor Empty(long rows, long columns, Device device)
+    {
+        long padded = Padded(rows);
+        var result = empty(new[] { padded, columns }, ScalarType.BFloat16, device);
         if (padded > rows)
             result.narrow(0, rows, padded - rows).zero_();
         return result;

@@ -133,11 +133,8 @@ internal static class GruSequence
             var productWeight = reduced ? inputWeight.to(ScalarType.BFloat16) : inputWeight;
             if (reduced)
             {
-                long rows = BFloat16Rows.Padded(t * b);
-                inputs = empty(new[] { rows, i }, ScalarType.BFloat16, input.device);                      // [T·B⁺, I]
+                inputs = BFloat16Rows.Empty(t * b, i, input.device);                                      // [T·B⁺, I]
                 inputs.narrow(0, 0, t * b).view(t, b, i).copy_(input.transpose(0, 1));
-                if (rows > t * b)
-                    inputs.narrow(0, t * b, rows - t * b).zero_();
                 projected = inputs.mm(productWeight.t()).narrow(0, 0, t * b).to(ScalarType.Float32).add_(inputBias).view(t, b, 3 * h);
             }
             else
@@ -228,14 +225,11 @@ internal static class GruSequence
             {
                 // bfloat16 copies of d gh, h_{t−1} and d gi = (d gi_rz, d gi_n), each with the saved inputs' rows (zero rows
                 // after T·B, which add nothing to the weight gradients); W_ih (saved) is bfloat16 already.
-                long rows = inputs.shape[0];
                 var hiddenReduced = BFloat16Rows.Copy(hiddenFlat);                                         // [T·B⁺, 3H]
                 var previousReduced = BFloat16Rows.Copy(previous.reshape(t * b, h));                       // [T·B⁺, H]
-                var inputGateReduced = empty(new[] { rows, 3 * h }, ScalarType.BFloat16, inputs.device);  // [T·B⁺, 3H]
+                var inputGateReduced = BFloat16Rows.Empty(t * b, 3 * h, inputs.device);                  // [T·B⁺, 3H]
                 inputGateReduced.narrow(0, 0, t * b).narrow(1, 0, 2 * h).copy_(resetUpdateFlat);
                 inputGateReduced.narrow(0, 0, t * b).narrow(1, 2 * h, h).copy_(newFlat);
-                if (rows > t * b)
-                    inputGateReduced.narrow(0, t * b, rows - t * b).zero_();
                 var reducedHiddenWeightGradient = hiddenReduced.t().mm(previousReduced).to(ScalarType.Float32);
                 var reducedInputWeightGradient = inputGateReduced.t().mm(inputs).to(ScalarType.Float32);
                 var reducedInputBiasGradient = cat([hiddenBiasGradient.narrow(0, 0, 2 * h), newFlat.sum(0L)], 0);

@@ -82,8 +82,7 @@ internal static class NextKOutputLayer
                 logProbabilities = bias.addmm(hidden, weight.t()).log_softmax(1);
             }
             var normalised = weights / weights.sum(1, keepdim: true);                      // ŵ, [P, k]
-            // The same operations, in the same order, as log_softmax → gather → mean over the valid targets.
-            var loss = -((logProbabilities.gather(1, targets) * weights).sum(1) / weights.sum(1)).sum();
+            var loss = NextKTargets.Loss(logProbabilities, targets, weights);
             ctx.save_for_backward([logProbabilities.MoveToOuterDisposeScope(), targets, normalised.MoveToOuterDisposeScope(),
                 reduced ? left.MoveToOuterDisposeScope() : left, reduced ? right.MoveToOuterDisposeScope() : right]);
             return loss.MoveToOuterDisposeScope();
@@ -95,9 +94,7 @@ internal static class NextKOutputLayer
             var saved = ctx.get_saved_variables();
             var (logProbabilities, targets, normalised, left, right) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
             // softmax · (Σ_j ŵ) − scatter(ŵ), times the incoming scalar gradient, in the forward's buffer.
-            var gradient = logProbabilities.exp_();
-            gradient.mul_(normalised.sum(1, keepdim: true) * grad_output);
-            gradient.scatter_add_(1, targets, normalised * grad_output.neg());
+            var gradient = NextKTargets.LogitGradientInPlace(logProbabilities, targets, normalised, grad_output);
             var biasGradient = gradient.sum(0L);
             Tensor hiddenGradient, weightGradient;
             if (left.dtype == ScalarType.BFloat16)
