@@ -22,7 +22,7 @@ internal sealed class MemoryBenchmark : IBenchmark
 {
     public string Name => "memory";
 
-    public string Usage => "[--users N] [--items N] [--mean-length L] [--longest-users K] [--max-history L] [--no-scoring] [--gru fused|libtorch]: peak RSS of data, SVAE training (K longest users) and streamed scoring at the Netflix subset's shape";
+    public string Usage => "[--users N] [--items N] [--mean-length L] [--longest-users K] [--max-history L] [--no-scoring] [--gru fused|libtorch] [--set Name=Value]...: peak RSS of data, SVAE training (K longest users) and streamed scoring at the Netflix subset's shape";
 
     public int Run(string[] args)
     {
@@ -30,6 +30,7 @@ internal sealed class MemoryBenchmark : IBenchmark
         double meanLength = 350;
         int? maxHistory = null;
         bool scoring = true;
+        var settings = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--users" && i + 1 < args.Length) users = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -38,6 +39,7 @@ internal sealed class MemoryBenchmark : IBenchmark
             else if (args[i] == "--longest-users" && i + 1 < args.Length) longestUsers = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--max-history" && i + 1 < args.Length) maxHistory = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--no-scoring") scoring = false;
+            else if (args[i] == "--set" && i + 1 < args.Length && args[i + 1].Contains('=', StringComparison.Ordinal)) settings.Add(args[++i]);
             else if (args[i] == "--gru" && i + 1 < args.Length && args[i + 1] is "fused" or "libtorch") GruSequence.UseLibTorch = args[++i] == "libtorch";
             else
             {
@@ -78,6 +80,8 @@ internal sealed class MemoryBenchmark : IBenchmark
             $"default batching: at most {budget:N0} padded positions per batch (2^26 / items), so every user longer than that is a batch of his own; the largest batch is the longest user's ({largest:N0} positions{(maxHistory is null ? "" : " after MaxHistoryLength")})"));
         var longest = Longest(ml, data.Train, train, longestUsers);
         var options = new SvaeTrainer.Options { NumberOfEpochs = 1, EarlyStoppingPatience = 0, MaxHistoryLength = maxHistory };
+        foreach (var setting in settings)
+            SvaeTimeToQuality.Set(options, setting[..setting.IndexOf('=', StringComparison.Ordinal)], setting[(setting.IndexOf('=', StringComparison.Ordinal) + 1)..]);
         Console.WriteLine(FormattableString.Invariant(
             $"SVAE options: defaults (embedding {options.EmbeddingSize}, GRU {options.RecurrentSize}, encoder {options.EncoderSize}, latent {options.LatentSize}, decoder {options.DecoderSize}, k {options.NextK}, batch {options.BatchSize} users, MaxHistoryLength {(maxHistory?.ToString(CultureInfo.InvariantCulture) ?? "none")}) except 1 epoch over the {longestUsers} longest users; GRU in training: {(GruSequence.UseLibTorch ? "libtorch" : "fused")}"));
         ResetPeak();

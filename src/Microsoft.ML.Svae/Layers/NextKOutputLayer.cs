@@ -69,10 +69,12 @@ internal static class NextKOutputLayer
                 right = weight.to(ScalarType.BFloat16);
                 // The product's first P rows to float32, plus the float32 bias in place, then log-softmax in float32. (Adding
                 // the bfloat16 product to the bias directly, with type promotion, runs libtorch's slower mixed-type loop.)
-                // The bfloat16 product and its float32 copy go as soon as they are used (peak memory: one [P × N] float32 tensor
-                // besides the log-softmax, as in float32).
+                // The bfloat16 product goes as soon as it is cast, and the float32 logits once the log-softmax is taken (training's
+                // peak memory is still higher than float32's: docs/BENCHMARKS.md, issue 16, review fixes).
+                Tensor logits;
                 using (var product = left.mm(right.t()))
-                using (var logits = product.narrow(0, 0, hidden.shape[0]).to(ScalarType.Float32))
+                    logits = product.narrow(0, 0, hidden.shape[0]).to(ScalarType.Float32);
+                using (logits)
                     logProbabilities = logits.add_(bias).log_softmax(1);
             }
             else
