@@ -7,12 +7,27 @@ namespace Microsoft.ML.Svae.Tests.Training;
 public class GruSequenceTests
 {
     /// <summary>A batch-first one-layer GRU (as the models build it), initialised like them from <paramref name="seed"/>.</summary>
-    private static GRU Gru(int input, int hidden, ulong seed)
+    /// <summary>A one-layer batch-first GRU initialised as the models do, from <paramref name="seed"/>.</summary>
+    internal static GRU Gru(int input, int hidden, ulong seed)
     {
         var gru = nn.GRU(input, hidden, numLayers: 1, batchFirst: true);
         using var generator = new Generator(seed, CPU);
         RecurrentLayers.ResetGru(gru, hidden, generator);
         return gru;
+    }
+
+    /// <summary>
+    /// libtorch's GRU on <paramref name="x"/>, backward from <paramref name="upstream"/>: the outputs, the input's gradient
+    /// and each parameter's gradient (in <c>parameters()</c> order); the GRU's gradients are zeroed again after.
+    /// </summary>
+    internal static (Tensor Outputs, Tensor InputGradient, Tensor[] Gradients) TorchGru(GRU gru, Tensor x, Tensor upstream)
+    {
+        var input = x.clone().requires_grad_();
+        var (outputs, _) = gru.call(input, null);
+        outputs.backward([upstream]);
+        var gradients = gru.parameters().Select(p => p.grad!.clone()).ToArray();
+        gru.zero_grad();
+        return (outputs, input.grad!, gradients);
     }
 
     [Theory]
@@ -37,11 +52,7 @@ public class GruSequenceTests
         if (batch > 1)
             upstream[..(batch - 1)].mul_(valid[..(batch - 1)]);
 
-        var expectedInput = x.clone().requires_grad_();
-        var (expected, _) = gru.call(expectedInput, null);
-        expected.backward([upstream]);
-        var expectedGradients = gru.parameters().Select(p => p.grad!.clone()).ToArray();
-        gru.zero_grad();
+        var (expected, expectedInputGradient, expectedGradients) = TorchGru(gru, x, upstream);
 
         var actualInput = x.clone().requires_grad_();
         var actual = GruSequence.Fused(gru, actualInput);
@@ -49,7 +60,7 @@ public class GruSequenceTests
 
         Assert.Equal(new long[] { batch, positions, hidden }, actual.shape);
         AssertClose(expected, actual);
-        AssertClose(expectedInput.grad!, actualInput.grad!);
+        AssertClose(expectedInputGradient, actualInput.grad!);
         var names = gru.named_parameters().Select(p => p.name).ToArray();
         Assert.Equal(new[] { "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0" }, names);
         var actualGradients = gru.parameters().Select(p => p.grad!).ToArray();

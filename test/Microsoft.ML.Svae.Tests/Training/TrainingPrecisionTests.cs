@@ -165,20 +165,12 @@ public class TrainingPrecisionTests
     public void TheFusedGruInBFloat16IsTorchGruWithinBFloat16Rounding(int batch, int positions)
     {
         const int inputSize = 6, hidden = 5;
-        var gru = nn.GRU(inputSize, hidden, numLayers: 1, batchFirst: true);
-        using var ownedGru = gru;
+        using var gru = GruSequenceTests.Gru(inputSize, hidden, seed: 11);
         using var scope = NewDisposeScope();
-        using (var init = new Generator(11, CPU))
-            RecurrentLayers.ResetGru(gru, hidden, init);
         using var generator = new Generator(17, CPU);
         var x = randn(new long[] { batch, positions, inputSize }, generator: generator);
         var upstream = randn(new long[] { batch, positions, hidden }, generator: generator);
-
-        var expectedInput = x.clone().requires_grad_();
-        var (expected, _) = gru.call(expectedInput, null);
-        expected.backward([upstream]);
-        var expectedGradients = gru.parameters().Select(p => p.grad!.clone()).ToArray();
-        gru.zero_grad();
+        var (expected, expectedInputGradient, expectedGradients) = GruSequenceTests.TorchGru(gru, x, upstream);
 
         var actualInput = x.clone().requires_grad_();
         var actual = GruSequence.Fused(gru, actualInput, TrainingPrecision.BFloat16);
@@ -191,7 +183,7 @@ public class TrainingPrecisionTests
         // every element of a position's projection into every output after it.
         Assert.NotEqual(expected.detach().data<float>().ToArray(), actual.detach().data<float>().ToArray());
         AssertWithinLargest(expected, actual, "outputs");
-        AssertWithinLargest(expectedInput.grad!, actualInput.grad!, "∂x");
+        AssertWithinLargest(expectedInputGradient, actualInput.grad!, "∂x");
         var names = gru.named_parameters().Select(p => p.name).ToArray();
         var actualGradients = gru.parameters().Select(p => p.grad!).ToArray();
         for (int i = 0; i < names.Length; i++)
