@@ -39,7 +39,7 @@ internal sealed class MemoryBenchmark : IBenchmark
             else if (args[i] == "--longest-users" && i + 1 < args.Length) longestUsers = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--max-history" && i + 1 < args.Length) maxHistory = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--no-scoring") scoring = false;
-            else if (args[i] == "--set" && i + 1 < args.Length && args[i + 1].Contains('=', StringComparison.Ordinal)) settings.Add(args[++i]);
+            else if (args[i] == "--set" && i + 1 < args.Length) settings.Add(args[++i]);
             else if (args[i] == "--gru" && i + 1 < args.Length && args[i + 1] is "fused" or "libtorch") GruSequence.UseLibTorch = args[++i] == "libtorch";
             else
             {
@@ -81,7 +81,7 @@ internal sealed class MemoryBenchmark : IBenchmark
         var longest = Longest(ml, data.Train, train, longestUsers);
         var options = new SvaeTrainer.Options { NumberOfEpochs = 1, EarlyStoppingPatience = 0, MaxHistoryLength = maxHistory };
         foreach (var setting in settings)
-            SvaeTimeToQuality.Set(options, setting[..setting.IndexOf('=', StringComparison.Ordinal)], setting[(setting.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+            SvaeTimeToQuality.Set(options, setting);
         Console.WriteLine(FormattableString.Invariant(
             $"SVAE options: defaults (embedding {options.EmbeddingSize}, GRU {options.RecurrentSize}, encoder {options.EncoderSize}, latent {options.LatentSize}, decoder {options.DecoderSize}, k {options.NextK}, batch {options.BatchSize} users, MaxHistoryLength {(maxHistory?.ToString(CultureInfo.InvariantCulture) ?? "none")}) except 1 epoch over the {longestUsers} longest users; GRU in training: {(GruSequence.UseLibTorch ? "libtorch" : "fused")}"));
         ResetPeak();

@@ -54,7 +54,7 @@ internal sealed class SvaeSpeedBenchmark : IBenchmark
         if (batchSize is int b)
             options.BatchSize = b;
         foreach (var setting in settings)
-            SvaeTimeToQuality.Set(options, setting[..setting.IndexOf('=', StringComparison.Ordinal)], setting[(setting.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+            SvaeTimeToQuality.Set(options, setting);
         Console.WriteLine($"users per step: {options.BatchSize}; GRU in training: {(GruSequence.UseLibTorch ? "libtorch" : "fused")}; {string.Join(" ", settings)}");
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();

@@ -92,7 +92,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         if (batchSize is int b)
             options.BatchSize = b;
         foreach (var setting in settings)
-            SvaeTimeToQuality.Set(options, setting[..setting.IndexOf('=', StringComparison.Ordinal)], setting[(setting.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+            SvaeTimeToQuality.Set(options, setting);
 
         Console.WriteLine($"training set: {train.Count:N0} users, {train.EventCount:N0} events, {train.ItemCount:N0} items; histories capped at {maxLength}");
         Console.WriteLine($"libtorch threads: {get_num_threads()} intra-op, {get_num_interop_threads()} inter-op; OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "(unset)"}");

@@ -50,6 +50,7 @@ internal sealed class SvaeTimeToQuality : IBenchmark
                 case "--set":
                     var pair = args[++i];
                     int eq = pair.IndexOf('=', StringComparison.Ordinal);
+                    if (eq <= 0) { Console.Error.WriteLine($"--set {pair}: expected Name=Value, e.g. --set LearningRate=3e-3"); return 2; }
                     settings.Add((pair[..eq], pair[(eq + 1)..]));
                     break;
                 default: Console.Error.WriteLine($"usage: {Name} {Usage}"); return 2;
@@ -138,10 +139,28 @@ internal sealed class SvaeTimeToQuality : IBenchmark
     internal static void Set(SvaeTrainer.Options options, string name, string value)
     {
         var property = typeof(SvaeTrainer.Options).GetProperty(name, BindingFlags.Public | BindingFlags.Instance)
-            ?? throw new ArgumentException($"SvaeTrainer.Options has no property {name}.");
+            ?? throw new ArgumentException($"--set {name}={value}: SvaeTrainer.Options has no property {name}.");
         var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-        object parsed = type.IsEnum ? Enum.Parse(type, value) : Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
+        object parsed;
+        try
+        {
+            parsed = type.IsEnum ? Enum.Parse(type, value) : Convert.ChangeType(value, type, CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException or OverflowException)
+        {
+            string expected = type.IsEnum ? string.Join(" or ", Enum.GetNames(type)) : $"a {type.Name}";
+            throw new ArgumentException($"--set {name}={value}: {name} takes {expected}.", e);
+        }
         property.SetValue(options, parsed);
+    }
+
+    /// <summary>One <c>--set Name=Value</c> argument applied to <paramref name="options"/>, with a message naming it when it is malformed.</summary>
+    internal static void Set(SvaeTrainer.Options options, string setting)
+    {
+        int eq = setting.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0)
+            throw new ArgumentException($"--set {setting}: expected Name=Value, e.g. --set LearningRate=3e-3.");
+        Set(options, setting[..eq], setting[(eq + 1)..]);
     }
 
     /// <summary>
