@@ -221,6 +221,8 @@ internal static class GruSequence
             var resetUpdateFlat = hiddenFlat.narrow(1, 0, 2 * h);                                         // d gi_rz = d gh_rz
             var newFlat = stateGradient.mul_(newFactor).view(t * b, h);                                   // d gi_n
             var hiddenBiasGradient = hiddenFlat.sum(0L);
+            var inputBiasGradient = cat([hiddenBiasGradient.narrow(0, 0, 2 * h), newFlat.sum(0L)], 0);
+            Tensor gradInput, inputWeightGradient, hiddenWeightGradient;
             if (inputs.dtype == ScalarType.BFloat16)
             {
                 // bfloat16 copies of d gh, h_{t−1} and d gi = (d gi_rz, d gi_n), each with the saved inputs' rows (zero rows
@@ -230,22 +232,20 @@ internal static class GruSequence
                 var inputGateReduced = BFloat16Rows.Empty(t * b, 3 * h, inputs.device);                  // [T·B⁺, 3H]
                 inputGateReduced.narrow(0, 0, t * b).narrow(1, 0, 2 * h).copy_(resetUpdateFlat);
                 inputGateReduced.narrow(0, 0, t * b).narrow(1, 2 * h, h).copy_(newFlat);
-                var reducedHiddenWeightGradient = hiddenReduced.t().mm(previousReduced).to(ScalarType.Float32);
-                var reducedInputWeightGradient = inputGateReduced.t().mm(inputs).to(ScalarType.Float32);
-                var reducedInputBiasGradient = cat([hiddenBiasGradient.narrow(0, 0, 2 * h), newFlat.sum(0L)], 0);
-                var reducedGradInput = inputGateReduced.mm(inputWeight).narrow(0, 0, t * b).to(ScalarType.Float32).view(t, b, i).transpose(0, 1);
-                return [reducedGradInput.MoveToOuterDisposeScope(), reducedInputWeightGradient.MoveToOuterDisposeScope(),
-                    reducedHiddenWeightGradient.MoveToOuterDisposeScope(), reducedInputBiasGradient.MoveToOuterDisposeScope(),
-                    hiddenBiasGradient.MoveToOuterDisposeScope(), null!];
+                hiddenWeightGradient = hiddenReduced.t().mm(previousReduced).to(ScalarType.Float32);
+                inputWeightGradient = inputGateReduced.t().mm(inputs).to(ScalarType.Float32);
+                gradInput = inputGateReduced.mm(inputWeight).narrow(0, 0, t * b).to(ScalarType.Float32).view(t, b, i).transpose(0, 1);
             }
-            var inputsFlat = inputs.view(t * b, i);
-            var hiddenWeightGradient = hiddenFlat.t().mm(previous.reshape(t * b, h));
-            var inputWeightGradient = empty(new[] { 3 * h, i }, inputs.dtype, inputs.device);
-            inputWeightGradient.narrow(0, 0, 2 * h).zero_().addmm_(resetUpdateFlat.t(), inputsFlat);
-            inputWeightGradient.narrow(0, 2 * h, h).zero_().addmm_(newFlat.t(), inputsFlat);
-            var inputBiasGradient = cat([hiddenBiasGradient.narrow(0, 0, 2 * h), newFlat.sum(0L)], 0);
-            var gradInput = newFlat.mm(inputWeight.narrow(0, 2 * h, h))
-                .addmm_(resetUpdateFlat, inputWeight.narrow(0, 0, 2 * h)).view(t, b, i).transpose(0, 1);
+            else
+            {
+                var inputsFlat = inputs.view(t * b, i);
+                hiddenWeightGradient = hiddenFlat.t().mm(previous.reshape(t * b, h));
+                inputWeightGradient = empty(new[] { 3 * h, i }, inputs.dtype, inputs.device);
+                inputWeightGradient.narrow(0, 0, 2 * h).zero_().addmm_(resetUpdateFlat.t(), inputsFlat);
+                inputWeightGradient.narrow(0, 2 * h, h).zero_().addmm_(newFlat.t(), inputsFlat);
+                gradInput = newFlat.mm(inputWeight.narrow(0, 2 * h, h))
+                    .addmm_(resetUpdateFlat, inputWeight.narrow(0, 0, 2 * h)).view(t, b, i).transpose(0, 1);
+            }
             return [gradInput.MoveToOuterDisposeScope(), inputWeightGradient.MoveToOuterDisposeScope(),
                 hiddenWeightGradient.MoveToOuterDisposeScope(), inputBiasGradient.MoveToOuterDisposeScope(),
                 hiddenBiasGradient.MoveToOuterDisposeScope(), null!];

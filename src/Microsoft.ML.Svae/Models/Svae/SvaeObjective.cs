@@ -59,8 +59,8 @@ internal static class SvaeObjective
         using var scope = NewDisposeScope();
         long b = batch.Count, t = batch.MaxLength;
         var device = batch.Device;
+        // bfloat16 products on the CPU only (the GRU falls back to libtorch's module elsewhere whatever the precision).
         bool reduced = precision == TrainingPrecision.BFloat16 && device.type == DeviceType.CPU;
-        precision = reduced ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32;
         var lengths = batch.LengthTensor;
         var positions = TorchScalars.Range(t, device);
 
