@@ -15,9 +15,16 @@ namespace Microsoft.ML.Svae;
 /// and runs as many autograd nodes per position backward; the time goes to dispatching them, not to the
 /// <c>[B × H]·[H × 3H]</c> products. Here the forward pass runs without autograd: the input projection of all steps in
 /// one matrix product, then per step one <c>addmm</c> and the gate arithmetic. The backward pass computes, for all
-/// steps at once, every factor that does not depend on the recursion, runs the recursion with about six operations per
+/// steps at once, every factor that does not depend on the recursion, runs the recursion with one <c>addmm</c> per
 /// step, and then the weight, bias and input gradients as matrix products (or sums) over all steps at once (one for
 /// W_hh, two for W_ih and for the input: the (r, z) and n parts of the gates).
+/// </para>
+/// <para>
+/// In float32 on the CPU the gate arithmetic of each step and the backward factors run on spans over the buffers
+/// (<see cref="GruStepKernels"/>, <see cref="System.Numerics.Tensors.TensorPrimitives"/>) instead of four or five
+/// libtorch operations per step, whose dispatch dominated the step at 8 users (14-16% less CPU for the GRU's forward and
+/// backward at B = 8, T = 127: docs/BENCHMARKS.md, issue 16). Other number formats and devices run the same arithmetic
+/// as libtorch operations. The two differ by rounding (TensorPrimitives' sigmoid and tanh are not libtorch's).
 /// </para>
 /// <para>
 /// PyTorch's gate order and formulation, as <c>torch.nn.GRU</c>: with <c>gi = W_ih x + b_ih</c> and
@@ -154,19 +161,36 @@ internal static class GruSequence
             var candidates = Fresh(projected.narrow(2, 2 * h, h));                                      // [T, B, H]
             var states = zeros(new[] { t + 1, b, h }, hiddenWeight.dtype, input.device);                      // [T+1, B, H]
             var hiddenSteps = hidden.unbind(0);
-            var gateSteps = hidden.narrow(2, 0, 2 * h).unbind(0);
-            var resetSteps = hidden.narrow(2, 0, h).unbind(0);
-            var updateSteps = hidden.narrow(2, h, h).unbind(0);
-            var hiddenNewSteps = hidden.narrow(2, 2 * h, h).unbind(0);
-            var candidateSteps = candidates.unbind(0);
             var stateSteps = states.unbind(0);
-            for (long s = 0; s < t; s++)
+            if (GruStepKernels.Supports(hidden))
             {
-                var previous = stateSteps[s];
-                hiddenSteps[s].addmm_(previous, hiddenWeightT);                                          // + W_hh h
-                gateSteps[s].sigmoid_();                                                                // r, z
-                var candidate = candidateSteps[s].addcmul_(resetSteps[s], hiddenNewSteps[s], TorchScalars.One).tanh_(); // n
-                stateSteps[s + 1].copy_(candidate).lerp_(previous, updateSteps[s]);                      // n + z ⊙ (h − n)
+                // Per step one addmm, then the gate arithmetic of all users on spans (GruStepKernels).
+                var gateValues = GruStepKernels.Values(hidden);
+                var candidateValues = GruStepKernels.Values(candidates);
+                var stateValues = GruStepKernels.Values(states);
+                int gateStep = checked((int)(b * 3 * h)), stateStep = checked((int)(b * h));
+                for (int s = 0; s < t; s++)
+                {
+                    hiddenSteps[s].addmm_(stateSteps[s], hiddenWeightT);                                 // + W_hh h
+                    GruStepKernels.Forward(gateValues.Slice(s * gateStep, gateStep), candidateValues.Slice(s * stateStep, stateStep),
+                        stateValues.Slice(s * stateStep, stateStep), stateValues.Slice((s + 1) * stateStep, stateStep), (int)h);
+                }
+            }
+            else
+            {
+                var gateSteps = hidden.narrow(2, 0, 2 * h).unbind(0);
+                var resetSteps = hidden.narrow(2, 0, h).unbind(0);
+                var updateSteps = hidden.narrow(2, h, h).unbind(0);
+                var hiddenNewSteps = hidden.narrow(2, 2 * h, h).unbind(0);
+                var candidateSteps = candidates.unbind(0);
+                for (long s = 0; s < t; s++)
+                {
+                    var previous = stateSteps[s];
+                    hiddenSteps[s].addmm_(previous, hiddenWeightT);                                      // + W_hh h
+                    gateSteps[s].sigmoid_();                                                            // r, z
+                    var candidate = candidateSteps[s].addcmul_(resetSteps[s], hiddenNewSteps[s], TorchScalars.One).tanh_(); // n
+                    stateSteps[s + 1].copy_(candidate).lerp_(previous, updateSteps[s]);                  // n + z ⊙ (h − n)
+                }
             }
 
             // A new tensor (contiguous() would return a view of the states when B = 1), not saved: saving a function's
@@ -191,28 +215,53 @@ internal static class GruSequence
 
             // The factors that do not depend on the recursion, for every step at once. With dh the gradient at h_t:
             // da_n = dh ⊙ (1 − z)(1 − n²), da_z = dh ⊙ (h_{t−1} − n) z(1 − z), da_r = da_n ⊙ gh_n r(1 − r),
-            // and the gradient at gh_n is da_n ⊙ r.
-            var reset = hidden.narrow(2, 0, h);
-            var update = hidden.narrow(2, h, h);
-            var keep = update.neg().add_(TorchScalars.One, TorchScalars.One);                             // 1 − z
-            var newFactor = keep.addcmul(keep.mul(candidates), candidates, TorchScalars.MinusOne);       // (1 − z)(1 − n²)
-            var updateFactor = previous.sub(candidates).mul_(update).mul_(keep);                        // (h − n) z(1 − z)
-            var resetFactor = reset.neg().add_(TorchScalars.One, TorchScalars.One).mul_(reset).mul_(hiddenNew).mul_(newFactor);
-            // The gradient at gh, [T, B, 3, H], is written over these factors step by step, and dh over the copy of
-            // the output gradient.
-            var factors = stack([resetFactor, updateFactor, newFactor.mul(reset)], 2);
-            var factorSteps = factors.unbind(0);                                                        // T × [B, 3, H]
-            var updateSteps = update.unbind(0);
-            var stateGradient = Fresh(grad_output.transpose(0, 1));
-            var stateGradientSteps = stateGradient.unbind(0);                                            // T × [B, H]
-
-            Tensor? next = null;
-            for (long s = t - 1; s >= 0; s--)
+            // and the gradient at gh_n is da_n ⊙ r. The gradient at gh, [T, B, 3, H], is written over these factors step by
+            // step, and dh over the copy of the output gradient.
+            var stateGradient = Fresh(grad_output.transpose(0, 1));                                     // [T, B, H]
+            Tensor factors, newFactor;
+            if (GruStepKernels.Supports(hidden) && GruStepKernels.Supports(candidates) && GruStepKernels.Supports(states)
+                && GruStepKernels.Supports(stateGradient))
             {
-                var dh = next is null ? stateGradientSteps[s] : stateGradientSteps[s].add_(next, TorchScalars.One);
-                var dgh = factorSteps[s].mul_(dh.unsqueeze(1)).view(b, 3 * h);                               // [B, 3H]
-                if (s > 0)
-                    next = dh.mul(updateSteps[s]).addmm_(dgh, hiddenWeight);
+                factors = empty(new[] { t, b, 3, h }, hidden.dtype, hidden.device);
+                newFactor = empty(new[] { t, b, h }, hidden.dtype, hidden.device);
+                var gateValues = GruStepKernels.Values(hidden);
+                var factorValues = GruStepKernels.Values(factors);
+                var gradientValues = GruStepKernels.Values(stateGradient);
+                int gateStep = checked((int)(b * 3 * h)), stateStep = checked((int)(b * h));
+                GruStepKernels.Factors(gateValues, GruStepKernels.Values(candidates), GruStepKernels.Values(states)[..((int)t * stateStep)],
+                    factorValues, GruStepKernels.Values(newFactor), (int)h);
+                // Per step the gate arithmetic on spans, then one addmm: the gradient carried to h_{t−1} is dh ⊙ z + dgh·W_hh.
+                var carried = empty(new[] { b, h }, hidden.dtype, hidden.device);
+                var carriedValues = GruStepKernels.Values(carried);
+                var gateGradientSteps = factors.view(t, b, 3 * h).unbind(0);                            // T × [B, 3H]
+                for (int s = (int)t - 1; s >= 0; s--)
+                {
+                    GruStepKernels.Backward(gradientValues.Slice(s * stateStep, stateStep), factorValues.Slice(s * gateStep, gateStep),
+                        gateValues.Slice(s * gateStep, gateStep), carriedValues, first: s == t - 1, (int)h);
+                    if (s > 0)
+                        carried.addmm_(gateGradientSteps[s], hiddenWeight);
+                }
+            }
+            else
+            {
+                var reset = hidden.narrow(2, 0, h);
+                var update = hidden.narrow(2, h, h);
+                var keep = update.neg().add_(TorchScalars.One, TorchScalars.One);                         // 1 − z
+                newFactor = keep.addcmul(keep.mul(candidates), candidates, TorchScalars.MinusOne);       // (1 − z)(1 − n²)
+                var updateFactor = previous.sub(candidates).mul_(update).mul_(keep);                    // (h − n) z(1 − z)
+                var resetFactor = reset.neg().add_(TorchScalars.One, TorchScalars.One).mul_(reset).mul_(hiddenNew).mul_(newFactor);
+                factors = stack([resetFactor, updateFactor, newFactor.mul(reset)], 2);
+                var factorSteps = factors.unbind(0);                                                    // T × [B, 3, H]
+                var updateSteps = update.unbind(0);
+                var stateGradientSteps = stateGradient.unbind(0);                                        // T × [B, H]
+                Tensor? next = null;
+                for (long s = t - 1; s >= 0; s--)
+                {
+                    var dh = next is null ? stateGradientSteps[s] : stateGradientSteps[s].add_(next, TorchScalars.One);
+                    var dgh = factorSteps[s].mul_(dh.unsqueeze(1)).view(b, 3 * h);                           // [B, 3H]
+                    if (s > 0)
+                        next = dh.mul(updateSteps[s]).addmm_(dgh, hiddenWeight);
+                }
             }
 
             // gi's gradient: its (r, z) parts are gh's, its n part is da_n = dh ⊙ (1 − z)(1 − n²) (gh_n's without r).

@@ -6,7 +6,6 @@ namespace Microsoft.ML.Svae.Tests.Training;
 
 public class GruSequenceTests
 {
-    /// <summary>A batch-first one-layer GRU (as the models build it), initialised like them from <paramref name="seed"/>.</summary>
     /// <summary>A one-layer batch-first GRU initialised as the models do, from <paramref name="seed"/>.</summary>
     internal static GRU Gru(int input, int hidden, ulong seed)
     {
@@ -189,6 +188,54 @@ public class GruSequenceTests
         Assert.Equal("The GRU's input must be [batch, positions ≥ 1, 3]; got [4, 3]. (Parameter 'input')", twoDimensional.Message);
         var stacked = Assert.Throws<ArgumentException>(() => GruSequence.Fused(twoLayers, zeros(2, 4, 3)));
         Assert.Equal("The fused GRU runs one unidirectional layer only. (Parameter 'gru')", stacked.Message);
+    }
+
+    [Fact]
+    public void TheFusedGrusOperationPathForOtherNumberFormatsHasTheValuesAndGradientsOfTorchGru()
+    {
+        // float64 parameters take the per-step libtorch operations instead of the float32 span kernels.
+        using var gru = Gru(5, 4, seed: 13);
+        gru.to(ScalarType.Float64);
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(17, CPU);
+        var x = randn(new long[] { 3, 6, 5 }, generator: generator).to(ScalarType.Float64);
+        var upstream = randn(new long[] { 3, 6, 4 }, generator: generator).to(ScalarType.Float64);
+        var (expected, expectedInputGradient, expectedGradients) = TorchGru(gru, x, upstream);
+
+        var actualInput = x.clone().requires_grad_();
+        var actual = GruSequence.Fused(gru, actualInput);
+        actual.backward([upstream]);
+
+        Assert.Equal(ScalarType.Float64, actual.dtype);
+        AssertClose(expected.to(ScalarType.Float32), actual.to(ScalarType.Float32));
+        AssertClose(expectedInputGradient.to(ScalarType.Float32), actualInput.grad!.to(ScalarType.Float32));
+        var actualGradients = gru.parameters().Select(p => p.grad!).ToArray();
+        for (int i = 0; i < actualGradients.Length; i++)
+            AssertClose(expectedGradients[i].to(ScalarType.Float32), actualGradients[i].to(ScalarType.Float32), $"parameter {i}");
+    }
+
+    [Fact]
+    public void TheStepKernelsSpanIsTheTensorsOwnMemory()
+    {
+        using var scope = NewDisposeScope();
+        var tensor = zeros(2, 3);
+        var values = GruStepKernels.Values(tensor);
+        Assert.Equal(6, values.Length);
+        values[4] = 7;
+        Assert.Equal(7f, tensor[1, 1].item<float>());
+        tensor.fill_(2);
+        Assert.Equal(2f, GruStepKernels.Values(tensor)[5]);
+    }
+
+    [Fact]
+    public void TheStepKernelsTakeOnlyContiguousFloat32CpuTensors()
+    {
+        using var scope = NewDisposeScope();
+        Assert.True(GruStepKernels.Supports(zeros(2, 3)));
+        Assert.False(GruStepKernels.Supports(zeros(2, 3).t()));
+        Assert.False(GruStepKernels.Supports(zeros(new long[] { 2, 3 }, ScalarType.Float64)));
+        var error = Assert.Throws<ArgumentException>(() => GruStepKernels.Values(zeros(2, 3).t()));
+        Assert.StartsWith("The span kernels need a contiguous float32 tensor in CPU memory.", error.Message);
     }
 
     private static void AssertClose(Tensor expected, Tensor actual, string what = "")
