@@ -21,7 +21,7 @@ namespace Microsoft.ML.Svae;
 /// </para>
 /// <para>
 /// Arithmetic: the operations of libtorch's kernels in their order, with the same float32 constants (each double
-/// rounded to float as libtorch's <c>Scalar.to&lt;float&gt;()</c> does). We measured libtorch 2.7's CPU kernels
+/// rounded to float as libtorch's <c>Scalar.to&lt;float&gt;()</c> does). We measured libtorch 2.10's CPU kernels
 /// element for element (float32, vector body and scalar tail): <c>add(other, alpha)</c> is one fused multiply-add
 /// <c>fma(other, alpha, self)</c>; <c>addcmul_(t, t, value)</c> is <c>fma(value·t, t, self)</c>; <c>addcdiv_</c> is
 /// <c>self + (value·t₁)/t₂</c> with each operation rounded; division by the bias correction is a true division. Those
@@ -33,6 +33,12 @@ namespace Microsoft.ML.Svae;
 /// <para>
 /// Results do not depend on the thread count: every element's update reads and writes that element alone, and the
 /// chunk boundaries change nothing in the arithmetic.
+/// </para>
+/// <para>
+/// Memory: TorchSharp's <c>Tensor.bytes</c> (a span over a contiguous CPU tensor's own storage), so no <c>unsafe</c>
+/// code; the four tensors stay alive through the optimiser's state and the module. Writes through that memory do not
+/// bump autograd's version counters as libtorch's in-place operations do; nothing saved for a backward pass outlives
+/// an optimiser step on our training paths.
 /// </para>
 /// </remarks>
 internal static class FusedAdamStep
