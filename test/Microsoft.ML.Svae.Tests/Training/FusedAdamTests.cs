@@ -54,10 +54,11 @@ public class FusedAdamTests
         double scale = expected.abs().max().ToDouble();
         double error = (actual - expected).abs().max().ToDouble();
         Assert.True(error <= 1e-6 * scale, $"{what}: max error {error:G3} against max |value| {scale:G3}");
-        // libtorch's sqrt is off by one ulp on about 0.6% of elements; any other difference in the arithmetic (an
-        // unfused multiply-add, a reciprocal for the division) changes the bits of a third or more.
+        // libtorch's sqrt is off by one ulp on about 0.6% of elements, which had changed the bits of about 0.1% of
+        // these tensors' elements by step 3; a reciprocal instead of the division changes 3-14% of them, an unfused
+        // multiply-add 10-24% of its operation's results.
         double differing = actual.ne(expected).sum().ToDouble() / expected.NumberOfElements;
-        Assert.True(differing <= 0.1, $"{what}: {differing:P1} of the elements differ in their bits");
+        Assert.True(differing <= 0.02, $"{what}: {differing:P1} of the elements differ in their bits");
     }
 
     [Theory]
