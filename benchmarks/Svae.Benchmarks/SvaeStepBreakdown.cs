@@ -108,7 +108,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         using var model = new SvaeModel(train, options, CPU);
         var network = model.Network;
         network.train();
-        using var optimizer = optim.Adam(network.parameters(), options.LearningRate);
+        using var optimizer = ExplicitScalarAdam.Create(network.parameters(), options.LearningRate, options.WeightDecay, options.DecoupledWeightDecay);
         double normalizer = (double)batcher.PositionCount / batcher.Users.Count * options.BatchSize;
 
         var phases = new Dictionary<string, List<(double Wall, double Cpu)>>();

@@ -68,7 +68,7 @@ public class NativeScalarLifetimeTests
         };
         var ours = Parameters();
         var theirs = Parameters();
-        using var ourOptimizer = ExplicitScalarAdam.Create(ours, 0.01, weightDecay, decoupled);
+        using var ourOptimizer = ExplicitScalarAdam.Create(ours, 0.01, weightDecay, decoupled, fused: false);
         using optim.Optimizer theirOptimizer = decoupled
             ? optim.AdamW(theirs, 0.01, weight_decay: weightDecay)
             : optim.Adam(theirs, 0.01, weight_decay: weightDecay);
