@@ -1,3 +1,8 @@
+using System.Buffers;
+using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -6,46 +11,302 @@ namespace Microsoft.ML.Svae;
 /// <summary>
 /// A network's output layer over all N items together with the next-k multi-set likelihood of eq. 4.9 (Sachdeva et
 /// al., WSDM 2019): <c>−Σ_s (Σ_j w_sj · log_softmax(a_s·Wᵀ + b)[targets_sj]) / Σ_j w_sj</c> as one autograd
-/// function, so that the matrix products can run in bfloat16 while the softmax, the loss and every gradient stay
-/// float32 (issue 16).
+/// function: on the CPU, the three matrix products and ONE managed pass over the <c>[P × N]</c> logits (issue 16).
 /// </summary>
 /// <remarks>
 /// <para>
-/// Forward: the logits <c>a·Wᵀ</c> (<c>[P × D]·[D × N]</c>), plus the float32 bias, then <c>log_softmax</c> in float32:
-/// the only <c>[P × N]</c> tensor kept. Backward: that buffer becomes the gradient at the logits <c>G</c> in place, as in
-/// <see cref="NextKTargets.MultiSetNll"/>; then <c>∂a = G·W</c>, <c>∂W = Gᵀ·a</c> and <c>∂b = Σ_s G_s</c> (float32).
+/// Forward (CPU): the logits <c>a·Wᵀ</c> (<c>[P × D]·[D × N]</c>) into one <c>[P × N]</c> buffer, then one pass over its
+/// rows, each while it is in cache (<see cref="TensorPrimitives"/>): plus the bias, the row's
+/// maximum and log-sum-exp, the row's loss <c>Σ_j ŵ_sj (lse − x_s[t_sj])</c> with <c>ŵ = w / Σ_j w</c> (the target logits
+/// read before the row is overwritten), then the row overwritten with the gradient at the logits
+/// <c>G_s = softmax(x_s) − scatter(ŵ_s)</c> (a target repeated in a row adds, as <c>scatter_add</c> does), and
+/// <c>G_s</c> added to the bias gradient. Backward: <c>∂a = g·(G·W)</c>, <c>∂W = g·(Gᵀ·a)</c>, <c>∂b = g·Σ_s G_s</c>
+/// with g the incoming scalar gradient (the small results are scaled, never the <c>[P × N]</c> matrix). The buffer is
+/// the only <c>[P × N]</c> tensor; it lives from the forward to the end of the backward, and the backward does not change
+/// it. When autograd does not record (or no input needs a gradient), the pass computes the loss only.
 /// </para>
 /// <para>
-/// With <see cref="TrainingPrecision.BFloat16"/> the three products take bfloat16 copies of <c>a</c>, <c>W</c> and
-/// <c>G</c> (libtorch runs them through oneDNN, on AMX where the CPU has it) and return float32 gradients; their
-/// results carry bfloat16's rounding (a relative error of about 2⁻⁸ per product, the products accumulate in float32).
-/// Their row count P is rounded up with zero rows (<see cref="BFloat16Rows"/>) so that oneDNN meets few distinct shapes.
-/// With <see cref="TrainingPrecision.Float32"/> the products are the ones autograd's <c>Linear</c> runs, so the value
-/// equals <c>Linear</c> then <see cref="NextKTargets.MultiSetNll"/> and the gradients agree to rounding.
+/// With <see cref="TrainingPrecision.BFloat16"/> the products take bfloat16 copies of <c>a</c> (rows rounded up with zero
+/// rows, <see cref="BFloat16Rows"/>, so that oneDNN meets few distinct shapes) and <c>W</c> (libtorch runs them through
+/// oneDNN, on AMX where the CPU has it); the buffer is the bfloat16 product itself: the pass reads each row into float32,
+/// does the float32 work above and writes <c>G_s</c> back over the row in bfloat16 (round to nearest even, as libtorch
+/// casts), which is what the two backward products take. The bias gradient and the loss come from the float32 row.
+/// Results carry bfloat16's rounding (a relative error of about 2⁻⁸ per product; the products accumulate in float32).
+/// With <see cref="TrainingPrecision.Float32"/> the value and gradients equal <c>Linear</c> then
+/// <see cref="NextKTargets.MultiSetNll"/> to float32 rounding.
 /// </para>
 /// <para>
-/// The backward pass overwrites what the forward saved: the graph supports one backward pass only.
+/// Threads: the rows are cut into at most <see cref="MaxBlocks"/> blocks of at least <see cref="MinRowsPerBlock"/> rows,
+/// a partition that depends on P only; the blocks run on up to <c>torch.get_num_threads()</c> threads, and their losses
+/// and bias gradients are summed in block order, so the results are the same bits for any number of threads.
+/// Each call allocates its buffer afresh (libtorch's allocator); a workspace kept across steps was not tried.
+/// </para>
+/// <para>
+/// Off the CPU (CUDA), or for tensors that are not float32, the function is libtorch's: <c>Linear</c> (float32) then
+/// <see cref="NextKTargets.MultiSetNll"/>, whatever the precision.
 /// </para>
 /// </remarks>
 internal static class NextKOutputLayer
 {
+    /// <summary>The most blocks the rows are cut into (each keeps an N-float partial bias gradient).</summary>
+    internal const int MaxBlocks = 16;
+
+    /// <summary>The fewest rows in a block.</summary>
+    internal const int MinRowsPerBlock = 8;
+
     /// <summary>
     /// The multi-set NLL of eq. 4.9 summed over units of the logits <c>hidden·weightᵀ + bias</c>.
     /// </summary>
     /// <param name="hidden"><c>[P, D]</c> float32 activations feeding the output layer.</param>
     /// <param name="weight"><c>[N, D]</c> float32 output weights (a <c>Linear(D, N)</c>'s weight).</param>
     /// <param name="bias"><c>[N]</c> float32 output bias.</param>
-    /// <param name="targets"><c>[P, k]</c> int64 target items of each unit.</param>
+    /// <param name="targets"><c>[P, k]</c> int64 target items of each unit, each in [0, N).</param>
     /// <param name="weights"><c>[P, k]</c> float32: 1 for a valid target, 0 for none; every row has at least one valid target.</param>
-    /// <param name="precision">The number format of the three matrix products.</param>
+    /// <param name="precision">The number format of the three matrix products (on the CPU).</param>
     public static Tensor MultiSetNll(Tensor hidden, Tensor weight, Tensor bias, Tensor targets, Tensor weights, TrainingPrecision precision)
     {
         if (hidden.dim() != 2 || weight.dim() != 2 || hidden.shape[1] != weight.shape[1] || bias.dim() != 1 || bias.shape[0] != weight.shape[0])
             throw new ArgumentException(
                 $"The output layer needs activations [P, D], weights [N, D] and a bias [N]; got [{string.Join(", ", hidden.shape)}], [{string.Join(", ", weight.shape)}] and [{string.Join(", ", bias.shape)}].",
                 nameof(hidden));
-        return OutputCrossEntropy.apply(hidden, weight, bias, targets, weights, precision == TrainingPrecision.BFloat16);
+        if (targets.dim() != 2 || weights.dim() != 2 || targets.shape[0] != hidden.shape[0] || !targets.shape.SequenceEqual(weights.shape))
+            throw new ArgumentException(
+                $"The next-k targets and their weights must both be [P, k] with the P = {hidden.shape[0]} rows of the activations; got [{string.Join(", ", targets.shape)}] and [{string.Join(", ", weights.shape)}].",
+                nameof(targets));
+        if (!TakesFusedPath(hidden, weight, bias, targets, weights))
+        {
+            using var scope = NewDisposeScope();
+            return NextKTargets.MultiSetNll(bias.addmm(hidden, weight.t()), targets, weights).MoveToOuterDisposeScope();
+        }
+
+        var units = Units.Read(targets, weights, weight.shape[0]);
+        bool reduced = precision == TrainingPrecision.BFloat16;
+        if (!is_grad_enabled() || !(hidden.requires_grad || weight.requires_grad || bias.requires_grad))
+        {
+            using var logits = Logits(hidden, weight, reduced, out var left, out var right);
+            left?.Dispose();
+            right?.Dispose();
+            return tensor((float)RowPass(logits, reduced, hidden.shape[0], Values(bias), units, biasGradient: null));
+        }
+        return OutputCrossEntropy.apply(hidden, weight, bias, units, reduced);
     }
+
+    /// <summary>
+    /// Whether <see cref="MultiSetNll"/> takes the managed pass: every tensor on the CPU, float32 activations, weights and
+    /// bias, int64 targets, at least one row and one item.
+    /// </summary>
+    internal static bool TakesFusedPath(Tensor hidden, Tensor weight, Tensor bias, Tensor targets, Tensor weights)
+        => hidden.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU && bias.device_type == DeviceType.CPU
+            && targets.device_type == DeviceType.CPU && weights.device_type == DeviceType.CPU
+            && hidden.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && bias.dtype == ScalarType.Float32
+            && targets.dtype == ScalarType.Int64 && hidden.shape[0] >= 1 && weight.shape[0] >= 1 && weight.shape[0] <= int.MaxValue
+            && targets.shape[1] >= 1;
+
+    /// <summary>The units' targets and normalised weights ŵ = w / Σ_j w, row-major <c>[P, k]</c>, read once into managed arrays.</summary>
+    private sealed record Units(long[] Targets, float[] Normalised, int K)
+    {
+        public static Units Read(Tensor targets, Tensor weights, long items)
+        {
+            int k = (int)targets.shape[1];
+            long[] items64 = targets.contiguous().data<long>().ToArray();
+            float[] w;
+            using (var values = weights.to(ScalarType.Float32).contiguous())
+                w = values.data<float>().ToArray();
+            for (long i = 0; i < items64.Length; i++)
+                if ((ulong)items64[i] >= (ulong)items)
+                    throw new ArgumentOutOfRangeException(nameof(targets),
+                        $"Target {i % k} of row {i / k} is item {items64[i]}, outside the output layer's {items} items.");
+            var normalised = new float[w.Length];
+            for (int row = 0; row < w.Length / k; row++)
+            {
+                var rowWeights = w.AsSpan(row * k, k);
+                TensorPrimitives.Divide(rowWeights, TensorPrimitives.Sum(rowWeights), normalised.AsSpan(row * k, k));
+            }
+            return new Units(items64, normalised, k);
+        }
+    }
+
+    /// <summary>
+    /// The logits without the bias: float32 <c>[P, N]</c>, or with <paramref name="reduced"/> the bfloat16 product
+    /// <c>[Padded(P), N]</c> of the bfloat16 copies <paramref name="left"/> and <paramref name="right"/> (its padded rows zero).
+    /// </summary>
+    private static Tensor Logits(Tensor hidden, Tensor weight, bool reduced, out Tensor? left, out Tensor? right)
+    {
+        if (!reduced)
+        {
+            (left, right) = (null, null);
+            return hidden.mm(weight.t());
+        }
+        left = BFloat16Rows.Copy(hidden);
+        right = weight.to(ScalarType.BFloat16);
+        var product = left.mm(right.t());
+        long rows = hidden.shape[0], padded = product.shape[0];
+        if (padded > rows)
+            product.narrow(0, rows, padded - rows).zero_();   // zero already (zero rows of a): the backward products rely on it
+        return product;
+    }
+
+    private static float[] Values(Tensor bias)
+    {
+        using var values = bias.detach().contiguous();
+        return values.data<float>().ToArray();
+    }
+
+    /// <summary>
+    /// The pass over the first <paramref name="rows"/> rows of <paramref name="logits"/> (contiguous, float32, or bfloat16
+    /// when <paramref name="reduced"/>): returns the summed loss; with <paramref name="biasGradient"/> (N floats, zero) also
+    /// overwrites each row with its gradient at the logits (in the buffer's format) and adds the rows into it.
+    /// </summary>
+    private static double RowPass(Tensor logits, bool reduced, long rows, float[] bias, Units units, float[]? biasGradient)
+    {
+        int n = bias.Length;
+        nint address = Address(logits);
+        int rowsPerBlock = (int)Math.Max(MinRowsPerBlock, (rows + MaxBlocks - 1) / MaxBlocks);
+        int blocks = (int)((rows + rowsPerBlock - 1) / rowsPerBlock);
+        var losses = new double[blocks];
+        var partials = biasGradient is null ? null : new float[blocks][];
+
+        void Block(int block)
+        {
+            float[]? scratch = reduced ? ArrayPool<float>.Shared.Rent(n) : null;
+            float[]? partial = null;
+            if (partials is not null)
+            {
+                partial = partials[block] = ArrayPool<float>.Shared.Rent(n);
+                Array.Clear(partial, 0, n);
+            }
+            double sum = 0;
+            long end = Math.Min(rows, (long)(block + 1) * rowsPerBlock);
+            for (long row = (long)block * rowsPerBlock; row < end; row++)
+            {
+                var x = reduced ? scratch.AsSpan(0, n) : Row<float>(address, row, n);
+                if (reduced)
+                    BFloat16ToSingle(Row<ushort>(address, row, n), x);
+                int first = (int)(row * units.K);
+                sum += Row(x, bias, units.Targets.AsSpan(first, units.K), units.Normalised.AsSpan(first, units.K), partial);
+                if (reduced && partial is not null)
+                    SingleToBFloat16(x, Row<ushort>(address, row, n));
+            }
+            losses[block] = sum;
+            if (scratch is not null)
+                ArrayPool<float>.Shared.Return(scratch);
+        }
+
+        int threads = get_num_threads();
+        if (threads <= 1 || blocks == 1)
+        {
+            for (int block = 0; block < blocks; block++)
+                Block(block);
+        }
+        else
+        {
+            Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, Block);
+        }
+
+        double loss = 0;
+        for (int block = 0; block < blocks; block++)
+        {
+            loss += losses[block];
+            if (partials is not null)
+            {
+                TensorPrimitives.Add(biasGradient, partials[block].AsSpan(0, n), biasGradient);
+                ArrayPool<float>.Shared.Return(partials[block]);
+            }
+        }
+        return loss;
+    }
+
+    /// <summary>
+    /// One unit: <paramref name="x"/> (the row of logits without the bias) plus the bias; returns
+    /// <c>Σ_j ŵ_j (lse − x[t_j])</c>; with <paramref name="biasGradient"/>, overwrites <paramref name="x"/> with
+    /// <c>softmax(x) − scatter(ŵ)</c> and adds it into <paramref name="biasGradient"/>.
+    /// </summary>
+    private static double Row(Span<float> x, ReadOnlySpan<float> bias, ReadOnlySpan<long> targets, ReadOnlySpan<float> normalised,
+        float[]? biasGradient)
+    {
+        TensorPrimitives.Add(x, bias, x);
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        // The target logits (less the maximum), read before the row is overwritten.
+        double targetSum = 0, weightSum = 0;
+        for (int j = 0; j < targets.Length; j++)
+        {
+            targetSum += (double)normalised[j] * x[(int)targets[j]];
+            weightSum += normalised[j];
+        }
+        TensorPrimitives.Exp(x, x);
+        float total = TensorPrimitives.Sum(x);
+        double loss = weightSum * Math.Log(total) - targetSum;
+        if (biasGradient is not null)
+        {
+            TensorPrimitives.Multiply(x, 1f / total, x);
+            for (int j = 0; j < targets.Length; j++)
+                x[(int)targets[j]] -= normalised[j];
+            TensorPrimitives.Add(biasGradient.AsSpan(0, x.Length), x, biasGradient.AsSpan(0, x.Length));
+        }
+        return loss;
+    }
+
+    /// <summary>bfloat16 (raw bits) to float32: the bits shifted into the upper half (exact).</summary>
+    internal static void BFloat16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
+    {
+        var bits = MemoryMarshal.Cast<float, uint>(destination);
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+            {
+                Vector.Widen(new Vector<ushort>(source.Slice(i)), out var low, out var high);
+                Vector.ShiftLeft(low, 16).CopyTo(bits.Slice(i));
+                Vector.ShiftLeft(high, 16).CopyTo(bits.Slice(i + Vector<uint>.Count));
+            }
+        }
+        for (; i < source.Length; i++)
+            bits[i] = (uint)source[i] << 16;
+    }
+
+    /// <summary>
+    /// float32 to bfloat16 (raw bits), rounded to nearest even as libtorch's cast does for finite values (the gradient at
+    /// the logits is finite: a softmax less weights in [0, 1]).
+    /// </summary>
+    internal static void SingleToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
+    {
+        var bits = MemoryMarshal.Cast<float, uint>(source);
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var half = new Vector<uint>(0x7FFF);
+            for (; i <= bits.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+            {
+                var low = new Vector<uint>(bits.Slice(i));
+                var high = new Vector<uint>(bits.Slice(i + Vector<uint>.Count));
+                low = Vector.ShiftRightLogical(low + half + (Vector.ShiftRightLogical(low, 16) & Vector<uint>.One), 16);
+                high = Vector.ShiftRightLogical(high + half + (Vector.ShiftRightLogical(high, 16) & Vector<uint>.One), 16);
+                Vector.Narrow(low, high).CopyTo(destination.Slice(i));
+            }
+        }
+        for (; i < bits.Length; i++)
+        {
+            uint value = bits[i];
+            destination[i] = (ushort)((value + 0x7FFF + ((value >> 16) & 1)) >> 16);
+        }
+    }
+
+    // The only unsafe code of the pass: the address of a contiguous CPU tensor's first element, and a span over one row
+    // of it. The callers keep the tensor alive while they use the spans, and every row index is below the tensor's rows.
+
+    /// <summary>The address of the first element of <paramref name="values"/>, a contiguous CPU tensor.</summary>
+    private static unsafe nint Address(Tensor values)
+    {
+        if (!values.is_contiguous() || values.device_type != DeviceType.CPU)
+            throw new InvalidOperationException("The output layer's pass needs a contiguous CPU buffer.");
+        using var first = values.view(-1).narrow(0, 0, 1);
+        return (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(first.bytes));
+    }
+
+    /// <summary>Row <paramref name="row"/> of a row-major buffer of <paramref name="width"/> columns at <paramref name="address"/>.</summary>
+    private static unsafe Span<T> Row<T>(nint address, long row, int width) where T : unmanaged
+        => new((void*)(address + (nint)(row * width * sizeof(T))), width);
 
     private sealed class OutputCrossEntropy : autograd.SingleTensorFunction<OutputCrossEntropy>
     {
@@ -56,63 +317,40 @@ internal static class NextKOutputLayer
             var hidden = (Tensor)vars[0];
             var weight = (Tensor)vars[1];
             var bias = (Tensor)vars[2];
-            var targets = (Tensor)vars[3];
-            var weights = (Tensor)vars[4];
-            bool reduced = (bool)vars[5];
+            var units = (Units)vars[3];
+            bool reduced = (bool)vars[4];
             using var scope = NewDisposeScope();
-            Tensor logProbabilities, left, right;
-            if (reduced)
-            {
-                // bfloat16 copies of a (rows rounded up, see BFloat16Rows) and W serve the forward product and, saved, the
-                // backward ones.
-                left = BFloat16Rows.Copy(hidden);
-                right = weight.to(ScalarType.BFloat16);
-                // The product's first P rows to float32, plus the float32 bias in place, then log-softmax in float32. (Adding
-                // the bfloat16 product to the bias directly, with type promotion, runs libtorch's slower mixed-type loop.)
-                // The bfloat16 product goes as soon as it is cast, and the float32 logits once the log-softmax is taken (training's
-                // peak memory is still higher than float32's: docs/BENCHMARKS.md, issue 16, review fixes).
-                Tensor logits;
-                using (var product = left.mm(right.t()))
-                    logits = product.narrow(0, 0, hidden.shape[0]).to(ScalarType.Float32);
-                using (logits)
-                    logProbabilities = logits.add_(bias).log_softmax(1);
-            }
-            else
-            {
-                (left, right) = (hidden, weight);
-                // What Linear computes (addmm), then log-softmax.
-                logProbabilities = bias.addmm(hidden, weight.t()).log_softmax(1);
-            }
-            var normalised = weights / weights.sum(1, keepdim: true);                      // ŵ, [P, k]
-            var loss = NextKTargets.Loss(logProbabilities, targets, weights);
-            ctx.save_for_backward([logProbabilities.MoveToOuterDisposeScope(), targets, normalised.MoveToOuterDisposeScope(),
-                reduced ? left.MoveToOuterDisposeScope() : left, reduced ? right.MoveToOuterDisposeScope() : right]);
-            return loss.MoveToOuterDisposeScope();
+            // The logits (bfloat16: the product of the bfloat16 copies, which the backward products take again), overwritten
+            // row by row with the gradient at the logits G.
+            var gradient = Logits(hidden, weight, reduced, out var left, out var right);
+            var biasGradient = new float[weight.shape[0]];
+            double loss = RowPass(gradient, reduced, hidden.shape[0], Values(bias), units, biasGradient);
+            ctx.save_for_backward([gradient.MoveToOuterDisposeScope(), left?.MoveToOuterDisposeScope() ?? hidden,
+                right?.MoveToOuterDisposeScope() ?? weight, tensor(biasGradient).MoveToOuterDisposeScope(), hidden]);
+            return tensor((float)loss).MoveToOuterDisposeScope();
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
         {
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables();
-            var (logProbabilities, targets, normalised, left, right) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
-            // softmax · (Σ_j ŵ) − scatter(ŵ), times the incoming scalar gradient, in the forward's buffer.
-            var gradient = NextKTargets.LogitGradientInPlace(logProbabilities, targets, normalised, grad_output);
-            var biasGradient = gradient.sum(0L);
+            var (gradient, left, right, biasGradient, hidden) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
             Tensor hiddenGradient, weightGradient;
-            if (left.dtype == ScalarType.BFloat16)
+            if (gradient.dtype == ScalarType.BFloat16)
             {
-                // G in bfloat16 with as many (zero) rows as the saved a, so that its padded rows add nothing to ∂W.
-                var reduced = BFloat16Rows.Copy(gradient);
-                hiddenGradient = reduced.mm(right).narrow(0, 0, gradient.shape[0]).to(ScalarType.Float32);
-                weightGradient = reduced.t().mm(left).to(ScalarType.Float32);
+                // G has as many rows as the saved a, zero after the first P: its padded rows add nothing to ∂W.
+                hiddenGradient = gradient.mm(right).narrow(0, 0, hidden.shape[0]).to(ScalarType.Float32);
+                weightGradient = gradient.t().mm(left).to(ScalarType.Float32);
             }
             else
             {
                 hiddenGradient = gradient.mm(right);
                 weightGradient = gradient.t().mm(left);
             }
-            return [hiddenGradient.MoveToOuterDisposeScope(), weightGradient.MoveToOuterDisposeScope(), biasGradient.MoveToOuterDisposeScope(),
-                null!, null!, null!];
+            hiddenGradient.mul_(grad_output);
+            weightGradient.mul_(grad_output);
+            return [hiddenGradient.MoveToOuterDisposeScope(), weightGradient.MoveToOuterDisposeScope(),
+                biasGradient.mul(grad_output).MoveToOuterDisposeScope(), null!, null!];
         }
     }
 }

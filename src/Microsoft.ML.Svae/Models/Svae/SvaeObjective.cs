@@ -73,16 +73,13 @@ internal static class SvaeObjective
         var kl = GaussianLatent.KlDivergence(mean, logVariance);                               // [P]
 
         Tensor nll;
-        if (likelihood == NextKLikelihood.MultiSet && reduced)
+        if (likelihood == NextKLikelihood.MultiSet)
         {
+            // The output layer and eq. 4.9 in one function: on the CPU the products (bfloat16 with BFloat16) and one pass
+            // over the logits; elsewhere Linear then the fused loss.
             var output = network.decoderOut;
             nll = NextKOutputLayer.MultiSetNll(network.DecodeHidden(z), output.weight!, output.bias!, unitTargets,
-                unitTargetMask.to(ScalarType.Float32), precision);
-        }
-        else if (likelihood == NextKLikelihood.MultiSet)
-        {
-            var logits = network.Decode(z);                                                // [P, N]
-            nll = NextKTargets.MultiSetNll(logits, unitTargets, unitTargetMask.to(logits.dtype));
+                unitTargetMask.to(ScalarType.Float32), reduced ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32);
         }
         else
         {

@@ -1,0 +1,218 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Svae.Tests.Training;
+
+/// <summary>
+/// The output layer + next-k loss on the CPU (<see cref="NextKOutputLayer"/>): the products and one managed pass over the
+/// logits (issue 16), against a float64 autograd reference <c>Linear → log_softmax → gather</c>.
+/// </summary>
+public class NextKOutputLayerTests
+{
+    private const int Inner = 6, Items = 11, K = 3;
+
+    /// <summary>
+    /// A case of <paramref name="rows"/> units: row r has 1 + r % k valid targets, and every third row repeats a target.
+    /// With <paramref name="large"/>, small integer activations and integer weights and bias make logits of ±1e3 that
+    /// float32 holds exactly (so float32 and float64 see the same logits); else tanh activations and Gaussian weights.
+    /// </summary>
+    private static (Tensor Hidden, Tensor Weight, Tensor Bias, Tensor Targets, Tensor Weights) Case(int rows, bool large, ulong seed = 5)
+    {
+        using var generator = new Generator(seed + (ulong)rows, CPU);
+        Tensor hidden, weight, bias;
+        if (large)
+        {
+            hidden = randint(-2, 3, new long[] { rows, Inner }, generator: generator).to(ScalarType.Float32);
+            weight = randint(-400, 401, new long[] { Items, Inner }, generator: generator).to(ScalarType.Float32);
+            bias = randint(-300, 301, new long[] { Items }, generator: generator).to(ScalarType.Float32);
+        }
+        else
+        {
+            hidden = randn(new long[] { rows, Inner }, generator: generator).tanh();
+            weight = randn(new long[] { Items, Inner }, generator: generator);
+            bias = randn(new long[] { Items }, generator: generator);
+        }
+        var targets = randint(0, Items, new long[] { rows, K }, generator: generator);
+        var weights = zeros(rows, K);
+        for (int r = 0; r < rows; r++)
+        {
+            weights[r].narrow(0, 0, 1 + r % K).fill_(1);
+            if (r % 3 == 0)
+                targets[r][K - 1] = targets[r][0];   // a repeated target (valid where the row has k targets)
+        }
+        return (hidden, weight, bias, targets, weights);
+    }
+
+    /// <summary>Float64 autograd: Linear, log_softmax, gather, the mean over the valid targets, summed; backward from 2·loss.</summary>
+    private static (double Loss, Tensor Hidden, Tensor Weight, Tensor Bias) Reference(Tensor hidden, Tensor weight, Tensor bias, Tensor targets, Tensor weights)
+    {
+        var a = hidden.to(ScalarType.Float64).requires_grad_();
+        var w = weight.to(ScalarType.Float64).requires_grad_();
+        var b = bias.to(ScalarType.Float64).requires_grad_();
+        var mask = weights.to(ScalarType.Float64);
+        var logits = nn.functional.linear(a, w, b);
+        var loss = -((logits.log_softmax(1).gather(1, targets) * mask).sum(1) / mask.sum(1)).sum();
+        (loss * 2).backward();
+        return (loss.item<double>(), a.grad!, w.grad!, b.grad!);
+    }
+
+    private static (float Loss, Tensor Hidden, Tensor Weight, Tensor Bias) Fused(Tensor hidden, Tensor weight, Tensor bias, Tensor targets, Tensor weights,
+        TrainingPrecision precision = TrainingPrecision.Float32)
+    {
+        var a = hidden.clone().requires_grad_();
+        var w = weight.clone().requires_grad_();
+        var b = bias.clone().requires_grad_();
+        var loss = NextKOutputLayer.MultiSetNll(a, w, b, targets, weights, precision);
+        Assert.Empty(loss.shape);
+        Assert.Equal(ScalarType.Float32, loss.dtype);
+        (loss * 2).backward();
+        return (loss.item<float>(), a.grad!, w.grad!, b.grad!);
+    }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(5, false)]
+    [InlineData(70, false)]     // 9 blocks of 8 rows
+    [InlineData(301, false)]    // 16 blocks of 19 rows
+    [InlineData(1, true)]
+    [InlineData(40, true)]
+    public void TheFusedPassHasTheLossAndGradientsOfAFloat64LinearLogSoftmaxGather(int rows, bool large)
+    {
+        using var scope = NewDisposeScope();
+        var (hidden, weight, bias, targets, weights) = Case(rows, large);
+        Assert.True(NextKOutputLayer.TakesFusedPath(hidden, weight, bias, targets, weights));
+        if (large)
+            Assert.True(hidden.mm(weight.t()).add(bias).abs().max().item<float>() >= 1000);
+        var expected = Reference(hidden, weight, bias, targets, weights);
+        var actual = Fused(hidden, weight, bias, targets, weights);
+
+        Assert.True(double.IsFinite(actual.Loss));
+        Assert.True(Math.Abs(expected.Loss - actual.Loss) <= 1e-5 * Math.Max(1, Math.Abs(expected.Loss)), $"loss {actual.Loss} against {expected.Loss}");
+        AssertClose(expected.Hidden, actual.Hidden, "∂a");
+        AssertClose(expected.Weight, actual.Weight, "∂W");
+        AssertClose(expected.Bias, actual.Bias, "∂b");
+    }
+
+    [Fact]
+    public void ByHandOneUnitWithARepeatedTargetCountsItTwice()
+    {
+        // One unit over 3 items, logits (0, ln 2, ln 5) less a bias that evens them: x = (0, 0, 0) after the bias, so the
+        // softmax is 1/3 each. Targets (2, 2, 0), all valid: ŵ = 1/3 each, item 2 twice.
+        // Loss = Σ_j ŵ_j (lse − x_tj) = ln 3. ∂/∂x = softmax − scatter(ŵ) = (1/3 − 1/3, 1/3, 1/3 − 2/3) = (0, 1/3, −1/3).
+        using var scope = NewDisposeScope();
+        var hidden = tensor(new float[] { 1 }, new long[] { 1, 1 }).requires_grad_();
+        var weight = tensor(new float[] { 0, (float)Math.Log(2), (float)Math.Log(5) }, new long[] { 3, 1 }).requires_grad_();
+        var bias = tensor(new float[] { 0, -(float)Math.Log(2), -(float)Math.Log(5) }).requires_grad_();
+        var targets = tensor(new long[] { 2, 2, 0 }, new long[] { 1, 3 });
+        var loss = NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets, ones(1, 3), TrainingPrecision.Float32);
+        loss.backward();
+
+        Assert.Equal(Math.Log(3), loss.item<float>(), 6);
+        var expected = new[] { 0, 1.0 / 3, -1.0 / 3 };
+        var biasGradient = bias.grad!.data<float>().ToArray();
+        var weightGradient = weight.grad!.data<float>().ToArray();   // ∂W = Gᵀ·a with a = 1
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(expected[i], biasGradient[i], 6);
+            Assert.Equal(expected[i], weightGradient[i], 6);
+        }
+        // ∂a = G·W = (1/3) ln 2 − (1/3) ln 5.
+        Assert.Equal((Math.Log(2) - Math.Log(5)) / 3, hidden.grad!.item<float>(), 6);
+    }
+
+    [Theory]
+    [InlineData(TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.BFloat16)]
+    public void WithoutGradientsTheLossIsTheSameBits(TrainingPrecision precision)
+    {
+        using var scope = NewDisposeScope();
+        var (hidden, weight, bias, targets, weights) = Case(70, large: false);
+        float recorded = Fused(hidden, weight, bias, targets, weights, precision).Loss;
+        float unrecorded;
+        using (no_grad())
+            unrecorded = NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets, weights, precision).item<float>();
+        // No input needs a gradient: the loss alone too.
+        float constants = NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets, weights, precision).item<float>();
+        Assert.Equal(BitConverter.SingleToInt32Bits(recorded), BitConverter.SingleToInt32Bits(unrecorded));
+        Assert.Equal(BitConverter.SingleToInt32Bits(recorded), BitConverter.SingleToInt32Bits(constants));
+    }
+
+    [Theory]
+    [InlineData(TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.BFloat16)]
+    public void OneAndTwoThreadsGiveTheSameBits(TrainingPrecision precision)
+    {
+        using var scope = NewDisposeScope();
+        var (hidden, weight, bias, targets, weights) = Case(301, large: false);
+        int before = get_num_threads();
+        try
+        {
+            set_num_threads(1);
+            var one = Fused(hidden, weight, bias, targets, weights, precision);
+            set_num_threads(2);
+            var two = Fused(hidden, weight, bias, targets, weights, precision);
+            Assert.Equal(BitConverter.SingleToInt32Bits(one.Loss), BitConverter.SingleToInt32Bits(two.Loss));
+            Assert.Equal(one.Hidden.data<float>().ToArray(), two.Hidden.data<float>().ToArray());
+            Assert.Equal(one.Weight.data<float>().ToArray(), two.Weight.data<float>().ToArray());
+            Assert.Equal(one.Bias.data<float>().ToArray(), two.Bias.data<float>().ToArray());
+        }
+        finally
+        {
+            set_num_threads(before);
+        }
+    }
+
+    [Fact]
+    public void TheBFloat16RoundingIsLibTorchsCast()
+    {
+        // Random values of many magnitudes, values halfway between two bfloat16 numbers (ties to even, both ways), and
+        // the row's tail that the vector loop leaves to the scalar one (an odd length).
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(3, CPU);
+        var random = randn(new long[] { 997 }, generator: generator) * exp(randn(new long[] { 997 }, generator: generator) * 5);
+        var values = random.data<float>().ToArray().Concat(new[] { 1.00390625f, 1.01171875f, -1.00390625f, 0f, -0f, 1e-40f, 3.3895e38f }).ToArray();
+        var expected = MemoryMarshalBits(tensor(values).to(ScalarType.BFloat16));
+        var actual = new ushort[values.Length];
+        NextKOutputLayer.SingleToBFloat16(values, actual);
+        Assert.Equal(expected, actual);
+
+        var back = new float[values.Length];
+        NextKOutputLayer.BFloat16ToSingle(actual, back);
+        Assert.Equal(tensor(values).to(ScalarType.BFloat16).to(ScalarType.Float32).data<float>().ToArray(), back);
+    }
+
+    [Fact]
+    public void BadTargetsAreNamed()
+    {
+        using var scope = NewDisposeScope();
+        var (hidden, weight, bias, targets, weights) = Case(4, large: false);
+        var shape = Assert.Throws<ArgumentException>(() => NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets.narrow(0, 0, 3), weights.narrow(0, 0, 3),
+            TrainingPrecision.Float32));
+        Assert.StartsWith("The next-k targets and their weights must both be [P, k] with the P = 4 rows of the activations; got [3, 3] and [3, 3].", shape.Message);
+        var mismatch = Assert.Throws<ArgumentException>(() => NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets, weights.narrow(1, 0, 2),
+            TrainingPrecision.Float32));
+        Assert.StartsWith("The next-k targets and their weights must both be [P, k] with the P = 4 rows of the activations; got [4, 3] and [4, 2].", mismatch.Message);
+
+        var outside = targets.clone();
+        outside[2][1] = tensor(Items);
+        var range = Assert.Throws<ArgumentOutOfRangeException>(() => NextKOutputLayer.MultiSetNll(hidden, weight, bias, outside, weights,
+            TrainingPrecision.BFloat16));
+        Assert.StartsWith($"Target 1 of row 2 is item {Items}, outside the output layer's {Items} items.", range.Message);
+        outside[2][1] = tensor(-1L);
+        Assert.Throws<ArgumentOutOfRangeException>(() => NextKOutputLayer.MultiSetNll(hidden, weight, bias, outside, weights, TrainingPrecision.Float32));
+    }
+
+    private static ushort[] MemoryMarshalBits(Tensor bfloat16)
+        => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bfloat16.bytes).ToArray();
+
+    /// <summary>Every element within 1e-5 of max(1, the reference tensor's largest magnitude).</summary>
+    private static void AssertClose(Tensor expected, Tensor actual, string what)
+    {
+        var e = expected.detach().contiguous().data<double>().ToArray();
+        var a = actual.detach().contiguous().data<float>().ToArray();
+        Assert.Equal(e.Length, a.Length);
+        double scale = Math.Max(1, e.Max(Math.Abs));
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5 * scale, $"{what}[{i}] expected {e[i]}, got {a[i]} (scale {scale})");
+    }
+}
