@@ -179,13 +179,22 @@ internal static class NextKOutputLayer
             long end = Math.Min(rows, (long)(block + 1) * rowsPerBlock);
             for (long row = (long)block * rowsPerBlock; row < end; row++)
             {
-                var x = reduced ? scratch.AsSpan(0, n) : Row<float>(address, row, n);
-                if (reduced)
-                    BFloat16ToSingle(Row<ushort>(address, row, n), x);
                 int first = (int)(row * units.K);
-                sum += Row(x, bias, units.Targets.AsSpan(first, units.K), units.Normalised.AsSpan(first, units.K), partial);
-                if (reduced && partial is not null)
-                    SingleToBFloat16(x, Row<ushort>(address, row, n));
+                var targets = units.Targets.AsSpan(first, units.K);
+                var normalised = units.Normalised.AsSpan(first, units.K);
+                if (reduced)
+                {
+                    var stored = Row<ushort>(address, row, n);
+                    var x = scratch.AsSpan(0, n);
+                    float max = WidenAddMax(stored, bias, x);
+                    sum += Row(x, max, targets, normalised, partial, partial is null ? default : stored);
+                }
+                else
+                {
+                    var x = Row<float>(address, row, n);
+                    float max = AddMax(x, bias);
+                    sum += Row(x, max, targets, normalised, partial, default);
+                }
             }
             losses[block] = sum;
             if (scratch is not null)
@@ -217,15 +226,13 @@ internal static class NextKOutputLayer
     }
 
     /// <summary>
-    /// One unit: <paramref name="x"/> (the row of logits without the bias) plus the bias; returns
-    /// <c>Σ_j ŵ_j (lse − x[t_j])</c>; with <paramref name="biasGradient"/>, overwrites <paramref name="x"/> with
-    /// <c>softmax(x) − scatter(ŵ)</c> and adds it into <paramref name="biasGradient"/>.
+    /// One unit, from its logits <paramref name="x"/> (bias added) and their maximum: returns <c>Σ_j ŵ_j (lse − x[t_j])</c>;
+    /// with <paramref name="biasGradient"/>, overwrites <paramref name="x"/> with <c>softmax(x) − scatter(ŵ)</c>, adds it
+    /// into <paramref name="biasGradient"/> and, when <paramref name="stored"/> is not empty, writes it there in bfloat16.
     /// </summary>
-    private static double Row(Span<float> x, ReadOnlySpan<float> bias, ReadOnlySpan<long> targets, ReadOnlySpan<float> normalised,
-        float[]? biasGradient)
+    private static double Row(Span<float> x, float max, ReadOnlySpan<long> targets, ReadOnlySpan<float> normalised,
+        float[]? biasGradient, Span<ushort> stored)
     {
-        TensorPrimitives.Add(x, bias, x);
-        float max = TensorPrimitives.Max(x);
         TensorPrimitives.Subtract(x, max, x);
         // The target logits (less the maximum), read before the row is overwritten.
         double targetSum = 0, weightSum = 0;
@@ -237,33 +244,126 @@ internal static class NextKOutputLayer
         TensorPrimitives.Exp(x, x);
         float total = TensorPrimitives.Sum(x);
         double loss = weightSum * Math.Log(total) - targetSum;
-        if (biasGradient is not null)
+        if (biasGradient is null)
+            return loss;
+
+        // softmax = exp / total, added into the bias gradient (and written in bfloat16); then the targets' −ŵ_j (a repeated
+        // target twice), in the row, the bias gradient and the bfloat16 row alike.
+        var accumulated = biasGradient.AsSpan(0, x.Length);
+        ScaleAccumulate(x, 1f / total, accumulated, stored);
+        for (int j = 0; j < targets.Length; j++)
         {
-            TensorPrimitives.Multiply(x, 1f / total, x);
+            int target = (int)targets[j];
+            x[target] -= normalised[j];
+            accumulated[target] -= normalised[j];
+        }
+        if (!stored.IsEmpty)
+        {
             for (int j = 0; j < targets.Length; j++)
-                x[(int)targets[j]] -= normalised[j];
-            TensorPrimitives.Add(biasGradient.AsSpan(0, x.Length), x, biasGradient.AsSpan(0, x.Length));
+            {
+                int target = (int)targets[j];
+                SingleToBFloat16(x.Slice(target, 1), stored.Slice(target, 1));
+            }
         }
         return loss;
     }
 
-    /// <summary>bfloat16 (raw bits) to float32: the bits shifted into the upper half (exact).</summary>
-    internal static void BFloat16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
+    /// <summary><paramref name="x"/> += <paramref name="bias"/>; returns the maximum of the sums (one pass).</summary>
+    internal static float AddMax(Span<float> x, ReadOnlySpan<float> bias)
     {
-        var bits = MemoryMarshal.Cast<float, uint>(destination);
         int i = 0;
-        if (Vector.IsHardwareAccelerated)
+        float max = float.NegativeInfinity;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count)
         {
-            for (; i <= source.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+            var maxima = new Vector<float>(float.NegativeInfinity);
+            for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var sum = new Vector<float>(x.Slice(i)) + new Vector<float>(bias.Slice(i));
+                sum.CopyTo(x.Slice(i));
+                maxima = Vector.Max(maxima, sum);
+            }
+            for (int lane = 0; lane < Vector<float>.Count; lane++)
+                max = Math.Max(max, maxima[lane]);
+        }
+        for (; i < x.Length; i++)
+        {
+            x[i] += bias[i];
+            max = Math.Max(max, x[i]);
+        }
+        return max;
+    }
+
+    /// <summary>
+    /// <paramref name="x"/> = the bfloat16 <paramref name="source"/> in float32 + <paramref name="bias"/>; returns the maximum
+    /// of the sums (one pass).
+    /// </summary>
+    internal static float WidenAddMax(ReadOnlySpan<ushort> source, ReadOnlySpan<float> bias, Span<float> x)
+    {
+        var bits = MemoryMarshal.Cast<float, uint>(x);
+        int i = 0;
+        float max = float.NegativeInfinity;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<ushort>.Count)
+        {
+            var maxima = new Vector<float>(float.NegativeInfinity);
+            for (; i <= x.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
             {
                 Vector.Widen(new Vector<ushort>(source.Slice(i)), out var low, out var high);
-                Vector.ShiftLeft(low, 16).CopyTo(bits.Slice(i));
-                Vector.ShiftLeft(high, 16).CopyTo(bits.Slice(i + Vector<uint>.Count));
+                var first = Vector.AsVectorSingle(Vector.ShiftLeft(low, 16)) + new Vector<float>(bias.Slice(i));
+                var second = Vector.AsVectorSingle(Vector.ShiftLeft(high, 16)) + new Vector<float>(bias.Slice(i + Vector<float>.Count));
+                first.CopyTo(x.Slice(i));
+                second.CopyTo(x.Slice(i + Vector<float>.Count));
+                maxima = Vector.Max(maxima, Vector.Max(first, second));
+            }
+            for (int lane = 0; lane < Vector<float>.Count; lane++)
+                max = Math.Max(max, maxima[lane]);
+        }
+        for (; i < x.Length; i++)
+        {
+            bits[i] = (uint)source[i] << 16;
+            x[i] += bias[i];
+            max = Math.Max(max, x[i]);
+        }
+        return max;
+    }
+
+    /// <summary>
+    /// <paramref name="x"/> *= <paramref name="scale"/>, then added into <paramref name="accumulated"/> and, unless
+    /// <paramref name="stored"/> is empty, written there in bfloat16 (one pass).
+    /// </summary>
+    internal static void ScaleAccumulate(Span<float> x, float scale, Span<float> accumulated, Span<ushort> stored)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<ushort>.Count)
+        {
+            var factor = new Vector<float>(scale);
+            var half = new Vector<uint>(0x7FFF);
+            for (; i <= x.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+            {
+                int next = i + Vector<float>.Count;
+                var first = new Vector<float>(x.Slice(i)) * factor;
+                var second = new Vector<float>(x.Slice(next)) * factor;
+                first.CopyTo(x.Slice(i));
+                second.CopyTo(x.Slice(next));
+                (new Vector<float>(accumulated.Slice(i)) + first).CopyTo(accumulated.Slice(i));
+                (new Vector<float>(accumulated.Slice(next)) + second).CopyTo(accumulated.Slice(next));
+                if (!stored.IsEmpty)
+                    Vector.Narrow(RoundToBFloat16(Vector.AsVectorUInt32(first), half), RoundToBFloat16(Vector.AsVectorUInt32(second), half))
+                        .CopyTo(stored.Slice(i));
             }
         }
-        for (; i < source.Length; i++)
-            bits[i] = (uint)source[i] << 16;
+        int tail = i;
+        for (; i < x.Length; i++)
+        {
+            x[i] *= scale;
+            accumulated[i] += x[i];
+        }
+        if (!stored.IsEmpty && tail < x.Length)
+            SingleToBFloat16(x.Slice(tail), stored.Slice(tail));
     }
+
+    /// <summary>float32 bits rounded to nearest even at bit 16, shifted down: the bfloat16 bits in the low half.</summary>
+    private static Vector<uint> RoundToBFloat16(Vector<uint> bits, Vector<uint> half)
+        => Vector.ShiftRightLogical(bits + half + (Vector.ShiftRightLogical(bits, 16) & Vector<uint>.One), 16);
 
     /// <summary>
     /// float32 to bfloat16 (raw bits), rounded to nearest even as libtorch's cast does for finite values (the gradient at
@@ -280,9 +380,7 @@ internal static class NextKOutputLayer
             {
                 var low = new Vector<uint>(bits.Slice(i));
                 var high = new Vector<uint>(bits.Slice(i + Vector<uint>.Count));
-                low = Vector.ShiftRightLogical(low + half + (Vector.ShiftRightLogical(low, 16) & Vector<uint>.One), 16);
-                high = Vector.ShiftRightLogical(high + half + (Vector.ShiftRightLogical(high, 16) & Vector<uint>.One), 16);
-                Vector.Narrow(low, high).CopyTo(destination.Slice(i));
+                Vector.Narrow(RoundToBFloat16(low, half), RoundToBFloat16(high, half)).CopyTo(destination.Slice(i));
             }
         }
         for (; i < bits.Length; i++)

@@ -16,23 +16,23 @@ public class NextKOutputLayerTests
     /// With <paramref name="large"/>, small integer activations and integer weights and bias make logits of ±1e3 that
     /// float32 holds exactly (so float32 and float64 see the same logits); else tanh activations and Gaussian weights.
     /// </summary>
-    private static (Tensor Hidden, Tensor Weight, Tensor Bias, Tensor Targets, Tensor Weights) Case(int rows, bool large, ulong seed = 5)
+    private static (Tensor Hidden, Tensor Weight, Tensor Bias, Tensor Targets, Tensor Weights) Case(int rows, bool large, int items = Items)
     {
-        using var generator = new Generator(seed + (ulong)rows, CPU);
+        using var generator = new Generator(5 + (ulong)rows, CPU);
         Tensor hidden, weight, bias;
         if (large)
         {
             hidden = randint(-2, 3, new long[] { rows, Inner }, generator: generator).to(ScalarType.Float32);
-            weight = randint(-400, 401, new long[] { Items, Inner }, generator: generator).to(ScalarType.Float32);
-            bias = randint(-300, 301, new long[] { Items }, generator: generator).to(ScalarType.Float32);
+            weight = randint(-400, 401, new long[] { items, Inner }, generator: generator).to(ScalarType.Float32);
+            bias = randint(-300, 301, new long[] { items }, generator: generator).to(ScalarType.Float32);
         }
         else
         {
             hidden = randn(new long[] { rows, Inner }, generator: generator).tanh();
-            weight = randn(new long[] { Items, Inner }, generator: generator);
-            bias = randn(new long[] { Items }, generator: generator);
+            weight = randn(new long[] { items, Inner }, generator: generator);
+            bias = randn(new long[] { items }, generator: generator);
         }
-        var targets = randint(0, Items, new long[] { rows, K }, generator: generator);
+        var targets = randint(0, items, new long[] { rows, K }, generator: generator);
         var weights = zeros(rows, K);
         for (int r = 0; r < rows; r++)
         {
@@ -70,16 +70,17 @@ public class NextKOutputLayerTests
     }
 
     [Theory]
-    [InlineData(1, false)]
-    [InlineData(5, false)]
-    [InlineData(70, false)]     // 9 blocks of 8 rows
-    [InlineData(301, false)]    // 16 blocks of 19 rows
-    [InlineData(1, true)]
-    [InlineData(40, true)]
-    public void TheFusedPassHasTheLossAndGradientsOfAFloat64LinearLogSoftmaxGather(int rows, bool large)
+    [InlineData(1, false, Items)]
+    [InlineData(5, false, Items)]
+    [InlineData(70, false, Items)]     // 9 blocks of 8 rows
+    [InlineData(301, false, Items)]    // 16 blocks of 19 rows
+    [InlineData(70, false, 37)]        // rows longer than the vector loops' steps, with a tail
+    [InlineData(1, true, Items)]
+    [InlineData(40, true, 37)]
+    public void TheFusedPassHasTheLossAndGradientsOfAFloat64LinearLogSoftmaxGather(int rows, bool large, int items)
     {
         using var scope = NewDisposeScope();
-        var (hidden, weight, bias, targets, weights) = Case(rows, large);
+        var (hidden, weight, bias, targets, weights) = Case(rows, large, items);
         Assert.True(NextKOutputLayer.TakesFusedPath(hidden, weight, bias, targets, weights));
         if (large)
             Assert.True(hidden.mm(weight.t()).add(bias).abs().max().item<float>() >= 1000);
@@ -91,6 +92,25 @@ public class NextKOutputLayerTests
         AssertClose(expected.Hidden, actual.Hidden, "∂a");
         AssertClose(expected.Weight, actual.Weight, "∂W");
         AssertClose(expected.Bias, actual.Bias, "∂b");
+    }
+
+    [Theory]
+    [InlineData(1, Items)]
+    [InlineData(70, 37)]
+    [InlineData(301, 37)]
+    public void TheBFloat16PassIsTheFloat64ReferenceWithinBFloat16Rounding(int rows, int items)
+    {
+        // TrainingPrecisionTests derives the bound: 2⁻⁶ of a tensor's scale; here the scale is its largest element.
+        using var scope = NewDisposeScope();
+        var (hidden, weight, bias, targets, weights) = Case(rows, large: false, items);
+        var expected = Reference(hidden, weight, bias, targets, weights);
+        var actual = Fused(hidden, weight, bias, targets, weights, TrainingPrecision.BFloat16);
+
+        Assert.NotEqual(expected.Loss, actual.Loss);
+        Assert.True(Math.Abs(expected.Loss - actual.Loss) <= rows / 64.0 * Math.Max(1, Math.Abs(expected.Loss) / rows), $"loss {actual.Loss} against {expected.Loss}");
+        AssertClose(expected.Hidden, actual.Hidden, "∂a", 1.0 / 64);
+        AssertClose(expected.Weight, actual.Weight, "∂W", 1.0 / 64);
+        AssertClose(expected.Bias, actual.Bias, "∂b", 1.0 / 64);
     }
 
     [Fact]
@@ -176,9 +196,22 @@ public class NextKOutputLayerTests
         NextKOutputLayer.SingleToBFloat16(values, actual);
         Assert.Equal(expected, actual);
 
+        // The pass's other kernels: bfloat16 read back (plus a zero bias) with its maximum, and the scaled row written in
+        // bfloat16 while it is added into an accumulator.
         var back = new float[values.Length];
-        NextKOutputLayer.BFloat16ToSingle(actual, back);
-        Assert.Equal(tensor(values).to(ScalarType.BFloat16).to(ScalarType.Float32).data<float>().ToArray(), back);
+        float max = NextKOutputLayer.WidenAddMax(actual, new float[values.Length], back);
+        var widened = tensor(values).to(ScalarType.BFloat16).to(ScalarType.Float32).data<float>().ToArray();
+        Assert.Equal(widened, back);
+        Assert.Equal(widened.Max(), max);
+
+        var scaled = values.Select(v => v * 0.75f).ToArray();
+        var row = (float[])values.Clone();
+        var accumulated = Enumerable.Repeat(1f, values.Length).ToArray();
+        var stored = new ushort[values.Length];
+        NextKOutputLayer.ScaleAccumulate(row, 0.75f, accumulated, stored);
+        Assert.Equal(scaled, row);
+        Assert.Equal(scaled.Select(v => 1f + v).ToArray(), accumulated);
+        Assert.Equal(MemoryMarshalBits(tensor(scaled).to(ScalarType.BFloat16)), stored);
     }
 
     [Fact]
@@ -205,14 +238,14 @@ public class NextKOutputLayerTests
     private static ushort[] MemoryMarshalBits(Tensor bfloat16)
         => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bfloat16.bytes).ToArray();
 
-    /// <summary>Every element within 1e-5 of max(1, the reference tensor's largest magnitude).</summary>
-    private static void AssertClose(Tensor expected, Tensor actual, string what)
+    /// <summary>Every element within <paramref name="tolerance"/> of max(1, the reference tensor's largest magnitude).</summary>
+    private static void AssertClose(Tensor expected, Tensor actual, string what, double tolerance = 1e-5)
     {
         var e = expected.detach().contiguous().data<double>().ToArray();
         var a = actual.detach().contiguous().data<float>().ToArray();
         Assert.Equal(e.Length, a.Length);
         double scale = Math.Max(1, e.Max(Math.Abs));
         for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5 * scale, $"{what}[{i}] expected {e[i]}, got {a[i]} (scale {scale})");
+            Assert.True(Math.Abs(e[i] - a[i]) <= tolerance * scale, $"{what}[{i}] expected {e[i]}, got {a[i]} (scale {scale})");
     }
 }
