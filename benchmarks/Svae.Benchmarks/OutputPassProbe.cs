@@ -35,92 +35,77 @@ internal sealed class OutputPassProbe : IBenchmark
         using var targets = randint(0, items, new long[] { rows, k }, generator: generator);
         using var weights = ones(rows, k);
 
-        void Time(string name, Action op)
+        Console.WriteLine("| variant | forward CPU ms (median) | backward | total |");
+        Console.WriteLine("| --- | ---: | ---: | ---: |");
+        // Each repeat runs every variant once, in an order that alternates, so that the machine's load falls on all alike;
+        // medians of the CPU ms of this thread.
+        var variants = new (string Name, Func<(double Forward, double Backward)> Run)[]
         {
-            for (int i = 0; i < 3; i++)
-                op();
-            var ms = new List<double>();
-            for (int i = 0; i < repeats; i++)
+            ("float32 product h·Wᵀ alone", () => (Timed(() => hidden.mm(weight.detach().t())), 0)),
+            ("float32 products alone (h·Wᵀ; G·W, Gᵀ·h)", () => ProductsAlone(hidden, weight.detach())),
+            ("libtorch: addmm, then NextKTargets' fused loss", () => Step(input => NextKTargets.MultiSetNll(bias.addmm(input, weight.t()), targets, weights))),
+            ("NextKOutputLayer Float32 (products + one pass)", () => Step(input => NextKOutputLayer.MultiSetNll(input, weight, bias, targets, weights, TrainingPrecision.Float32))),
+            ("NextKOutputLayer Float32, loss only (no_grad)", () => (Timed(() => { using var noGrad = no_grad(); return NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets, weights, TrainingPrecision.Float32); }), 0)),
+            ("bfloat16 copies + product alone", () => (Timed(() => BFloat16Rows.Copy(hidden).mm(weight.detach().to(ScalarType.BFloat16).t())), 0)),
+            ("NextKOutputLayer BFloat16 (products + one pass)", () => Step(input => NextKOutputLayer.MultiSetNll(input, weight, bias, targets, weights, TrainingPrecision.BFloat16))),
+            ("NextKOutputLayer BFloat16, loss only (no_grad)", () => (Timed(() => { using var noGrad = no_grad(); return NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets, weights, TrainingPrecision.BFloat16); }), 0)),
+        };
+        var results = variants.Select(_ => (Forward: new List<double>(), Backward: new List<double>())).ToArray();
+        for (int repeat = 0; repeat < repeats + 3; repeat++)
+        {
+            for (int v = 0; v < variants.Length; v++)
             {
-                double start = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
-                op();
-                ms.Add(SvaeStepBreakdown.PhaseClock.ThreadCpuMs() - start);
+                int index = repeat % 2 == 0 ? v : variants.Length - 1 - v;
+                var (f, b) = variants[index].Run();
+                if (repeat >= 3)
+                {
+                    results[index].Forward.Add(f);
+                    results[index].Backward.Add(b);
+                }
             }
-            ms.Sort();
-            Console.WriteLine(FormattableString.Invariant($"{name,-58} {ms.Average(),8:F2} CPU ms mean {ms[ms.Count / 2],8:F2} median"));
         }
-
-        for (int round = 0; round < 2; round++)
+        for (int v = 0; v < variants.Length; v++)
         {
-            foreach (var precision in new[] { TrainingPrecision.Float32, TrainingPrecision.BFloat16 })
-            {
-                if (precision == TrainingPrecision.Float32)
-                    Time("float32 product h·Wᵀ alone", () => { using var scope = NewDisposeScope(); hidden.mm(weight.detach().t()); });
-                else
-                    Time("bfloat16 copies + product alone", () =>
-                    {
-                        using var scope = NewDisposeScope();
-                        var left = BFloat16Rows.Copy(hidden);
-                        left.mm(weight.detach().to(ScalarType.BFloat16).t());
-                    });
-                Time($"{precision}: loss only (no_grad: product + pass without gradient)", () =>
-                {
-                    using var scope = NewDisposeScope();
-                    using var noGrad = no_grad();
-                    NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets, weights, precision);
-                });
-                Time($"{precision}: forward (product + pass)", () =>
-                {
-                    using var scope = NewDisposeScope();
-                    var input = hidden.detach().requires_grad_();
-                    NextKOutputLayer.MultiSetNll(input, weight, bias, targets, weights, precision);
-                    // (the graph goes with the scope, unused)
-                });
-                double forward = 0, backward = 0;
-                var forwards = new List<double>();
-                var backwards = new List<double>();
-                for (int i = 0; i < repeats + 3; i++)
-                {
-                    using var scope = NewDisposeScope();
-                    var input = hidden.detach().requires_grad_();
-                    double start = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
-                    var loss = NextKOutputLayer.MultiSetNll(input, weight, bias, targets, weights, precision);
-                    double middle = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
-                    loss.backward();
-                    double end = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
-                    if (i >= 3)
-                    {
-                        forwards.Add(middle - start);
-                        backwards.Add(end - middle);
-                    }
-                    weight.grad!.zero_();
-                    bias.grad!.zero_();
-                }
-                forward = forwards.Average();
-                backward = backwards.Average();
-                Console.WriteLine(FormattableString.Invariant($"{precision + ": forward + backward, forward",-58} {forward,8:F2} CPU ms mean; backward {backward,8:F2}"));
-            }
-            var libForwards = new List<double>();
-            var libBackwards = new List<double>();
-            for (int i = 0; i < repeats + 3; i++)
-            {
-                using var scope = NewDisposeScope();
-                var input = hidden.detach().requires_grad_();
-                double start = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
-                var loss = NextKTargets.MultiSetNll(bias.addmm(input, weight.t()), targets, weights);
-                double middle = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
-                loss.backward();
-                double end = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
-                if (i >= 3)
-                {
-                    libForwards.Add(middle - start);
-                    libBackwards.Add(end - middle);
-                }
-                weight.grad!.zero_();
-                bias.grad!.zero_();
-            }
-            Console.WriteLine(FormattableString.Invariant($"{"libtorch (addmm, then NextKTargets' fused loss), forward",-58} {libForwards.Average(),8:F2} CPU ms mean; backward {libBackwards.Average(),8:F2}"));
+            double Median(List<double> values) { var sorted = values.OrderBy(x => x).ToList(); return sorted[sorted.Count / 2]; }
+            double forward = Median(results[v].Forward), backward = Median(results[v].Backward);
+            Console.WriteLine(FormattableString.Invariant($"| {variants[v].Name} | {forward:F2} | {backward:F2} | {forward + backward:F2} |"));
         }
         return 0;
+
+        (double, double) Step(Func<Tensor, Tensor> loss)
+        {
+            using var scope = NewDisposeScope();
+            var input = hidden.detach().requires_grad_();
+            weight.grad?.zero_();
+            bias.grad?.zero_();
+            double start = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
+            var value = loss(input);
+            double middle = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
+            value.backward();
+            double end = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
+            return (middle - start, end - middle);
+        }
+        }
+
+    /// <summary>CPU ms of this thread to run <paramref name="op"/> and free its result.</summary>
+    private static double Timed(Func<Tensor> op)
+    {
+        using var scope = NewDisposeScope();
+        double start = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
+        op().Dispose();
+        return SvaeStepBreakdown.PhaseClock.ThreadCpuMs() - start;
+    }
+
+    /// <summary>The three float32 products alone: the forward h·Wᵀ, then G·W and Gᵀ·h from a G of that shape.</summary>
+    private static (double Forward, double Backward) ProductsAlone(Tensor hidden, Tensor weight)
+    {
+        using var scope = NewDisposeScope();
+        double start = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
+        var logits = hidden.mm(weight.t());
+        double middle = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
+        logits.mm(weight).Dispose();
+        logits.t().mm(hidden).Dispose();
+        double end = SvaeStepBreakdown.PhaseClock.ThreadCpuMs();
+        return (middle - start, end - middle);
     }
 }

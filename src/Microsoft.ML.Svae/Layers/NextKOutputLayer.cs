@@ -3,6 +3,7 @@ using System.Numerics;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -233,16 +234,14 @@ internal static class NextKOutputLayer
     private static double Row(Span<float> x, float max, ReadOnlySpan<long> targets, ReadOnlySpan<float> normalised,
         float[]? biasGradient, Span<ushort> stored)
     {
-        TensorPrimitives.Subtract(x, max, x);
         // The target logits (less the maximum), read before the row is overwritten.
         double targetSum = 0, weightSum = 0;
         for (int j = 0; j < targets.Length; j++)
         {
-            targetSum += (double)normalised[j] * x[(int)targets[j]];
+            targetSum += (double)normalised[j] * ((double)x[(int)targets[j]] - max);
             weightSum += normalised[j];
         }
-        TensorPrimitives.Exp(x, x);
-        float total = TensorPrimitives.Sum(x);
+        float total = ExpSum(x, max);
         double loss = weightSum * Math.Log(total) - targetSum;
         if (biasGradient is null)
             return loss;
@@ -273,7 +272,18 @@ internal static class NextKOutputLayer
     {
         int i = 0;
         float max = float.NegativeInfinity;
-        if (Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count)
+        if (Vector512.IsHardwareAccelerated && x.Length >= Vector512<float>.Count)
+        {
+            var maxima = Vector512.Create(float.NegativeInfinity);
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var sum = Vector512.Create<float>(x.Slice(i)) + Vector512.Create<float>(bias.Slice(i));
+                sum.CopyTo(x.Slice(i));
+                maxima = Vector512.Max(maxima, sum);
+            }
+            max = Math.Max(max, MaxLane(maxima));
+        }
+        if (Vector.IsHardwareAccelerated && x.Length - i >= Vector<float>.Count)
         {
             var maxima = new Vector<float>(float.NegativeInfinity);
             for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
@@ -302,7 +312,22 @@ internal static class NextKOutputLayer
         var bits = MemoryMarshal.Cast<float, uint>(x);
         int i = 0;
         float max = float.NegativeInfinity;
-        if (Vector.IsHardwareAccelerated && x.Length >= Vector<ushort>.Count)
+        if (Vector512.IsHardwareAccelerated && x.Length >= Vector512<ushort>.Count)
+        {
+            var maxima = Vector512.Create(float.NegativeInfinity);
+            for (; i <= x.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            {
+                var (low, high) = Vector512.Widen(Vector512.Create<ushort>(source.Slice(i)));
+                int next = i + Vector512<float>.Count;
+                var first = Vector512.ShiftLeft(low, 16).AsSingle() + Vector512.Create<float>(bias.Slice(i));
+                var second = Vector512.ShiftLeft(high, 16).AsSingle() + Vector512.Create<float>(bias.Slice(next));
+                first.CopyTo(x.Slice(i));
+                second.CopyTo(x.Slice(next));
+                maxima = Vector512.Max(maxima, Vector512.Max(first, second));
+            }
+            max = Math.Max(max, MaxLane(maxima));
+        }
+        if (Vector.IsHardwareAccelerated && x.Length - i >= Vector<ushort>.Count)
         {
             var maxima = new Vector<float>(float.NegativeInfinity);
             for (; i <= x.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
@@ -333,7 +358,30 @@ internal static class NextKOutputLayer
     internal static void ScaleAccumulate(Span<float> x, float scale, Span<float> accumulated, Span<ushort> stored)
     {
         int i = 0;
-        if (Vector.IsHardwareAccelerated && x.Length >= Vector<ushort>.Count)
+        if (Vector512.IsHardwareAccelerated && x.Length >= Vector512<ushort>.Count)
+        {
+            var factor = Vector512.Create(scale);
+            var half = Vector512.Create(0x7FFFu);
+            for (; i <= x.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            {
+                int next = i + Vector512<float>.Count;
+                var first = Vector512.Create<float>(x.Slice(i)) * factor;
+                var second = Vector512.Create<float>(x.Slice(next)) * factor;
+                first.CopyTo(x.Slice(i));
+                second.CopyTo(x.Slice(next));
+                (Vector512.Create<float>(accumulated.Slice(i)) + first).CopyTo(accumulated.Slice(i));
+                (Vector512.Create<float>(accumulated.Slice(next)) + second).CopyTo(accumulated.Slice(next));
+                if (!stored.IsEmpty)
+                {
+                    var low = first.AsUInt32();
+                    var high = second.AsUInt32();
+                    low = Vector512.ShiftRightLogical(low + half + (Vector512.ShiftRightLogical(low, 16) & Vector512<uint>.One), 16);
+                    high = Vector512.ShiftRightLogical(high + half + (Vector512.ShiftRightLogical(high, 16) & Vector512<uint>.One), 16);
+                    Vector512.Narrow(low, high).CopyTo(stored.Slice(i));
+                }
+            }
+        }
+        if (Vector.IsHardwareAccelerated && x.Length - i >= Vector<ushort>.Count)
         {
             var factor = new Vector<float>(scale);
             var half = new Vector<uint>(0x7FFF);
@@ -359,6 +407,70 @@ internal static class NextKOutputLayer
         }
         if (!stored.IsEmpty && tail < x.Length)
             SingleToBFloat16(x.Slice(tail), stored.Slice(tail));
+    }
+
+    /// <summary>
+    /// <paramref name="x"/> = exp(<paramref name="x"/> − <paramref name="max"/>) (every element ≤ 0 after the subtraction);
+    /// returns the sum. With 512-bit vectors, one pass and its own exp (Cephes' single-precision polynomial, within about
+    /// 2 ulp; below −86.6 it returns exp(−86.6), about 2.5e-38, the smallest result it gives, so that no result is subnormal); otherwise
+    /// <see cref="TensorPrimitives"/>' subtract, exp and sum.
+    /// </summary>
+    internal static float ExpSum(Span<float> x, float max)
+    {
+        if (!Vector512.IsHardwareAccelerated || x.Length < Vector512<float>.Count)
+        {
+            TensorPrimitives.Subtract(x, max, x);
+            TensorPrimitives.Exp(x, x);
+            return TensorPrimitives.Sum(x);
+        }
+        int i = 0;
+        var shift = Vector512.Create(max);
+        var sums = Vector512<float>.Zero;
+        for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+        {
+            var e = Exp(Vector512.Create<float>(x.Slice(i)) - shift);
+            e.CopyTo(x.Slice(i));
+            sums += e;
+        }
+        float total = Vector512.Sum(sums);
+        for (; i < x.Length; i++)
+        {
+            x[i] = MathF.Exp(x[i] - max);
+            total += x[i];
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// exp of 16 floats ≤ 0 (NaN stays NaN): n = round(x·log₂e), r = x − n·ln 2 in two parts, e^r by a degree-5
+    /// polynomial (Cephes <c>expf</c>), times 2ⁿ through the exponent bits.
+    /// </summary>
+    private static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.Max(x, Vector512.Create(-86.6f));
+        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
+        var r = x - n * Vector512.Create(0.693359375f);
+        r -= n * Vector512.Create(-2.12194440e-4f);
+        var p = Vector512.Create(1.9875691500E-4f);
+        p = p * r + Vector512.Create(1.3981999507E-3f);
+        p = p * r + Vector512.Create(8.3334519073E-3f);
+        p = p * r + Vector512.Create(4.1665795894E-2f);
+        p = p * r + Vector512.Create(1.6666665459E-1f);
+        p = p * r + Vector512.Create(5.0000001201E-1f);
+        var y = p * (r * r) + r + Vector512<float>.One;
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        return y * scale;
+    }
+
+    /// <summary>The largest of the 16 lanes.</summary>
+    private static float MaxLane(Vector512<float> values)
+    {
+        var half = Vector256.Max(values.GetLower(), values.GetUpper());
+        var quarter = Vector128.Max(half.GetLower(), half.GetUpper());
+        float max = quarter[0];
+        for (int lane = 1; lane < Vector128<float>.Count; lane++)
+            max = Math.Max(max, quarter[lane]);
+        return max;
     }
 
     /// <summary>float32 bits rounded to nearest even at bit 16, shifted down: the bfloat16 bits in the low half.</summary>

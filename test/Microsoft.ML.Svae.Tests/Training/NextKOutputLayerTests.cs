@@ -214,6 +214,39 @@ public class NextKOutputLayerTests
         Assert.Equal(MemoryMarshalBits(tensor(scaled).to(ScalarType.BFloat16)), stored);
     }
 
+    [Theory]
+    [InlineData(TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.BFloat16)]
+    public void ANaNActivationGivesANaNLoss(TrainingPrecision precision)
+    {
+        // A diverged network must not train on as if nothing happened: the training loop stops on a non-finite loss.
+        using var scope = NewDisposeScope();
+        var (hidden, weight, bias, targets, weights) = Case(5, large: false, items: 37);
+        hidden[3][2] = tensor(float.NaN);
+        Assert.True(float.IsNaN(Fused(hidden, weight, bias, targets, weights, precision).Loss));
+    }
+
+    [Fact]
+    public void TheExpOfThePassIsMathFExpWithinTwoUlp()
+    {
+        // Every value the pass exponentiates is ≤ 0 (the row's maximum is subtracted first).
+        var values = Enumerable.Range(0, 4001).Select(i => -i * 0.02f).Concat(new[] { -1e-7f, -0f, -86.5f, -86.6f }).ToArray();
+        var row = (float[])values.Clone();
+        float total = NextKOutputLayer.ExpSum(row, 0);
+        double expected = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            float exact = MathF.Exp(values[i]);
+            expected += exact;
+            Assert.True(Math.Abs(row[i] - exact) <= 2 * MathF.BitIncrement(exact) - 2 * exact, $"exp({values[i]}) = {row[i]}, MathF.Exp {exact}");
+        }
+        Assert.Equal(expected, total, 1e-5 * expected);
+        // Below −86.6 the result stays at exp(−86.6) (≈ 2.5e-38): nothing subnormal.
+        var far = Enumerable.Repeat(-500f, 32).ToArray();
+        NextKOutputLayer.ExpSum(far, 0);
+        Assert.All(far, v => Assert.True(v > 0 && float.IsNormal(v) && v < 3e-38f, $"{v}"));
+    }
+
     [Fact]
     public void BadTargetsAreNamed()
     {
