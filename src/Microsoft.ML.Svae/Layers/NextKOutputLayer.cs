@@ -17,11 +17,12 @@ namespace Microsoft.ML.Svae;
 /// <remarks>
 /// <para>
 /// Forward (CPU): the logits <c>a·Wᵀ</c> (<c>[P × D]·[D × N]</c>) into one <c>[P × N]</c> buffer, then one pass over its
-/// rows, each while it is in cache (<see cref="TensorPrimitives"/>): plus the bias, the row's
-/// maximum and log-sum-exp, the row's loss <c>Σ_j ŵ_sj (lse − x_s[t_sj])</c> with <c>ŵ = w / Σ_j w</c> (the target logits
+/// rows, each while it is in cache, in three sweeps of the row (512-bit vector kernels of our own where the CPU has them,
+/// <c>Vector&lt;T&gt;</c> and <see cref="TensorPrimitives"/> elsewhere): plus the bias with the row's maximum;
+/// <c>exp(x − max)</c> with its sum (the log-sum-exp); the row's loss <c>Σ_j ŵ_sj (lse − x_s[t_sj])</c> with <c>ŵ = w / Σ_j w</c> (the target logits
 /// read before the row is overwritten), then the row overwritten with the gradient at the logits
-/// <c>G_s = softmax(x_s) − scatter(ŵ_s)</c> (a target repeated in a row adds, as <c>scatter_add</c> does), and
-/// <c>G_s</c> added to the bias gradient. Backward: <c>∂a = g·(G·W)</c>, <c>∂W = g·(Gᵀ·a)</c>, <c>∂b = g·Σ_s G_s</c>
+/// <c>G_s = softmax(x_s) − scatter(ŵ_s)</c> (a target repeated in a row adds, as <c>scatter_add</c> does), added to the
+/// bias gradient in the same sweep. Backward: <c>∂a = g·(G·W)</c>, <c>∂W = g·(Gᵀ·a)</c>, <c>∂b = g·Σ_s G_s</c>
 /// with g the incoming scalar gradient (the small results are scaled, never the <c>[P × N]</c> matrix). The buffer is
 /// the only <c>[P × N]</c> tensor; it lives from the forward to the end of the backward, and the backward does not change
 /// it. When autograd does not record (or no input needs a gradient), the pass computes the loss only.
@@ -40,7 +41,10 @@ namespace Microsoft.ML.Svae;
 /// Threads: the rows are cut into at most <see cref="MaxBlocks"/> blocks of at least <see cref="MinRowsPerBlock"/> rows,
 /// a partition that depends on P only; the blocks run on up to <c>torch.get_num_threads()</c> threads, and their losses
 /// and bias gradients are summed in block order, so the results are the same bits for any number of threads.
-/// Each call allocates its buffer afresh (libtorch's allocator); a workspace kept across steps was not tried.
+/// Each call allocates its buffer afresh (libtorch's allocator); a workspace kept across steps was not tried (it would
+/// have to fall back to a fresh buffer while an earlier forward's graph is not yet backpropagated). Measured at the
+/// ML-1M shape, and memory at the Netflix subset's shape: docs/BENCHMARKS.md, issue 16, "A fused output layer and loss
+/// pass on the CPU".
 /// </para>
 /// <para>
 /// Off the CPU (CUDA), or for tensors that are not float32, the function is libtorch's: <c>Linear</c> (float32) then
