@@ -330,8 +330,9 @@ internal sealed class SvaeStepBreakdown : IBenchmark
         if (difference > 1e-5 || gradientDifference > 1e-5)
             Console.WriteLine(FormattableString.Invariant($"WARNING: fused loss differs: relative {difference:E2}, gradient max abs {gradientDifference:E2} ({p} units)"));
 
-        // The decoder's output layer and the loss as one function (Layers/NextKOutputLayer.cs), both number formats, from
-        // the same decoder activations; compare with the decoder's output layer + the fused loss above.
+        // The decoder's output layer and the loss as one function (Layers/NextKOutputLayer.cs: the products and one managed
+        // pass over the logits on the CPU; the whole step's path in both formats), both number formats, from the same decoder
+        // activations; compare with the decoder's output layer + the fused loss above (libtorch's elementwise kernels).
         var hidden = network.DecodeHidden(zIn).detach();
         var output = network.decoderOut;
         var orders = alternate ? new[] { TrainingPrecision.BFloat16, TrainingPrecision.Float32 } : new[] { TrainingPrecision.Float32, TrainingPrecision.BFloat16 };
@@ -341,10 +342,10 @@ internal sealed class SvaeStepBreakdown : IBenchmark
             output.weight!.grad?.zero_();
             watch.Restart();
             var nllLayer = NextKOutputLayer.MultiSetNll(input, output.weight!, output.bias!, targets, weights, format);
-            result.Add(($"output layer + next-k loss in one function ({format}) forward", watch.Elapsed));
+            result.Add(($"output layer + next-k loss, products + one pass ({format}) forward", watch.Elapsed));
             watch.Restart();
             nllLayer.backward();
-            result.Add(($"output layer + next-k loss in one function ({format}) backward", watch.Elapsed));
+            result.Add(($"output layer + next-k loss, products + one pass ({format}) backward", watch.Elapsed));
             double layerDifference = Math.Abs(nllLayer.item<float>() - nllNew.item<float>()) / Math.Max(1e-12, Math.Abs(nllNew.item<float>()));
             if (format == TrainingPrecision.Float32 ? layerDifference > 1e-5 : layerDifference > 1e-2)
                 Console.WriteLine(FormattableString.Invariant($"WARNING: the output layer + loss ({format}) differs from the decoder + fused loss: relative {layerDifference:E2}"));

@@ -10,7 +10,11 @@ namespace Microsoft.ML.Svae;
 /// </summary>
 /// <remarks>
 /// Shared by SVAE (<c>Models/Svae/SvaeObjective.cs</c>, which adds eq. 4.10's mixture) and the sequential VAEs of
-/// section 4.3.2 (<c>Models/SequentialVae/</c>); both use the fused multi-set NLL with its hand-written backward pass.
+/// section 4.3.2 (<c>Models/SequentialVae/</c>). The sequential VAEs use the fused multi-set NLL with its hand-written
+/// backward pass (<see cref="MultiSetNll"/>) on logits their networks computed; SVAE's multi-set likelihood, and its
+/// output layer with it, is <see cref="NextKOutputLayer"/> (on the CPU, the products and one managed pass over the
+/// logits), which falls back to <see cref="MultiSetNll"/> off the CPU. The sequential VAEs could take that pass too where
+/// their logits come from one output layer; not done (their networks return logits, not the layer's input).
 /// </remarks>
 internal static class NextKTargets
 {
@@ -98,14 +102,14 @@ internal static class NextKTargets
 
     /// <summary>
     /// The multi-set NLL summed over units from the units' log-probabilities <c>[P, N]</c>: the same operations, in the same
-    /// order, as <c>gather</c> then the mean over the valid targets (shared with <see cref="NextKOutputLayer"/>).
+    /// order, as <c>gather</c> then the mean over the valid targets.
     /// </summary>
     internal static Tensor Loss(Tensor logProbabilities, Tensor targets, Tensor weights)
         => -((logProbabilities.gather(1, targets) * weights).sum(1) / weights.sum(1)).sum();
 
     /// <summary>
     /// The gradient at the logits, <c>(softmax · Σ_j ŵ − scatter(ŵ)) · grad_output</c>, written over
-    /// <paramref name="logProbabilities"/> (which it returns) (shared with <see cref="NextKOutputLayer"/>).
+    /// <paramref name="logProbabilities"/> (which it returns).
     /// </summary>
     internal static Tensor LogitGradientInPlace(Tensor logProbabilities, Tensor targets, Tensor normalised, Tensor gradOutput)
     {

@@ -41,7 +41,7 @@ public class TrainingPrecisionTests
         return (hidden, output, targets, weights);
     }
 
-    /// <summary>Float32: Linear, then the fused multi-set loss (itself checked against log_softmax → gather), by autograd.</summary>
+    /// <summary>Float32: Linear, then log_softmax → gather, by autograd.</summary>
     private static (float Loss, Tensor Hidden, Tensor Weight, Tensor Bias) Reference(Tensor hidden, Linear output, Tensor targets, Tensor weights)
     {
         var input = hidden.detach().clone().requires_grad_();
@@ -76,7 +76,8 @@ public class TrainingPrecisionTests
         var expected = Reference(hidden, output, targets, weights);
         var actual = Fused(hidden, output, targets, weights, TrainingPrecision.Float32);
 
-        Assert.Equal(expected.Loss, actual.Loss);
+        // The managed pass sums the loss in another order than log_softmax then gather: equal to float32 rounding.
+        Assert.Equal(expected.Loss, actual.Loss, 1e-5 * Math.Max(1, Math.Abs(expected.Loss)));
         AssertWithin(expected.Hidden, actual.Hidden, 1e-5, "∂a");
         AssertWithin(expected.Weight, actual.Weight, 1e-5, "∂W");
         AssertWithin(expected.Bias, actual.Bias, 1e-5, "∂b");

@@ -22,13 +22,15 @@ namespace Microsoft.ML.Svae;
 /// <c>−log( (1/c_p) Σ_{j=max(0,p−k)..p−1} π(z_j)[x_p] )</c>, c_p = min(k, p), computed with logsumexp.</item>
 /// </list>
 /// <c>log π</c> is one <c>log_softmax</c> over the N items per decoded step; targets are gathered from it (no dense
-/// multi-hot targets). For <see cref="NextKLikelihood.MultiSet"/> this is one fused operation
-/// (<see cref="NextKTargets.MultiSetNll"/>) whose backward pass reuses the forward's <c>[P × N]</c> buffer, instead of autograd's
-/// chain of gather and log-softmax backward passes, each of which materialises another <c>[P × N]</c> tensor.
-/// With <see cref="TrainingPrecision.BFloat16"/> on the CPU, the decoder's output layer and the multi-set likelihood are
-/// one function (<see cref="NextKOutputLayer"/>) whose three <c>[P × D]·[D × N]</c>-sized products take bfloat16 inputs,
-/// and the GRU's products over all positions do too (<see cref="GruSequence"/>); the mixture likelihood (eq. 4.10)
-/// keeps the float32 output layer (its gradient goes through autograd's chain, not a fused backward).
+/// multi-hot targets). For <see cref="NextKLikelihood.MultiSet"/> the decoder's output layer and the likelihood are one
+/// function (<see cref="NextKOutputLayer"/>, issue 16): on the CPU its three <c>[P × D]·[D × N]</c>-sized products (bfloat16
+/// inputs with <see cref="TrainingPrecision.BFloat16"/>) and one managed pass over the <c>[P × N]</c> logits that computes
+/// the loss and leaves the gradient at the logits in the same buffer, instead of libtorch's chain of elementwise passes
+/// (bias, log-softmax, exp, scale, scatter, column sums, casts), each over the whole matrix; off the CPU, the decoder's
+/// <c>Linear</c> then the fused loss <see cref="NextKTargets.MultiSetNll"/> (float32). The GRU's products over all
+/// positions take bfloat16 inputs too with <see cref="TrainingPrecision.BFloat16"/> (<see cref="GruSequence"/>); the
+/// mixture likelihood (eq. 4.10) keeps the float32 output layer (its gradient goes through autograd's chain, not a fused
+/// backward).
 /// The batch loss is the SUM of ℓ_s over the batch's units; the training loop divides it by
 /// the expected number of units in a full batch, so that every step of every user weighs the same, as in the
 /// double sum of eq. 4.6 (the authors' code instead sums the likelihood over steps but averages the KL, and
@@ -73,16 +75,13 @@ internal static class SvaeObjective
         var kl = GaussianLatent.KlDivergence(mean, logVariance);                               // [P]
 
         Tensor nll;
-        if (likelihood == NextKLikelihood.MultiSet && reduced)
+        if (likelihood == NextKLikelihood.MultiSet)
         {
+            // The output layer and eq. 4.9 in one function: on the CPU the products (bfloat16 with BFloat16) and one pass
+            // over the logits; elsewhere Linear then the fused loss.
             var output = network.decoderOut;
             nll = NextKOutputLayer.MultiSetNll(network.DecodeHidden(z), output.weight!, output.bias!, unitTargets,
-                unitTargetMask.to(ScalarType.Float32), precision);
-        }
-        else if (likelihood == NextKLikelihood.MultiSet)
-        {
-            var logits = network.Decode(z);                                                // [P, N]
-            nll = NextKTargets.MultiSetNll(logits, unitTargets, unitTargetMask.to(logits.dtype));
+                unitTargetMask.to(ScalarType.Float32), reduced ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32);
         }
         else
         {

@@ -91,7 +91,8 @@ public sealed partial class SvaeTrainer
         /// matrix products in training"): 8-18% less CPU per epoch, with test NDCG@100 on MovieLens-100K within noise of
         /// float32 (−0.31 and +0.14 points, paired over split seeds 1-5); at the defaults Recall@10 and Precision@10 were
         /// lower (−0.91 and −0.66 points, intervals excluding 0), with a shorter schedule NDCG@10 higher (+0.41).
-        /// Peak memory in training was about 15% higher at the Netflix subset's shape (4.0 against 3.5 GiB).
+        /// Peak memory in training at the Netflix subset's shape is lower than Float32's (2.4 against 2.8 GiB; docs/BENCHMARKS.md,
+        /// issue 16, "A fused output layer and loss pass on the CPU").
         /// Seeded training is reproducible in either setting, but the two settings give different weights. Not swept by
         /// <c>svae sweep</c> or AutoML (it changes speed, not the model); set it on the options a sweep starts from.
         /// </remarks>
