@@ -162,12 +162,12 @@ internal static class GruSequence
             var states = zeros(new[] { t + 1, b, h }, hiddenWeight.dtype, input.device);                      // [T+1, B, H]
             var hiddenSteps = hidden.unbind(0);
             var stateSteps = states.unbind(0);
-            if (GruStepKernels.Supports(hidden))
+            if (CpuTensorMemory.SpansFloats(hidden))
             {
                 // Per step one addmm, then the gate arithmetic of all users on spans (GruStepKernels).
-                var gateValues = GruStepKernels.Values(hidden);
-                var candidateValues = GruStepKernels.Values(candidates);
-                var stateValues = GruStepKernels.Values(states);
+                var gateValues = CpuTensorMemory.Floats(hidden);
+                var candidateValues = CpuTensorMemory.Floats(candidates);
+                var stateValues = CpuTensorMemory.Floats(states);
                 int gateStep = checked((int)(b * 3 * h)), stateStep = checked((int)(b * h));
                 for (int s = 0; s < t; s++)
                 {
@@ -219,20 +219,20 @@ internal static class GruSequence
             // step, and dh over the copy of the output gradient.
             var stateGradient = Fresh(grad_output.transpose(0, 1));                                     // [T, B, H]
             Tensor factors, newFactor;
-            if (GruStepKernels.Supports(hidden) && GruStepKernels.Supports(candidates) && GruStepKernels.Supports(states)
-                && GruStepKernels.Supports(stateGradient))
+            if (CpuTensorMemory.SpansFloats(hidden) && CpuTensorMemory.SpansFloats(candidates) && CpuTensorMemory.SpansFloats(states)
+                && CpuTensorMemory.SpansFloats(stateGradient))
             {
                 factors = empty(new[] { t, b, 3, h }, hidden.dtype, hidden.device);
                 newFactor = empty(new[] { t, b, h }, hidden.dtype, hidden.device);
-                var gateValues = GruStepKernels.Values(hidden);
-                var factorValues = GruStepKernels.Values(factors);
-                var gradientValues = GruStepKernels.Values(stateGradient);
+                var gateValues = CpuTensorMemory.Floats(hidden);
+                var factorValues = CpuTensorMemory.Floats(factors);
+                var gradientValues = CpuTensorMemory.Floats(stateGradient);
                 int gateStep = checked((int)(b * 3 * h)), stateStep = checked((int)(b * h));
-                GruStepKernels.Factors(gateValues, GruStepKernels.Values(candidates), GruStepKernels.Values(states)[..((int)t * stateStep)],
-                    factorValues, GruStepKernels.Values(newFactor), (int)h);
+                GruStepKernels.Factors(gateValues, CpuTensorMemory.Floats(candidates), CpuTensorMemory.Floats(states)[..((int)t * stateStep)],
+                    factorValues, CpuTensorMemory.Floats(newFactor), (int)h);
                 // Per step the gate arithmetic on spans, then one addmm: the gradient carried to h_{t−1} is dh ⊙ z + dgh·W_hh.
                 var carried = empty(new[] { b, h }, hidden.dtype, hidden.device);
-                var carriedValues = GruStepKernels.Values(carried);
+                var carriedValues = CpuTensorMemory.Floats(carried);
                 var gateGradientSteps = factors.view(t, b, 3 * h).unbind(0);                            // T × [B, 3H]
                 for (int s = (int)t - 1; s >= 0; s--)
                 {

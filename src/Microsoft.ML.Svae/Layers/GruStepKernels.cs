@@ -1,7 +1,4 @@
-using System.Runtime.InteropServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Svae;
 
@@ -17,24 +14,6 @@ namespace Microsoft.ML.Svae;
 /// </remarks>
 internal static class GruStepKernels
 {
-    /// <summary>
-    /// Whether the span kernels can run on <paramref name="tensor"/>: a contiguous float32 tensor in CPU memory with at most
-    /// <see cref="int.MaxValue"/> bytes.
-    /// </summary>
-    public static bool Supports(Tensor tensor)
-        => tensor.device_type == DeviceType.CPU && tensor.dtype == ScalarType.Float32 && tensor.is_contiguous() && tensor.numel() <= int.MaxValue / sizeof(float);
-
-    /// <summary>
-    /// A span over the values of <paramref name="tensor"/> (<see cref="Supports"/>): TorchSharp's view of the tensor's
-    /// own CPU memory, not a copy. The span is valid while the tensor is alive and not resized.
-    /// </summary>
-    public static Span<float> Values(Tensor tensor)
-    {
-        if (!Supports(tensor))
-            throw new ArgumentException("The span kernels need a contiguous float32 tensor in CPU memory.", nameof(tensor));
-        return MemoryMarshal.Cast<byte, float>(tensor.bytes);
-    }
-
     /// <summary>
     /// One forward step for every user, after <c>gates += h_{t−1}·W_hhᵀ</c>: r, z = σ(·) in place; n = tanh(gi_n + r ⊙ gh_n)
     /// over the candidates; <c>h_t = (h_{t−1} − n) ⊙ z + n</c>.

@@ -165,7 +165,7 @@ internal static class NextKOutputLayer
     private static double RowPass(Tensor logits, bool reduced, long rows, float[] bias, Units units, float[]? biasGradient)
     {
         int n = bias.Length;
-        nint address = Address(logits);
+        nint address = CpuTensorMemory.Address(logits);
         int rowsPerBlock = (int)Math.Max(MinRowsPerBlock, (rows + MaxBlocks - 1) / MaxBlocks);
         int blocks = (int)((rows + rowsPerBlock - 1) / rowsPerBlock);
         var losses = new double[blocks];
@@ -189,14 +189,14 @@ internal static class NextKOutputLayer
                 var normalised = units.Normalised.AsSpan(first, units.K);
                 if (reduced)
                 {
-                    var stored = Row<ushort>(address, row, n);
+                    var stored = CpuTensorMemory.Row<ushort>(address, row, n);
                     var x = scratch.AsSpan(0, n);
                     float max = WidenAddMax(stored, bias, x);
                     sum += Row(x, max, targets, normalised, partial, partial is null ? default : stored);
                 }
                 else
                 {
-                    var x = Row<float>(address, row, n);
+                    var x = CpuTensorMemory.Row<float>(address, row, n);
                     float max = AddMax(x, bias);
                     sum += Row(x, max, targets, normalised, partial, default);
                 }
@@ -505,22 +505,6 @@ internal static class NextKOutputLayer
             destination[i] = (ushort)((value + 0x7FFF + ((value >> 16) & 1)) >> 16);
         }
     }
-
-    // The only unsafe code of the pass: the address of a contiguous CPU tensor's first element, and a span over one row
-    // of it. The callers keep the tensor alive while they use the spans, and every row index is below the tensor's rows.
-
-    /// <summary>The address of the first element of <paramref name="values"/>, a contiguous CPU tensor.</summary>
-    private static unsafe nint Address(Tensor values)
-    {
-        if (!values.is_contiguous() || values.device_type != DeviceType.CPU)
-            throw new InvalidOperationException("The output layer's pass needs a contiguous CPU buffer.");
-        using var first = values.view(-1).narrow(0, 0, 1);
-        return (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(first.bytes));
-    }
-
-    /// <summary>Row <paramref name="row"/> of a row-major buffer of <paramref name="width"/> columns at <paramref name="address"/>.</summary>
-    private static unsafe Span<T> Row<T>(nint address, long row, int width) where T : unmanaged
-        => new((void*)(address + (nint)(row * width * sizeof(T))), width);
 
     private sealed class OutputCrossEntropy : autograd.SingleTensorFunction<OutputCrossEntropy>
     {

@@ -1,5 +1,4 @@
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
-using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -35,8 +34,8 @@ namespace Microsoft.ML.Svae;
 /// chunk boundaries change nothing in the arithmetic.
 /// </para>
 /// <para>
-/// Memory: TorchSharp's <c>Tensor.bytes</c> (a span over a contiguous CPU tensor's own storage), so no <c>unsafe</c>
-/// code; the four tensors stay alive through the optimiser's state and the module. Writes through that memory do not
+/// Memory: spans over the tensors' own storage (<see cref="CpuTensorMemory.Floats"/>); the four tensors stay alive
+/// through the optimiser's state and the module. Writes through that memory do not
 /// bump autograd's version counters as libtorch's in-place operations do; nothing saved for a backward pass outlives
 /// an optimiser step on our training paths.
 /// </para>
@@ -96,15 +95,13 @@ internal static class FusedAdamStep
         });
     }
 
-    private static Span<float> Floats(Tensor tensor) => MemoryMarshal.Cast<byte, float>(tensor.bytes);
-
     private static void Run(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, in Coefficients c, int start, int end)
     {
-        // TorchSharp's Tensor.bytes: a span over the tensor's own CPU memory (it checks contiguity and the device).
-        var parameter = Floats(param);
-        ReadOnlySpan<float> gradient = Floats(grad);
-        var average = Floats(expAvg);
-        var averageSquare = Floats(expAvgSq);
+        // Spans over the tensors' own CPU memory (CpuTensorMemory).
+        var parameter = CpuTensorMemory.Floats(param);
+        ReadOnlySpan<float> gradient = CpuTensorMemory.Floats(grad);
+        var average = CpuTensorMemory.Floats(expAvg);
+        var averageSquare = CpuTensorMemory.Floats(expAvgSq);
         Span<float> scratchA = stackalloc float[ChunkLength];
         Span<float> scratchB = stackalloc float[ChunkLength];
         for (int offset = start; offset < end; offset += ChunkLength)

@@ -215,27 +215,27 @@ public class GruSequenceTests
     }
 
     [Fact]
-    public void TheStepKernelsSpanIsTheTensorsOwnMemory()
+    public void ACpuTensorMemorySpanIsTheTensorsOwnMemory()
     {
         using var scope = NewDisposeScope();
         var tensor = zeros(2, 3);
-        var values = GruStepKernels.Values(tensor);
+        var values = CpuTensorMemory.Floats(tensor);
         Assert.Equal(6, values.Length);
         values[4] = 7;
         Assert.Equal(7f, tensor[1, 1].item<float>());
         tensor.fill_(2);
-        Assert.Equal(2f, GruStepKernels.Values(tensor)[5]);
+        Assert.Equal(2f, CpuTensorMemory.Floats(tensor)[5]);
     }
 
     [Fact]
-    public void TheStepKernelsTakeOnlyContiguousFloat32CpuTensors()
+    public void CpuTensorMemoryTakesOnlyContiguousFloat32CpuTensors()
     {
         using var scope = NewDisposeScope();
-        Assert.True(GruStepKernels.Supports(zeros(2, 3)));
-        Assert.False(GruStepKernels.Supports(zeros(2, 3).t()));
-        Assert.False(GruStepKernels.Supports(zeros(new long[] { 2, 3 }, ScalarType.Float64)));
-        var error = Assert.Throws<ArgumentException>(() => GruStepKernels.Values(zeros(2, 3).t()));
-        Assert.StartsWith("The span kernels need a contiguous float32 tensor in CPU memory.", error.Message);
+        Assert.True(CpuTensorMemory.SpansFloats(zeros(2, 3)));
+        Assert.False(CpuTensorMemory.SpansFloats(zeros(2, 3).t()));
+        Assert.False(CpuTensorMemory.SpansFloats(zeros(new long[] { 2, 3 }, ScalarType.Float64)));
+        var error = Assert.Throws<ArgumentException>(() => CpuTensorMemory.Floats(zeros(2, 3).t()));
+        Assert.StartsWith("A span needs a contiguous float32 tensor of at most 2 GB in CPU memory; got Float32 [3, 2] on cpu, not contiguous.", error.Message);
     }
 
     private static void AssertClose(Tensor expected, Tensor actual, string what = "")
