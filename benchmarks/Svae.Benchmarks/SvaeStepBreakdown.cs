@@ -135,7 +135,7 @@ internal sealed class SvaeStepBreakdown : IBenchmark
 
             // The whole step, as EpochRunner runs it.
             watch.Restart();
-            optimizer.zero_grad();
+            network.zero_grad();                                 // as EpochRunner: set_to_none
             GruSequence.UseLibTorch = wholeStepLibTorch;
             var loss = model.Loss(batch, 0.1);
             var forwardMs = watch.Elapsed;
