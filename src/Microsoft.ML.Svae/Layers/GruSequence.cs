@@ -22,8 +22,8 @@ namespace Microsoft.ML.Svae;
 /// <para>
 /// In float32 on the CPU the gate arithmetic of each step and the backward factors run on spans over the buffers
 /// (<see cref="GruStepKernels"/>, <see cref="System.Numerics.Tensors.TensorPrimitives"/>) instead of four or five
-/// libtorch operations per step, whose dispatch dominated the step at 8 users (14-16% less CPU for the GRU's forward and
-/// backward at B = 8, T = 127: docs/BENCHMARKS.md, issue 16). Other number formats and devices run the same arithmetic
+/// libtorch operations per step, whose dispatch dominated the step at 8 users (13-16% less CPU for the GRU's forward and
+/// backward at B = 8, T = 127 in paired runs: docs/BENCHMARKS.md, issue 16, "Managed kernels"). Other number formats and devices run the same arithmetic
 /// as libtorch operations. The two differ by rounding (TensorPrimitives' sigmoid and tanh are not libtorch's).
 /// </para>
 /// <para>

@@ -159,13 +159,13 @@ public class TrainingPrecisionTests
     }
 
     [Theory]
-    [InlineData(1, 1)]
-    [InlineData(4, 7)]
-    [InlineData(8, 8)]
-    [InlineData(9, 8)]
-    public void TheFusedGruInBFloat16IsTorchGruWithinBFloat16Rounding(int batch, int positions)
+    [InlineData(1, 1, 6, 5)]
+    [InlineData(4, 7, 6, 5)]
+    [InlineData(8, 8, 6, 5)]
+    [InlineData(9, 8, 6, 5)]
+    [InlineData(3, 5, 19, 37)]
+    public void TheFusedGruInBFloat16IsTorchGruWithinBFloat16Rounding(int batch, int positions, int inputSize, int hidden)
     {
-        const int inputSize = 6, hidden = 5;
         using var gru = GruSequenceTests.Gru(inputSize, hidden, seed: 11);
         using var scope = NewDisposeScope();
         using var generator = new Generator(17, CPU);
