@@ -207,7 +207,7 @@ internal sealed class SvaeTimeToQuality : IBenchmark
             }
             Array.Sort(resampled);
             Console.WriteLine(FormattableString.Invariant(
-                $"| {metric} | {100 * meansA[metric].Average():F2} | {100 * meansB[metric].Average():F2} | {100 * d.Average():+0.00;-0.00} | [{100 * resampled[250]:+0.00;-0.00}, {100 * resampled[9749]:+0.00;-0.00}] |"));
+                $"| {metric} | {100 * meansA[metric].Average():F2} | {100 * meansB[metric].Average():F2} | {Signed(100 * d.Average())} | [{Signed(100 * resampled[250])}, {Signed(100 * resampled[9749])}] |"));
         }
         Console.WriteLine($"{differences[metricNames[0]].Count} users");
         return 0;
@@ -231,5 +231,13 @@ internal sealed class SvaeTimeToQuality : IBenchmark
             result[long.Parse(cells[0], CultureInfo.InvariantCulture)] = cells.Skip(3).Select(c => double.Parse(c, CultureInfo.InvariantCulture)).ToArray();
         }
         return result;
+    }
+
+    /// <summary>A difference with its sign and two decimals; one that rounds to zero is "+0.00" (a custom format with a
+    /// negative section prints "-+0.00" for a negative value that rounds to zero).</summary>
+    private static string Signed(double value)
+    {
+        double rounded = Math.Round(value, 2);
+        return (rounded == 0 ? 0 : rounded).ToString("+0.00;-0.00", System.Globalization.CultureInfo.InvariantCulture);
     }
 }
