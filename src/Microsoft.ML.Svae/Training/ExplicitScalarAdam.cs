@@ -30,7 +30,10 @@ namespace Microsoft.ML.Svae;
 /// </para>
 /// <para>
 /// The state (<c>step</c>, <c>exp_avg</c>, <c>exp_avg_sq</c>) is TorchSharp's own on both paths, so
-/// <c>save_state_dict</c>/<c>load_state_dict</c> (checkpoints) are unchanged. Exit condition: as for
+/// <c>save_state_dict</c>/<c>load_state_dict</c> (checkpoints) are unchanged. TorchSharp writes the optimiser's type
+/// name into the state and refuses a state of another name, so renaming <see cref="CoupledWeightDecay"/> or
+/// <see cref="DecoupledWeightDecay"/> would make existing checkpoints unreadable (and a state of TorchSharp's own
+/// <c>optim.Adam</c>/<c>optim.AdamW</c> does not load here; <c>FusedAdamTests</c>). Exit condition: as for
 /// <see cref="TorchScalars"/> for the Scalars; the fused path stays as long as it measures faster than libtorch's
 /// (a fused or <c>foreach</c> CPU Adam in TorchSharp would replace it).
 /// </para>
