@@ -30,7 +30,10 @@ namespace Microsoft.ML.Svae;
 /// </para>
 /// <para>
 /// The state (<c>step</c>, <c>exp_avg</c>, <c>exp_avg_sq</c>) is TorchSharp's own on both paths, so
-/// <c>save_state_dict</c>/<c>load_state_dict</c> (checkpoints) are unchanged. Exit condition: as for
+/// <c>save_state_dict</c>/<c>load_state_dict</c> (checkpoints) are unchanged. TorchSharp writes the optimiser's type
+/// name into the state and refuses a state of another name, so renaming <see cref="CoupledWeightDecay"/> or
+/// <see cref="DecoupledWeightDecay"/> would make existing checkpoints unreadable (and a state of TorchSharp's own
+/// <c>optim.Adam</c>/<c>optim.AdamW</c> does not load here; <c>FusedAdamTests</c>). Exit condition: as for
 /// <see cref="TorchScalars"/> for the Scalars; the fused path stays as long as it measures faster than libtorch's
 /// (a fused or <c>foreach</c> CPU Adam in TorchSharp would replace it).
 /// </para>
@@ -43,36 +46,84 @@ internal static class ExplicitScalarAdam
     /// </summary>
     public static optim.Optimizer Create(IEnumerable<Parameter> parameters, double learningRate, double weightDecay, bool decoupled, bool fused = true)
         => decoupled
-            ? new DecoupledWeightDecay(parameters, learningRate, weightDecay) { Fused = fused }
-            : new CoupledWeightDecay(parameters, learningRate, weightDecay) { Fused = fused };
+            ? new DecoupledWeightDecay(parameters, learningRate, weightDecay, fused)
+            : new CoupledWeightDecay(parameters, learningRate, weightDecay, fused);
 
-    /// <summary>The fused path's switches and counters (tests and probes).</summary>
+    /// <summary>The fused path's switches and counters (tests and probes); both optimisers keep them in a <see cref="FusedPath"/>.</summary>
     internal interface IFusedAdam
     {
+        /// <summary>The optimiser's switches, counters and fused branch.</summary>
+        FusedPath Path { get; }
+
         /// <summary>Whether parameters the fused pass supports take it (true by default).</summary>
-        bool Fused { get; set; }
+        bool Fused { get => Path.Fused; set => Path.Fused = value; }
 
         /// <summary>Threads of the fused pass; <see langword="null"/>: libtorch's intra-op thread count at each step.</summary>
-        int? Threads { get; set; }
+        int? Threads { get => Path.Threads; set => Path.Threads = value; }
 
         /// <summary>Parameter updates made by the fused pass so far.</summary>
-        long FusedUpdates { get; }
+        long FusedUpdates => Path.FusedUpdates;
 
         /// <summary>Parameter updates made by libtorch's operations so far.</summary>
-        long OpByOpUpdates { get; }
+        long OpByOpUpdates => Path.OpByOpUpdates;
+    }
+
+    /// <summary>
+    /// What <see cref="CoupledWeightDecay"/> and <see cref="DecoupledWeightDecay"/> share: the fused path's switches
+    /// and counters, and the choice, per parameter, between the fused pass and the op-by-op operations.
+    /// </summary>
+    internal sealed class FusedPath(bool decoupled, bool fused)
+    {
+        /// <summary>Whether parameters the fused pass supports take it.</summary>
+        public bool Fused { get; set; } = fused;
+
+        /// <summary>Threads of the fused pass; <see langword="null"/>: libtorch's intra-op thread count at each step.</summary>
+        public int? Threads { get; set; }
+
+        /// <summary>Parameter updates made by the fused pass so far.</summary>
+        public long FusedUpdates { get; private set; }
+
+        /// <summary>Parameter updates made by libtorch's operations so far.</summary>
+        public long OpByOpUpdates { get; private set; }
+
+        /// <summary>
+        /// One parameter group's step with these options: amsgrad, maximize or <see cref="Fused"/> off keep every
+        /// parameter of the group on the op-by-op path.
+        /// </summary>
+        public GroupStep Begin(double lr, double beta1, double beta2, double eps, double weightDecay, bool amsgrad, bool maximize)
+            => new(this, Fused && !amsgrad && !maximize ? Threads ?? torch.get_num_threads() : 0, lr, beta1, beta2, eps, weightDecay);
+
+        /// <summary>A group's options for the fused pass; <c>threads</c> 0: the group keeps the op-by-op path.</summary>
+        internal readonly struct GroupStep(FusedPath path, int threads, double lr, double beta1, double beta2, double eps, double weightDecay)
+        {
+            /// <summary>
+            /// Updates <paramref name="param"/> with the fused pass for its <paramref name="step"/> (from 1, already
+            /// counted in the state) and returns true, or counts an op-by-op update and returns false when the group or
+            /// the tensors keep the op-by-op path (the caller then runs libtorch's operations).
+            /// </summary>
+            public bool TryUpdate(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, long step)
+            {
+                if (threads > 0 && FusedAdamStep.Supports(param, grad, expAvg, expAvgSq))
+                {
+                    var coefficients = FusedAdamStep.Coefficients.For(path._decoupled, lr, beta1, beta2, eps, weightDecay, step);
+                    FusedAdamStep.Step(param, grad, expAvg, expAvgSq, coefficients, threads);
+                    path.FusedUpdates++;
+                    return true;
+                }
+                path.OpByOpUpdates++;
+                return false;
+            }
+        }
+
+        private readonly bool _decoupled = decoupled;
     }
 
     /// <summary>Adam: the weight decay is added to the gradient (L2).</summary>
-    private sealed class CoupledWeightDecay(IEnumerable<Parameter> parameters, double lr, double weightDecay)
+    private sealed class CoupledWeightDecay(IEnumerable<Parameter> parameters, double lr, double weightDecay, bool fused)
         : Adam(parameters, lr, weight_decay: weightDecay), IFusedAdam
     {
-        public bool Fused { get; set; } = true;
-
-        public int? Threads { get; set; }
-
-        public long FusedUpdates { get; private set; }
-
-        public long OpByOpUpdates { get; private set; }
+        /// <inheritdoc/>
+        public FusedPath Path { get; } = new(decoupled: false, fused);
 
         /// <inheritdoc/>
         public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
@@ -81,8 +132,7 @@ internal static class ExplicitScalarAdam
             double beta1 = options.beta1!.Value, beta2 = options.beta2!.Value, weightDecay = options.weight_decay!.Value;
             double eps = options.eps!.Value, lr = options.LearningRate!.Value;
             bool amsgrad = options.amsgrad!.Value, maximize = options.maximize!.Value;
-            bool fusable = Fused && !amsgrad && !maximize;
-            int threads = fusable ? Threads ?? torch.get_num_threads() : 1;
+            var fusedStep = Path.Begin(lr, beta1, beta2, eps, weightDecay, amsgrad, maximize);
             using var beta1Scalar = beta1.ToScalar();
             using var beta2Scalar = beta2.ToScalar();
             using var oneMinusBeta1 = (1 - beta1).ToScalar();
@@ -95,18 +145,11 @@ internal static class ExplicitScalarAdam
                 var grad = param.grad;
                 if (grad is null)
                     continue;
-                if (fusable && FusedAdamStep.Supports(param, grad, state.exp_avg, state.exp_avg_sq))
-                {
-                    state.step += 1;
-                    var coefficients = FusedAdamStep.Coefficients.For(decoupled: false, lr, beta1, beta2, eps, weightDecay, state.step);
-                    FusedAdamStep.Step(param, grad, state.exp_avg, state.exp_avg_sq, coefficients, threads);
-                    FusedUpdates++;
+                state.step += 1;
+                if (fusedStep.TryUpdate(param, grad, state.exp_avg, state.exp_avg_sq, state.step))
                     continue;
-                }
-                OpByOpUpdates++;
                 if (maximize)
                     grad = -grad;
-                state.step += 1;
                 var biasCorrection1 = 1 - Math.Pow(beta1, state.step);
                 var biasCorrection2 = 1 - Math.Pow(beta2, state.step);
                 if (weightDecay != 0)
@@ -133,16 +176,11 @@ internal static class ExplicitScalarAdam
     }
 
     /// <summary>AdamW: the parameters are shrunk by <c>1 − lr·weightDecay</c> before the update (decoupled).</summary>
-    private sealed class DecoupledWeightDecay(IEnumerable<Parameter> parameters, double lr, double weightDecay)
+    private sealed class DecoupledWeightDecay(IEnumerable<Parameter> parameters, double lr, double weightDecay, bool fused)
         : AdamW(parameters, lr, weight_decay: weightDecay), IFusedAdam
     {
-        public bool Fused { get; set; } = true;
-
-        public int? Threads { get; set; }
-
-        public long FusedUpdates { get; private set; }
-
-        public long OpByOpUpdates { get; private set; }
+        /// <inheritdoc/>
+        public FusedPath Path { get; } = new(decoupled: true, fused);
 
         /// <inheritdoc/>
         public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
@@ -151,8 +189,7 @@ internal static class ExplicitScalarAdam
             double beta1 = options.beta1!.Value, beta2 = options.beta2!.Value, weightDecay = options.weight_decay!.Value;
             double eps = options.eps!.Value, lr = options.LearningRate!.Value;
             bool amsgrad = options.amsgrad!.Value, maximize = options.maximize!.Value;
-            bool fusable = Fused && !amsgrad && !maximize;
-            int threads = fusable ? Threads ?? torch.get_num_threads() : 1;
+            var fusedStep = Path.Begin(lr, beta1, beta2, eps, weightDecay, amsgrad, maximize);
             using var beta1Scalar = beta1.ToScalar();
             using var beta2Scalar = beta2.ToScalar();
             using var oneMinusBeta1 = (1 - beta1).ToScalar();
@@ -165,18 +202,11 @@ internal static class ExplicitScalarAdam
                 var grad = param.grad;
                 if (grad is null)
                     continue;
-                if (fusable && FusedAdamStep.Supports(param, grad, state.exp_avg, state.exp_avg_sq))
-                {
-                    state.step += 1;
-                    var coefficients = FusedAdamStep.Coefficients.For(decoupled: true, lr, beta1, beta2, eps, weightDecay, state.step);
-                    FusedAdamStep.Step(param, grad, state.exp_avg, state.exp_avg_sq, coefficients, threads);
-                    FusedUpdates++;
+                state.step += 1;
+                if (fusedStep.TryUpdate(param, grad, state.exp_avg, state.exp_avg_sq, state.step))
                     continue;
-                }
-                OpByOpUpdates++;
                 if (maximize)
                     grad = -grad;
-                state.step += 1;
                 param.mul_(shrink);
                 var biasCorrection1 = 1 - Math.Pow(beta1, state.step);
                 var biasCorrection2 = 1 - Math.Pow(beta2, state.step);

@@ -30,6 +30,13 @@ namespace Microsoft.ML.Svae;
 /// not bit for bit; for tensors of a few dozen elements it is usually bit for bit.
 /// </para>
 /// <para>
+/// Hardware: the multiply-adds are <see cref="TensorPrimitives.FusedMultiplyAdd{T}(ReadOnlySpan{T}, T, ReadOnlySpan{T}, Span{T})"/>,
+/// which must round once. On a CPU without hardware FMA (x64 before Haswell and Piledriver) .NET falls back to a
+/// software <c>fma</c> element by element, far slower than a vector multiply-add, so on such CPUs the fused step could
+/// be slower than libtorch's. It was measured only on a CPU with FMA (docs/BENCHMARKS.md, "A fused Adam step on the
+/// CPU").
+/// </para>
+/// <para>
 /// Results do not depend on the thread count: every element's update reads and writes that element alone, and the
 /// chunk boundaries change nothing in the arithmetic.
 /// </para>

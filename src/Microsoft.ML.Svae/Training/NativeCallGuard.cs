@@ -35,7 +35,9 @@ namespace Microsoft.ML.Svae;
 /// <para>
 /// Exit condition: when the TorchSharp version in Directory.Packages.props includes the upstream fix, remove this guard
 /// (and its uses in <see cref="EpochRunner"/> and <see cref="SequenceScoring"/>), <see cref="TorchScalars"/> and
-/// <see cref="ExplicitScalarAdam"/>, and run the stress benchmark with the guard off.
+/// <see cref="ExplicitScalarAdam"/>'s owned Scalars on its op-by-op path, and run the stress benchmark with the guard
+/// off. <see cref="ExplicitScalarAdam"/> itself stays as long as its fused CPU step (<see cref="FusedAdamStep"/>,
+/// issue 16) measures faster than TorchSharp's Adam; only then does <c>optim.Adam</c>/<c>optim.AdamW</c> replace it.
 /// </para>
 /// </remarks>
 internal readonly struct NativeCallGuard : IDisposable

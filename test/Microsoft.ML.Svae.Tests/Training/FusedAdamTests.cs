@@ -182,33 +182,133 @@ public class FusedAdamTests
         Assert.Equal(3 * resumed.Length, Switches(resumedOptimizer).FusedUpdates);
     }
 
-    [Fact]
-    public void AStateSavedByEitherPathLoadsIntoTheOther()
+    private static byte[] SaveState(optim.Optimizer optimizer)
     {
-        // The fused path keeps TorchSharp's own state: one step on each path from the other's state gives the same
-        // moments and step counts as that path on its own, to float rounding.
-        using var scope = NewDisposeScope();
-        var fused = NewParameters(3);
-        using var fusedOptimizer = ExplicitScalarAdam.Create(fused, 0.01, 0, decoupled: false);
-        SetGradients(fused, Gradients(0));
-        fusedOptimizer.step();
         using var stream = new MemoryStream();
         using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
-            ((OptimizerHelper)fusedOptimizer).save_state_dict(writer);
-        stream.Position = 0;
-        var opByOp = fused.Select(p => new Parameter(p.detach().clone())).ToArray();
-        using var opByOpOptimizer = ExplicitScalarAdam.Create(opByOp, 0.01, 0, decoupled: false, fused: false);
-        using (var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true))
-            ((OptimizerHelper)opByOpOptimizer).load_state_dict(reader);
-        SetGradients(fused, Gradients(1));
-        fusedOptimizer.step();
-        SetGradients(opByOp, Gradients(1));
-        opByOpOptimizer.step();
-        for (int i = 0; i < fused.Length; i++)
+            ((OptimizerHelper)optimizer).save_state_dict(writer);
+        return stream.ToArray();
+    }
+
+    private static void LoadState(optim.Optimizer optimizer, byte[] saved)
+    {
+        using var reader = new BinaryReader(new MemoryStream(saved));
+        ((OptimizerHelper)optimizer).load_state_dict(reader);
+    }
+
+    /// <summary>
+    /// Two steps of <paramref name="writer"/>, its state saved and loaded into <paramref name="createReader"/>'s
+    /// optimiser over copies of the weights, then three steps of the reader; <paramref name="expected"/> takes all five
+    /// steps without interruption (the writer itself when it is the same optimiser; otherwise its weights and state
+    /// must equal the writer's bit for bit when the state is saved). The reader continues like the expected run, to
+    /// float rounding: parameters, <c>step</c>, <c>exp_avg</c>, <c>exp_avg_sq</c>. Returns the reader's optimiser.
+    /// </summary>
+    private static optim.Optimizer ContinueFromTheStateOf(
+        (Parameter[] Weights, optim.Optimizer Optimizer) writer, (Parameter[] Weights, optim.Optimizer Optimizer) expected,
+        Func<Parameter[], optim.Optimizer> createReader)
+    {
+        bool separate = !ReferenceEquals(writer.Optimizer, expected.Optimizer);
+        for (int step = 0; step < 2; step++)
         {
-            AssertCloseToRounding(opByOp[i], fused[i], $"parameter {i}");
-            Assert.Equal(2, Moments(opByOpOptimizer, i).Step);
+            SetGradients(writer.Weights, Gradients(step));
+            writer.Optimizer.step();
+            if (separate)
+            {
+                SetGradients(expected.Weights, Gradients(step));
+                expected.Optimizer.step();
+            }
         }
+        for (int i = 0; separate && i < writer.Weights.Length; i++)
+        {
+            Assert.True(expected.Weights[i].Equals(writer.Weights[i]), $"parameter {i} differs when the state is saved");
+            Assert.True(Moments(expected.Optimizer, i).ExpAvg.Equals(Moments(writer.Optimizer, i).ExpAvg));
+            Assert.True(Moments(expected.Optimizer, i).ExpAvgSq.Equals(Moments(writer.Optimizer, i).ExpAvgSq));
+        }
+        var saved = SaveState(writer.Optimizer);
+        var read = writer.Weights.Select(p => new Parameter(p.detach().clone())).ToArray();
+        var reader = createReader(read);
+        LoadState(reader, saved);
+        for (int i = 0; i < read.Length; i++)
+            Assert.Equal(2, Moments(reader, i).Step);
+        for (int step = 2; step < 5; step++)
+        {
+            SetGradients(expected.Weights, Gradients(step));
+            expected.Optimizer.step();
+            SetGradients(read, Gradients(step));
+            reader.step();
+        }
+        for (int i = 0; i < read.Length; i++)
+        {
+            AssertCloseToRounding(expected.Weights[i], read[i], $"parameter {i}");
+            var (step, avg, avgSq) = Moments(expected.Optimizer, i);
+            var (readStep, readAvg, readAvgSq) = Moments(reader, i);
+            Assert.Equal(5, step);
+            Assert.Equal(5, readStep);
+            AssertCloseToRounding(avg, readAvg, $"exp_avg of parameter {i}");
+            AssertCloseToRounding(avgSq, readAvgSq, $"exp_avg_sq of parameter {i}");
+        }
+        return reader;
+    }
+
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    public void AStateSavedByEitherPathLoadsIntoTheOther(bool decoupled, bool savedByTheFusedPath)
+    {
+        // The fused path keeps TorchSharp's own state: after loading the other path's state, each path continues like
+        // the other to float rounding, and takes its own operations.
+        using var scope = NewDisposeScope();
+        var written = NewParameters(3);
+        using var writer = ExplicitScalarAdam.Create(written, 0.01, 5e-3, decoupled, fused: savedByTheFusedPath);
+        using var reader = ContinueFromTheStateOf((written, writer), (written, writer),
+            read => ExplicitScalarAdam.Create(read, 0.5, 0, decoupled, fused: !savedByTheFusedPath)); // options come from the state
+        Assert.Equal(savedByTheFusedPath ? 0 : 3 * written.Length, Switches(reader).FusedUpdates);
+        Assert.Equal(savedByTheFusedPath ? 3 * written.Length : 0, Switches(reader).OpByOpUpdates);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ACheckpointFromBeforeTheFusedStepContinuesLikeTorchSharpsAdam(bool decoupled)
+    {
+        // Checkpoints written before the fused step hold the op-by-op optimiser's state (the same optimiser types, so
+        // the same stream), whose updates are TorchSharp's optim.Adam/AdamW bit for bit. Loaded into the fused
+        // optimiser, the run continues like TorchSharp's own uninterrupted run, to float rounding.
+        using var scope = NewDisposeScope();
+        var written = NewParameters(11);
+        using var opByOp = ExplicitScalarAdam.Create(written, 0.01, 5e-3, decoupled, fused: false);
+        var theirs = NewParameters(11);
+        using var torchSharp = decoupled
+            ? (optim.Optimizer)optim.AdamW(theirs, 0.01, weight_decay: 5e-3)
+            : optim.Adam(theirs, 0.01, weight_decay: 5e-3);
+        using var fused = ContinueFromTheStateOf((written, opByOp), (theirs, torchSharp),
+            read => ExplicitScalarAdam.Create(read, 0.5, 0, decoupled));
+        Assert.Equal(3 * written.Length, Switches(fused).FusedUpdates);
+        Assert.Equal(0, Switches(fused).OpByOpUpdates);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AStateWrittenByTorchSharpsOwnAdamIsRejectedByName(bool decoupled)
+    {
+        // TorchSharp's load_state_dict checks the optimiser's type name: a state written by optim.Adam/AdamW itself
+        // (not through ExplicitScalarAdam) is refused with TorchSharp's message, not loaded into the wrong optimiser.
+        using var scope = NewDisposeScope();
+        var written = NewParameters(13);
+        using var torchSharp = decoupled
+            ? (optim.Optimizer)optim.AdamW(written, 0.01, weight_decay: 5e-3)
+            : optim.Adam(written, 0.01, weight_decay: 5e-3);
+        SetGradients(written, Gradients(0));
+        torchSharp.step();
+        var saved = SaveState(torchSharp);
+        using var ours = ExplicitScalarAdam.Create(written.Select(p => new Parameter(p.detach().clone())).ToArray(), 0.01, 5e-3, decoupled);
+        var error = Assert.Throws<InvalidDataException>(() => LoadState(ours, saved));
+        Assert.Equal(
+            $"Mismatched optimizer type: expected '{(decoupled ? "DecoupledWeightDecay" : "CoupledWeightDecay")}', but found '{(decoupled ? "AdamW" : "Adam")}' in the loaded stream.",
+            error.Message);
     }
 
     [Fact]
