@@ -265,13 +265,12 @@ public class NextKOutputLayerTests
         Assert.Equal(expected, stored);
     }
 
-    /// <summary>Lengths 0..96 and 1010: every vector loop's step, tail and fall-through.</summary>
-    public static TheoryData<bool> BothPaths => new() { true, false };
-
     [Theory]
-    [MemberData(nameof(BothPaths))]
+    [InlineData(true)]
+    [InlineData(false)]
     public void EachKernelIsItsScalarReferenceAtEveryLength(bool vector512)
     {
+        // Lengths 0..96 and 1010: every vector loop's step, tail and fall-through, with the 512-bit loops and without.
         vector512 &= NextKOutputLayer.UseVector512;
         var random = new Random(7);
         foreach (int length in Enumerable.Range(0, 97).Append(1010))
