@@ -39,12 +39,14 @@ internal static class CpuTensorMemory
     }
 
     /// <summary>The address of the first element of <paramref name="tensor"/>, a contiguous CPU tensor of any size.</summary>
-    /// <exception cref="InvalidOperationException">The tensor is not contiguous in CPU memory.</exception>
+    /// <exception cref="InvalidOperationException">The tensor is not contiguous in CPU memory, or has no elements.</exception>
     public static unsafe nint Address(Tensor tensor)
     {
-        if (!tensor.is_contiguous() || tensor.device_type != DeviceType.CPU)
-            throw new InvalidOperationException("A managed kernel needs a contiguous CPU buffer.");
-        using var first = tensor.view(-1).narrow(0, 0, 1);
+        if (!tensor.is_contiguous() || tensor.device_type != DeviceType.CPU || tensor.numel() == 0)
+            throw new InvalidOperationException(
+                $"A managed kernel needs a contiguous CPU buffer of at least one element; got {tensor.dtype} [{string.Join(", ", tensor.shape)}] on {tensor.device}{(tensor.is_contiguous() ? "" : ", not contiguous")}.");
+        using var flat = tensor.view(-1);
+        using var first = flat.narrow(0, 0, 1);
         return (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(first.bytes));
     }
 

@@ -40,7 +40,10 @@ namespace Microsoft.ML.Svae;
 /// <para>
 /// Threads: the rows are cut into at most <see cref="MaxBlocks"/> blocks of at least <see cref="MinRowsPerBlock"/> rows,
 /// a partition that depends on P only; the blocks run on up to <c>torch.get_num_threads()</c> threads, and their losses
-/// and bias gradients are summed in block order, so the results are the same bits for any number of threads.
+/// and bias gradients are summed in block order, so the results are the same bits for any number of threads
+/// (<see cref="Threads"/> overrides the count). With more than one libtorch thread, the pass's <c>Parallel.For</c> (.NET's
+/// thread pool) runs right after the product on OpenMP's threads; only one thread was measured, the two-thread speed
+/// (and any cost of handing the cores from one pool to the other) is not.
 /// Each call allocates its buffer afresh (libtorch's allocator); a workspace kept across steps was not tried (it would
 /// have to fall back to a fresh buffer while an earlier forward's graph is not yet backpropagated). Measured at the
 /// ML-1M shape, and memory at the Netflix subset's shape: docs/BENCHMARKS.md, issue 16, "A fused output layer and loss
@@ -58,6 +61,30 @@ internal static class NextKOutputLayer
 
     /// <summary>The fewest rows in a block.</summary>
     internal const int MinRowsPerBlock = 8;
+
+    private static readonly AsyncLocal<bool?> vector512 = new();
+    private static readonly AsyncLocal<int?> threads = new();
+
+    /// <summary>
+    /// Whether the pass's kernels take their 512-bit loops: where the CPU has them, unless set to <see langword="false"/>
+    /// (tests force the <c>Vector&lt;T&gt;</c> and <see cref="TensorPrimitives"/> paths with it). Set per asynchronous flow
+    /// (<see cref="AsyncLocal{T}"/>): a test that sets it does not change the pass for tests running beside it.
+    /// </summary>
+    internal static bool UseVector512
+    {
+        get => Vector512.IsHardwareAccelerated && (vector512.Value ?? true);
+        set => vector512.Value = value;
+    }
+
+    /// <summary>
+    /// Threads of the pass; <see langword="null"/>: libtorch's intra-op thread count at each call. Set per asynchronous
+    /// flow (<see cref="AsyncLocal{T}"/>), so that a test needs no process-wide <c>set_num_threads</c>.
+    /// </summary>
+    internal static int? Threads
+    {
+        get => threads.Value;
+        set => threads.Value = value;
+    }
 
     /// <summary>
     /// The multi-set NLL of eq. 4.9 summed over units of the logits <c>hidden·weightᵀ + bias</c>.
@@ -88,10 +115,9 @@ internal static class NextKOutputLayer
         bool reduced = precision == TrainingPrecision.BFloat16;
         if (!is_grad_enabled() || !(hidden.requires_grad || weight.requires_grad || bias.requires_grad))
         {
-            using var logits = Logits(hidden, weight, reduced, out var left, out var right);
-            left?.Dispose();
-            right?.Dispose();
-            return tensor((float)RowPass(logits, reduced, hidden.shape[0], Values(bias), units, biasGradient: null));
+            using var scope = NewDisposeScope();
+            var logits = Logits(hidden, weight, reduced, out _, out _);
+            return tensor((float)RowPass(logits, reduced, hidden.shape[0], Values(bias), units, biasGradient: null)).MoveToOuterDisposeScope();
         }
         return OutputCrossEntropy.apply(hidden, weight, bias, units, reduced);
     }
@@ -113,10 +139,13 @@ internal static class NextKOutputLayer
         public static Units Read(Tensor targets, Tensor weights, long items)
         {
             int k = (int)targets.shape[1];
-            long[] items64 = targets.contiguous().data<long>().ToArray();
+            long[] items64;
             float[] w;
-            using (var values = weights.to(ScalarType.Float32).contiguous())
-                w = values.data<float>().ToArray();
+            using (NewDisposeScope())
+            {
+                items64 = targets.contiguous().data<long>().ToArray();
+                w = weights.to(ScalarType.Float32).contiguous().data<float>().ToArray();
+            }
             for (long i = 0; i < items64.Length; i++)
                 if ((ulong)items64[i] >= (ulong)items)
                     throw new ArgumentOutOfRangeException(nameof(targets),
@@ -125,7 +154,11 @@ internal static class NextKOutputLayer
             for (int row = 0; row < w.Length / k; row++)
             {
                 var rowWeights = w.AsSpan(row * k, k);
-                TensorPrimitives.Divide(rowWeights, TensorPrimitives.Sum(rowWeights), normalised.AsSpan(row * k, k));
+                float sum = TensorPrimitives.Sum(rowWeights);
+                if (sum == 0)
+                    throw new ArgumentException(
+                        $"Row {row} of the next-k target weights has no valid target; every unit needs at least one.", nameof(weights));
+                TensorPrimitives.Divide(rowWeights, sum, normalised.AsSpan(row * k, k));
             }
             return new Units(items64, normalised, k);
         }
@@ -170,6 +203,7 @@ internal static class NextKOutputLayer
         int blocks = (int)((rows + rowsPerBlock - 1) / rowsPerBlock);
         var losses = new double[blocks];
         var partials = biasGradient is null ? null : new float[blocks][];
+        bool wide = UseVector512;
 
         void Block(int block)
         {
@@ -191,14 +225,14 @@ internal static class NextKOutputLayer
                 {
                     var stored = CpuTensorMemory.Row<ushort>(address, row, n);
                     var x = scratch.AsSpan(0, n);
-                    float max = WidenAddMax(stored, bias, x);
-                    sum += Row(x, max, targets, normalised, partial, partial is null ? default : stored);
+                    float max = WidenAddMax(stored, bias, x, wide);
+                    sum += Row(x, max, targets, normalised, partial, partial is null ? default : stored, wide);
                 }
                 else
                 {
                     var x = CpuTensorMemory.Row<float>(address, row, n);
-                    float max = AddMax(x, bias);
-                    sum += Row(x, max, targets, normalised, partial, default);
+                    float max = AddMax(x, bias, wide);
+                    sum += Row(x, max, targets, normalised, partial, default, wide);
                 }
             }
             losses[block] = sum;
@@ -206,7 +240,7 @@ internal static class NextKOutputLayer
                 ArrayPool<float>.Shared.Return(scratch);
         }
 
-        int threads = get_num_threads();
+        int threads = Threads ?? get_num_threads();
         if (threads <= 1 || blocks == 1)
         {
             for (int block = 0; block < blocks; block++)
@@ -227,6 +261,7 @@ internal static class NextKOutputLayer
                 ArrayPool<float>.Shared.Return(partials[block]);
             }
         }
+        GC.KeepAlive(logits);   // its memory was reached through a raw address
         return loss;
     }
 
@@ -236,7 +271,7 @@ internal static class NextKOutputLayer
     /// into <paramref name="biasGradient"/> and, when <paramref name="stored"/> is not empty, writes it there in bfloat16.
     /// </summary>
     private static double Row(Span<float> x, float max, ReadOnlySpan<long> targets, ReadOnlySpan<float> normalised,
-        float[]? biasGradient, Span<ushort> stored)
+        float[]? biasGradient, Span<ushort> stored, bool wide)
     {
         // The target logits (less the maximum), read before the row is overwritten.
         double targetSum = 0, weightSum = 0;
@@ -245,7 +280,7 @@ internal static class NextKOutputLayer
             targetSum += (double)normalised[j] * ((double)x[(int)targets[j]] - max);
             weightSum += normalised[j];
         }
-        float total = ExpSum(x, max);
+        float total = ExpSum(x, max, wide);
         double loss = weightSum * Math.Log(total) - targetSum;
         if (biasGradient is null)
             return loss;
@@ -253,7 +288,7 @@ internal static class NextKOutputLayer
         // softmax = exp / total, added into the bias gradient (and written in bfloat16); then the targets' −ŵ_j (a repeated
         // target twice), in the row, the bias gradient and the bfloat16 row alike.
         var accumulated = biasGradient.AsSpan(0, x.Length);
-        ScaleAccumulate(x, 1f / total, accumulated, stored);
+        ScaleAccumulate(x, 1f / total, accumulated, stored, wide);
         for (int j = 0; j < targets.Length; j++)
         {
             int target = (int)targets[j];
@@ -265,18 +300,18 @@ internal static class NextKOutputLayer
             for (int j = 0; j < targets.Length; j++)
             {
                 int target = (int)targets[j];
-                SingleToBFloat16(x.Slice(target, 1), stored.Slice(target, 1));
+                stored[target] = (ushort)RoundToBFloat16(BitConverter.SingleToUInt32Bits(x[target]));
             }
         }
         return loss;
     }
 
     /// <summary><paramref name="x"/> += <paramref name="bias"/>; returns the maximum of the sums (one pass).</summary>
-    internal static float AddMax(Span<float> x, ReadOnlySpan<float> bias)
+    internal static float AddMax(Span<float> x, ReadOnlySpan<float> bias, bool wide)
     {
         int i = 0;
         float max = float.NegativeInfinity;
-        if (Vector512.IsHardwareAccelerated && x.Length >= Vector512<float>.Count)
+        if (wide && x.Length >= Vector512<float>.Count)
         {
             var maxima = Vector512.Create(float.NegativeInfinity);
             for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
@@ -311,12 +346,12 @@ internal static class NextKOutputLayer
     /// <paramref name="x"/> = the bfloat16 <paramref name="source"/> in float32 + <paramref name="bias"/>; returns the maximum
     /// of the sums (one pass).
     /// </summary>
-    internal static float WidenAddMax(ReadOnlySpan<ushort> source, ReadOnlySpan<float> bias, Span<float> x)
+    internal static float WidenAddMax(ReadOnlySpan<ushort> source, ReadOnlySpan<float> bias, Span<float> x, bool wide)
     {
         var bits = MemoryMarshal.Cast<float, uint>(x);
         int i = 0;
         float max = float.NegativeInfinity;
-        if (Vector512.IsHardwareAccelerated && x.Length >= Vector512<ushort>.Count)
+        if (wide && x.Length >= Vector512<ushort>.Count)
         {
             var maxima = Vector512.Create(float.NegativeInfinity);
             for (; i <= x.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
@@ -359,13 +394,12 @@ internal static class NextKOutputLayer
     /// <paramref name="x"/> *= <paramref name="scale"/>, then added into <paramref name="accumulated"/> and, unless
     /// <paramref name="stored"/> is empty, written there in bfloat16 (one pass).
     /// </summary>
-    internal static void ScaleAccumulate(Span<float> x, float scale, Span<float> accumulated, Span<ushort> stored)
+    internal static void ScaleAccumulate(Span<float> x, float scale, Span<float> accumulated, Span<ushort> stored, bool wide)
     {
         int i = 0;
-        if (Vector512.IsHardwareAccelerated && x.Length >= Vector512<ushort>.Count)
+        if (wide && x.Length >= Vector512<ushort>.Count)
         {
             var factor = Vector512.Create(scale);
-            var half = Vector512.Create(0x7FFFu);
             for (; i <= x.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
             {
                 int next = i + Vector512<float>.Count;
@@ -376,19 +410,12 @@ internal static class NextKOutputLayer
                 (Vector512.Create<float>(accumulated.Slice(i)) + first).CopyTo(accumulated.Slice(i));
                 (Vector512.Create<float>(accumulated.Slice(next)) + second).CopyTo(accumulated.Slice(next));
                 if (!stored.IsEmpty)
-                {
-                    var low = first.AsUInt32();
-                    var high = second.AsUInt32();
-                    low = Vector512.ShiftRightLogical(low + half + (Vector512.ShiftRightLogical(low, 16) & Vector512<uint>.One), 16);
-                    high = Vector512.ShiftRightLogical(high + half + (Vector512.ShiftRightLogical(high, 16) & Vector512<uint>.One), 16);
-                    Vector512.Narrow(low, high).CopyTo(stored.Slice(i));
-                }
+                    Vector512.Narrow(RoundToBFloat16(first.AsUInt32()), RoundToBFloat16(second.AsUInt32())).CopyTo(stored.Slice(i));
             }
         }
         if (Vector.IsHardwareAccelerated && x.Length - i >= Vector<ushort>.Count)
         {
             var factor = new Vector<float>(scale);
-            var half = new Vector<uint>(0x7FFF);
             for (; i <= x.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
             {
                 int next = i + Vector<float>.Count;
@@ -399,7 +426,7 @@ internal static class NextKOutputLayer
                 (new Vector<float>(accumulated.Slice(i)) + first).CopyTo(accumulated.Slice(i));
                 (new Vector<float>(accumulated.Slice(next)) + second).CopyTo(accumulated.Slice(next));
                 if (!stored.IsEmpty)
-                    Vector.Narrow(RoundToBFloat16(Vector.AsVectorUInt32(first), half), RoundToBFloat16(Vector.AsVectorUInt32(second), half))
+                    Vector.Narrow(RoundToBFloat16(Vector.AsVectorUInt32(first)), RoundToBFloat16(Vector.AsVectorUInt32(second)))
                         .CopyTo(stored.Slice(i));
             }
         }
@@ -415,15 +442,17 @@ internal static class NextKOutputLayer
 
     /// <summary>
     /// <paramref name="x"/> = exp(<paramref name="x"/> − <paramref name="max"/>) (every element ≤ 0 after the subtraction);
-    /// returns the sum. With 512-bit vectors, one pass and its own exp (Cephes' single-precision polynomial, within about
-    /// 2 ulp; below −86.6 it returns exp(−86.6), about 2.5e-38, the smallest result it gives, so that no result is subnormal); otherwise
-    /// <see cref="TensorPrimitives"/>' subtract, exp and sum.
+    /// returns the sum. Every path clamps its argument at −86.6 first, so that below it the result is exp(−86.6), about
+    /// 2.5e-38, and never subnormal nor 0 (NaN stays NaN). With <paramref name="wide"/> (512-bit vectors), one pass and its own exp
+    /// (Cephes' single-precision polynomial, within about 2 ulp) with <see cref="MathF.Exp"/> for the tail; otherwise
+    /// <see cref="TensorPrimitives"/>' subtract, max, exp and sum.
     /// </summary>
-    internal static float ExpSum(Span<float> x, float max)
+    internal static float ExpSum(Span<float> x, float max, bool wide)
     {
-        if (!Vector512.IsHardwareAccelerated || x.Length < Vector512<float>.Count)
+        if (!wide || x.Length < Vector512<float>.Count)
         {
             TensorPrimitives.Subtract(x, max, x);
+            TensorPrimitives.Max(x, ExpFloor, x);
             TensorPrimitives.Exp(x, x);
             return TensorPrimitives.Sum(x);
         }
@@ -439,7 +468,7 @@ internal static class NextKOutputLayer
         float total = Vector512.Sum(sums);
         for (; i < x.Length; i++)
         {
-            x[i] = MathF.Exp(x[i] - max);
+            x[i] = MathF.Exp(Math.Max(x[i] - max, ExpFloor));
             total += x[i];
         }
         return total;
@@ -451,7 +480,7 @@ internal static class NextKOutputLayer
     /// </summary>
     private static Vector512<float> Exp(Vector512<float> x)
     {
-        x = Vector512.Max(x, Vector512.Create(-86.6f));
+        x = Vector512.Max(x, Vector512.Create(ExpFloor));
         var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
         var r = x - n * Vector512.Create(0.693359375f);
         r -= n * Vector512.Create(-2.12194440e-4f);
@@ -477,13 +506,31 @@ internal static class NextKOutputLayer
         return max;
     }
 
-    /// <summary>float32 bits rounded to nearest even at bit 16, shifted down: the bfloat16 bits in the low half.</summary>
-    private static Vector<uint> RoundToBFloat16(Vector<uint> bits, Vector<uint> half)
-        => Vector.ShiftRightLogical(bits + half + (Vector.ShiftRightLogical(bits, 16) & Vector<uint>.One), 16);
+    /// <summary>The least argument of the pass's exp: exp(−86.6) ≈ 2.5e-38 is still a normal float.</summary>
+    private const float ExpFloor = -86.6f;
 
     /// <summary>
-    /// float32 to bfloat16 (raw bits), rounded to nearest even as libtorch's cast does for finite values (the gradient at
-    /// the logits is finite: a softmax less weights in [0, 1]).
+    /// float32 bits rounded to nearest even at bit 16, shifted down: the bfloat16 bits (in the low half); every NaN gives
+    /// 0x7FC0, the quiet NaN of c10's scalar conversion (libtorch's vectorized tensor cast gives 0xFFFF, also a NaN;
+    /// the rounding alone could turn a NaN into an infinity or −0).
+    /// </summary>
+    private static uint RoundToBFloat16(uint bits)
+        => (bits & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : (bits + 0x7FFFu + ((bits >> 16) & 1)) >> 16;
+
+    /// <inheritdoc cref="RoundToBFloat16(uint)"/>
+    private static Vector<uint> RoundToBFloat16(Vector<uint> bits)
+        => Vector.ConditionalSelect(Vector.GreaterThan(bits & new Vector<uint>(0x7FFFFFFFu), new Vector<uint>(0x7F800000u)),
+            new Vector<uint>(0x7FC0u),
+            Vector.ShiftRightLogical(bits + new Vector<uint>(0x7FFFu) + (Vector.ShiftRightLogical(bits, 16) & Vector<uint>.One), 16));
+
+    /// <inheritdoc cref="RoundToBFloat16(uint)"/>
+    private static Vector512<uint> RoundToBFloat16(Vector512<uint> bits)
+        => Vector512.ConditionalSelect(Vector512.GreaterThan(bits & Vector512.Create(0x7FFFFFFFu), Vector512.Create(0x7F800000u)),
+            Vector512.Create(0x7FC0u),
+            Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(bits, 16) & Vector512<uint>.One), 16));
+
+    /// <summary>
+    /// float32 to bfloat16 (raw bits), rounded to nearest even as libtorch's cast does (every NaN to the NaN 0x7FC0).
     /// </summary>
     internal static void SingleToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
     {
@@ -491,19 +538,15 @@ internal static class NextKOutputLayer
         int i = 0;
         if (Vector.IsHardwareAccelerated)
         {
-            var half = new Vector<uint>(0x7FFF);
             for (; i <= bits.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
             {
                 var low = new Vector<uint>(bits.Slice(i));
                 var high = new Vector<uint>(bits.Slice(i + Vector<uint>.Count));
-                Vector.Narrow(RoundToBFloat16(low, half), RoundToBFloat16(high, half)).CopyTo(destination.Slice(i));
+                Vector.Narrow(RoundToBFloat16(low), RoundToBFloat16(high)).CopyTo(destination.Slice(i));
             }
         }
         for (; i < bits.Length; i++)
-        {
-            uint value = bits[i];
-            destination[i] = (ushort)((value + 0x7FFF + ((value >> 16) & 1)) >> 16);
-        }
+            destination[i] = (ushort)RoundToBFloat16(bits[i]);
     }
 
     private sealed class OutputCrossEntropy : autograd.SingleTensorFunction<OutputCrossEntropy>

@@ -11,6 +11,20 @@ public class NextKOutputLayerTests
 {
     private const int Inner = 6, Items = 11, K = 3;
 
+    /// <summary>Runs <paramref name="action"/> with the pass's 512-bit loops on (where the CPU has them) or forced off.</summary>
+    private static T WithVector512<T>(bool vector512, Func<T> action)
+    {
+        NextKOutputLayer.UseVector512 = vector512;
+        try
+        {
+            return action();
+        }
+        finally
+        {
+            NextKOutputLayer.UseVector512 = true;
+        }
+    }
+
     /// <summary>
     /// A case of <paramref name="rows"/> units: row r has 1 + r % k valid targets, and every third row repeats a target.
     /// With <paramref name="large"/>, small integer activations and integer weights and bias make logits of ±1e3 that
@@ -70,14 +84,20 @@ public class NextKOutputLayerTests
     }
 
     [Theory]
-    [InlineData(1, false, Items)]
-    [InlineData(5, false, Items)]
-    [InlineData(70, false, Items)]     // 9 blocks of 8 rows
-    [InlineData(301, false, Items)]    // 16 blocks of 19 rows
-    [InlineData(70, false, 37)]        // rows longer than the vector loops' steps, with a tail
-    [InlineData(1, true, Items)]
-    [InlineData(40, true, 37)]
-    public void TheFusedPassHasTheLossAndGradientsOfAFloat64LinearLogSoftmaxGather(int rows, bool large, int items)
+    [InlineData(1, false, Items, true)]
+    [InlineData(5, false, Items, true)]
+    [InlineData(70, false, Items, true)]     // 9 blocks of 8 rows
+    [InlineData(301, false, Items, true)]    // 16 blocks of 19 rows
+    [InlineData(70, false, 37, true)]        // rows longer than the vector loops' steps, with a tail
+    [InlineData(1, true, Items, true)]
+    [InlineData(40, true, 37, true)]
+    [InlineData(70, false, 53, true)]
+    [InlineData(1, false, Items, false)]     // the same without the 512-bit loops (Vector<T> and TensorPrimitives)
+    [InlineData(301, false, Items, false)]
+    [InlineData(70, false, 37, false)]
+    [InlineData(40, true, 37, false)]
+    [InlineData(70, false, 53, false)]
+    public void TheFusedPassHasTheLossAndGradientsOfAFloat64LinearLogSoftmaxGather(int rows, bool large, int items, bool vector512)
     {
         using var scope = NewDisposeScope();
         var (hidden, weight, bias, targets, weights) = Case(rows, large, items);
@@ -85,7 +105,7 @@ public class NextKOutputLayerTests
         if (large)
             Assert.True(hidden.mm(weight.t()).add(bias).abs().max().item<float>() >= 1000);
         var expected = Reference(hidden, weight, bias, targets, weights);
-        var actual = Fused(hidden, weight, bias, targets, weights);
+        var actual = WithVector512(vector512, () => Fused(hidden, weight, bias, targets, weights));
 
         Assert.True(double.IsFinite(actual.Loss));
         Assert.True(Math.Abs(expected.Loss - actual.Loss) <= 1e-5 * Math.Max(1, Math.Abs(expected.Loss)), $"loss {actual.Loss} against {expected.Loss}");
@@ -95,16 +115,20 @@ public class NextKOutputLayerTests
     }
 
     [Theory]
-    [InlineData(1, Items)]
-    [InlineData(70, 37)]
-    [InlineData(301, 37)]
-    public void TheBFloat16PassIsTheFloat64ReferenceWithinBFloat16Rounding(int rows, int items)
+    [InlineData(1, Items, true)]
+    [InlineData(70, 37, true)]
+    [InlineData(301, 37, true)]
+    [InlineData(70, 53, true)]
+    [InlineData(1, Items, false)]
+    [InlineData(70, 37, false)]
+    [InlineData(70, 53, false)]
+    public void TheBFloat16PassIsTheFloat64ReferenceWithinBFloat16Rounding(int rows, int items, bool vector512)
     {
         // TrainingPrecisionTests derives the bound: 2⁻⁶ of a tensor's scale; here the scale is its largest element.
         using var scope = NewDisposeScope();
         var (hidden, weight, bias, targets, weights) = Case(rows, large: false, items);
         var expected = Reference(hidden, weight, bias, targets, weights);
-        var actual = Fused(hidden, weight, bias, targets, weights, TrainingPrecision.BFloat16);
+        var actual = WithVector512(vector512, () => Fused(hidden, weight, bias, targets, weights, TrainingPrecision.BFloat16));
 
         Assert.NotEqual(expected.Loss, actual.Loss);
         Assert.True(Math.Abs(expected.Loss - actual.Loss) <= rows / 64.0 * Math.Max(1, Math.Abs(expected.Loss) / rows), $"loss {actual.Loss} against {expected.Loss}");
@@ -164,12 +188,12 @@ public class NextKOutputLayerTests
     {
         using var scope = NewDisposeScope();
         var (hidden, weight, bias, targets, weights) = Case(301, large: false);
-        int before = get_num_threads();
         try
         {
-            set_num_threads(1);
+            // The pass's own thread count (libtorch's stays at the one thread per test that TestSetup sets).
+            NextKOutputLayer.Threads = 1;
             var one = Fused(hidden, weight, bias, targets, weights, precision);
-            set_num_threads(2);
+            NextKOutputLayer.Threads = 2;
             var two = Fused(hidden, weight, bias, targets, weights, precision);
             Assert.Equal(BitConverter.SingleToInt32Bits(one.Loss), BitConverter.SingleToInt32Bits(two.Loss));
             Assert.Equal(one.Hidden.data<float>().ToArray(), two.Hidden.data<float>().ToArray());
@@ -178,13 +202,16 @@ public class NextKOutputLayerTests
         }
         finally
         {
-            set_num_threads(before);
+            NextKOutputLayer.Threads = null;
         }
     }
 
-    [Fact]
-    public void TheBFloat16RoundingIsLibTorchsCast()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TheBFloat16RoundingIsLibTorchsCast(bool vector512)
     {
+        vector512 &= NextKOutputLayer.UseVector512;
         // Random values of many magnitudes, values halfway between two bfloat16 numbers (ties to even, both ways), and
         // the row's tail that the vector loop leaves to the scalar one (an odd length).
         using var scope = NewDisposeScope();
@@ -199,7 +226,7 @@ public class NextKOutputLayerTests
         // The pass's other kernels: bfloat16 read back (plus a zero bias) with its maximum, and the scaled row written in
         // bfloat16 while it is added into an accumulator.
         var back = new float[values.Length];
-        float max = NextKOutputLayer.WidenAddMax(actual, new float[values.Length], back);
+        float max = NextKOutputLayer.WidenAddMax(actual, new float[values.Length], back, vector512);
         var widened = tensor(values).to(ScalarType.BFloat16).to(ScalarType.Float32).data<float>().ToArray();
         Assert.Equal(widened, back);
         Assert.Equal(widened.Max(), max);
@@ -208,10 +235,94 @@ public class NextKOutputLayerTests
         var row = (float[])values.Clone();
         var accumulated = Enumerable.Repeat(1f, values.Length).ToArray();
         var stored = new ushort[values.Length];
-        NextKOutputLayer.ScaleAccumulate(row, 0.75f, accumulated, stored);
+        NextKOutputLayer.ScaleAccumulate(row, 0.75f, accumulated, stored, vector512);
         Assert.Equal(scaled, row);
         Assert.Equal(scaled.Select(v => 1f + v).ToArray(), accumulated);
         Assert.Equal(MemoryMarshalBits(tensor(scaled).to(ScalarType.BFloat16)), stored);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void NaNsRoundToTheQuietNaN0x7FC0(bool vector512)
+    {
+        // NaNs of both signs and several payloads (some that the rounding alone would carry into the sign or make an
+        // infinity), in the vector loops and in the scalar tails, give 0x7FC0 (c10's scalar float → BFloat16 conversion);
+        // libtorch's vectorized tensor cast gives another NaN (0xFFFF on this machine): NaN for NaN, the other lanes alike.
+        vector512 &= NextKOutputLayer.UseVector512;
+        uint[] nanBits = { 0x7FC00000u, 0xFFC00000u, 0x7F800001u, 0xFFFFFFFFu, 0x7FFFFFFFu, 0xFF800001u, 0x7FBFFFFFu };
+        var values = Enumerable.Range(0, 37).Select(i => i % 3 == 0 ? BitConverter.UInt32BitsToSingle(nanBits[i / 3 % nanBits.Length]) : i * 0.5f).ToArray();
+        using var scope = NewDisposeScope();
+        var cast = MemoryMarshalBits(tensor(values).to(ScalarType.BFloat16));
+        var expected = values.Select((v, i) => float.IsNaN(v) ? (ushort)0x7FC0 : cast[i]).ToArray();
+        for (int i = 0; i < values.Length; i += 3)
+            Assert.True((cast[i] & 0x7FFF) > 0x7F80, $"libtorch's cast of NaN gave {cast[i]:X4}");
+        var actual = new ushort[values.Length];
+        NextKOutputLayer.SingleToBFloat16(values, actual);
+        Assert.Equal(expected, actual);
+        var stored = new ushort[values.Length];
+        NextKOutputLayer.ScaleAccumulate((float[])values.Clone(), 1f, new float[values.Length], stored, vector512);
+        Assert.Equal(expected, stored);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void EachKernelIsItsScalarReferenceAtEveryLength(bool vector512)
+    {
+        // Lengths 0..96 and 1010: every vector loop's step, tail and fall-through, with the 512-bit loops and without.
+        vector512 &= NextKOutputLayer.UseVector512;
+        var random = new Random(7);
+        foreach (int length in Enumerable.Range(0, 97).Append(1010))
+        {
+            var source = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 40 - 20)).ToArray();
+            var bias = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+
+            // x += bias with the maximum.
+            var x = (float[])source.Clone();
+            float max = NextKOutputLayer.AddMax(x, bias, vector512);
+            var sums = source.Select((v, i) => v + bias[i]).ToArray();
+            Assert.Equal(sums, x);
+            Assert.Equal(length == 0 ? float.NegativeInfinity : sums.Max(), max);
+
+            // bfloat16 widened, plus the bias, with the maximum.
+            var bfloat16 = source.Select(v => (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16)).ToArray();
+            var widened = new float[length];
+            max = NextKOutputLayer.WidenAddMax(bfloat16, bias, widened, vector512);
+            var expectedWidened = bfloat16.Select((b, i) => BitConverter.UInt32BitsToSingle((uint)b << 16) + bias[i]).ToArray();
+            Assert.Equal(expectedWidened, widened);
+            Assert.Equal(length == 0 ? float.NegativeInfinity : expectedWidened.Max(), max);
+
+            // exp(x − max) with its sum: within 2 ulp of MathF.Exp each.
+            x = (float[])source.Clone();
+            float shift = length == 0 ? 0 : source.Max();
+            float total = NextKOutputLayer.ExpSum(x, shift, vector512);
+            double expectedTotal = 0;
+            for (int i = 0; i < length; i++)
+            {
+                float exact = MathF.Exp(source[i] - shift);
+                expectedTotal += exact;
+                Assert.True(Math.Abs(x[i] - exact) <= 2 * (MathF.BitIncrement(exact) - exact), $"length {length}: exp({source[i] - shift}) = {x[i]}, MathF.Exp {exact}");
+            }
+            Assert.True(Math.Abs(total - expectedTotal) <= 1e-5 * Math.Max(1, expectedTotal), $"length {length}: sum {total}, expected {expectedTotal}");
+
+            // Scaled, accumulated, stored in bfloat16 (libtorch's cast), and without the stored row.
+            foreach (bool store in new[] { true, false })
+            {
+                x = (float[])source.Clone();
+                var accumulated = (float[])bias.Clone();
+                var stored = new ushort[store ? length : 0];
+                NextKOutputLayer.ScaleAccumulate(x, 0.3f, accumulated, stored, vector512);
+                var scaled = source.Select(v => v * 0.3f).ToArray();
+                Assert.Equal(scaled, x);
+                Assert.Equal(scaled.Select((v, i) => bias[i] + v).ToArray(), accumulated);
+                if (store)
+                {
+                    using var cast = tensor(scaled).to(ScalarType.BFloat16);
+                    Assert.Equal(length == 0 ? Array.Empty<ushort>() : MemoryMarshalBits(cast), stored);
+                }
+            }
+        }
     }
 
     [Theory]
@@ -226,13 +337,55 @@ public class NextKOutputLayerTests
         Assert.True(float.IsNaN(Fused(hidden, weight, bias, targets, weights, precision).Loss));
     }
 
+    [Theory]
+    [InlineData(TrainingPrecision.Float32, true)]
+    [InlineData(TrainingPrecision.BFloat16, true)]
+    [InlineData(TrainingPrecision.Float32, false)]
+    [InlineData(TrainingPrecision.BFloat16, false)]
+    public void ANaNWeightOfOneNonTargetItemGivesANaNLossAndNaNGradients(TrainingPrecision precision, bool vector512)
+    {
+        // The NaN sits in one column of the logits, inside the first 16 (the vector loops' first step), of an item that is
+        // no target: only the vector loops' maximum, exp and sum carry it into the loss.
+        using var scope = NewDisposeScope();
+        var (hidden, weight, bias, targets, weights) = Case(5, large: false, items: 53);
+        targets = targets.masked_fill(targets.eq(5), 6);
+        weight[5][1] = tensor(float.NaN);
+        var fused = WithVector512(vector512, () => Fused(hidden, weight, bias, targets, weights, precision));
+        Assert.True(float.IsNaN(fused.Loss));
+        Assert.True(fused.Weight.isnan().any().item<bool>());
+    }
+
     [Fact]
-    public void TheExpOfThePassIsMathFExpWithinTwoUlp()
+    public void AUnitWithoutAValidTargetIsNamed()
+    {
+        using var scope = NewDisposeScope();
+        var (hidden, weight, bias, targets, weights) = Case(4, large: false);
+        weights[2].zero_();
+        foreach (var precision in new[] { TrainingPrecision.Float32, TrainingPrecision.BFloat16 })
+        {
+            var error = Assert.Throws<ArgumentException>(() => NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets, weights, precision));
+            Assert.StartsWith("Row 2 of the next-k target weights has no valid target; every unit needs at least one.", error.Message);
+        }
+    }
+
+    [Fact]
+    public void AnEmptyTensorHasNoAddress()
+    {
+        using var scope = NewDisposeScope();
+        var error = Assert.Throws<InvalidOperationException>(() => CpuTensorMemory.Address(zeros(0, 3)));
+        Assert.Equal("A managed kernel needs a contiguous CPU buffer of at least one element; got Float32 [0, 3] on cpu.", error.Message);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TheExpOfThePassIsMathFExpWithinTwoUlp(bool vector512)
     {
         // Every value the pass exponentiates is ≤ 0 (the row's maximum is subtracted first).
+        vector512 &= NextKOutputLayer.UseVector512;
         var values = Enumerable.Range(0, 4001).Select(i => -i * 0.02f).Concat(new[] { -1e-7f, -0f, -86.5f, -86.6f }).ToArray();
         var row = (float[])values.Clone();
-        float total = NextKOutputLayer.ExpSum(row, 0);
+        float total = NextKOutputLayer.ExpSum(row, 0, vector512);
         double expected = 0;
         for (int i = 0; i < values.Length; i++)
         {
@@ -241,10 +394,17 @@ public class NextKOutputLayerTests
             Assert.True(Math.Abs(row[i] - exact) <= 2 * MathF.BitIncrement(exact) - 2 * exact, $"exp({values[i]}) = {row[i]}, MathF.Exp {exact}");
         }
         Assert.Equal(expected, total, 1e-5 * expected);
-        // Below −86.6 the result stays at exp(−86.6) (≈ 2.5e-38): nothing subnormal.
-        var far = Enumerable.Repeat(-500f, 32).ToArray();
-        NextKOutputLayer.ExpSum(far, 0);
-        Assert.All(far, v => Assert.True(v > 0 && float.IsNormal(v) && v < 3e-38f, $"{v}"));
+        // Below −86.6 the result stays at exp(−86.6) (≈ 2.5e-38): nothing subnormal, in the vector loop and in the tail
+        // (35 = 2·16 + 3), and in a row shorter than one vector; a NaN stays NaN.
+        foreach (int length in new[] { 35, 5 })
+        {
+            var far = Enumerable.Repeat(-500f, length).ToArray();
+            NextKOutputLayer.ExpSum(far, 0, vector512);
+            Assert.All(far, v => Assert.True(v > 0 && float.IsNormal(v) && v < 3e-38f, $"{v}"));
+            var nan = Enumerable.Repeat(-1f, length).ToArray();
+            nan[length - 1] = float.NaN;
+            Assert.True(float.IsNaN(NextKOutputLayer.ExpSum(nan, 0, vector512)));
+        }
     }
 
     [Fact]
