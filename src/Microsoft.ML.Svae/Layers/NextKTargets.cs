@@ -89,33 +89,19 @@ internal static class NextKTargets
             var logProbabilities = logits.log_softmax(1);                                   // [P, N]
             var normalised = weights / weights.sum(1, keepdim: true);                      // ŵ, [P, k]
             ctx.save_for_backward([logProbabilities, targets, normalised]);
-            return Loss(logProbabilities, targets, weights);
+            // The same operations, in the same order, as log_softmax → gather → mean over the valid targets.
+            return -((logProbabilities.gather(1, targets) * weights).sum(1) / weights.sum(1)).sum();
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
         {
             var saved = ctx.get_saved_variables();
             var (logProbabilities, targets, normalised) = (saved[0], saved[1], saved[2]);
-            return [LogitGradientInPlace(logProbabilities, targets, normalised, grad_output), null!, null!];
+            // softmax · (Σ_j ŵ) − scatter(ŵ), times the incoming scalar gradient, in the forward's buffer.
+            var gradient = logProbabilities.exp_();
+            gradient.mul_(normalised.sum(1, keepdim: true) * grad_output);
+            gradient.scatter_add_(1, targets, normalised * grad_output.neg());
+            return [gradient, null!, null!];
         }
-    }
-
-    /// <summary>
-    /// The multi-set NLL summed over units from the units' log-probabilities <c>[P, N]</c>: the same operations, in the same
-    /// order, as <c>gather</c> then the mean over the valid targets.
-    /// </summary>
-    internal static Tensor Loss(Tensor logProbabilities, Tensor targets, Tensor weights)
-        => -((logProbabilities.gather(1, targets) * weights).sum(1) / weights.sum(1)).sum();
-
-    /// <summary>
-    /// The gradient at the logits, <c>(softmax · Σ_j ŵ − scatter(ŵ)) · grad_output</c>, written over
-    /// <paramref name="logProbabilities"/> (which it returns).
-    /// </summary>
-    internal static Tensor LogitGradientInPlace(Tensor logProbabilities, Tensor targets, Tensor normalised, Tensor gradOutput)
-    {
-        var gradient = logProbabilities.exp_();
-        gradient.mul_(normalised.sum(1, keepdim: true) * gradOutput);
-        gradient.scatter_add_(1, targets, normalised * gradOutput.neg());
-        return gradient;
     }
 }

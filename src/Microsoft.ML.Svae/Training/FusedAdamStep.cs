@@ -62,12 +62,9 @@ internal static class FusedAdamStep
     public static bool Supports(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq)
     {
         long count = param.NumberOfElements;
-        if (count > int.MaxValue / sizeof(float))
-            return false;
         foreach (var tensor in (ReadOnlySpan<Tensor>)[param, grad, expAvg, expAvgSq])
         {
-            if (tensor.dtype != ScalarType.Float32 || tensor.device_type != DeviceType.CPU || tensor.is_sparse
-                || tensor.NumberOfElements != count || !tensor.is_contiguous())
+            if (tensor.is_sparse || tensor.NumberOfElements != count || !CpuTensorMemory.SpansFloats(tensor))
                 return false;
         }
         return true;

@@ -61,8 +61,6 @@ internal static class SvaeObjective
         using var scope = NewDisposeScope();
         long b = batch.Count, t = batch.MaxLength;
         var device = batch.Device;
-        // bfloat16 products on the CPU only (the GRU falls back to libtorch's module elsewhere whatever the precision).
-        bool reduced = precision == TrainingPrecision.BFloat16 && device.type == DeviceType.CPU;
         var lengths = batch.LengthTensor;
         var positions = TorchScalars.Range(t, device);
 
@@ -81,7 +79,7 @@ internal static class SvaeObjective
             // over the logits; elsewhere Linear then the fused loss.
             var output = network.decoderOut;
             nll = NextKOutputLayer.MultiSetNll(network.DecodeHidden(z), output.weight!, output.bias!, unitTargets,
-                unitTargetMask.to(ScalarType.Float32), reduced ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32);
+                unitTargetMask.to(ScalarType.Float32), precision);
         }
         else
         {
