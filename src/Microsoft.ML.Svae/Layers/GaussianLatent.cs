@@ -1,3 +1,4 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -52,4 +53,127 @@ internal static class GaussianLatent
     /// <summary>z: <see cref="Reparameterize"/> in training mode, μ in eval mode.</summary>
     public static Tensor Sample(Tensor mean, Tensor logVariance, Generator? generator, bool training)
         => training ? Reparameterize(mean, logVariance, generator) : mean;
+
+    /// <summary>
+    /// The sample z = μ + exp(½ log σ²)·ε <c>[P, K]</c> and the KL divergence summed over all rows,
+    /// <c>Σ_p ½ Σ_k (σ² − 1 − log σ² + μ²)</c> (a scalar), from encoder outputs <c>[P, 2K]</c> (μ, then log σ²), in
+    /// training mode: the same values as <see cref="Split"/>, <see cref="Reparameterize"/> and
+    /// <see cref="KlDivergence(Tensor, Tensor)"/> summed, with ε drawn by the same <c>randn</c> call.
+    /// </summary>
+    /// <remarks>
+    /// On the CPU in float32 while autograd records, one function does it in one pass over the rows forward and one
+    /// backward, where the composition runs about twenty small libtorch operations and as many autograd nodes per step
+    /// (issue 16). The two differ by rounding only: the exponentials are TensorPrimitives', the sums run in another
+    /// order. Elsewhere it is the composition.
+    /// </remarks>
+    /// <param name="parameters">The encoder's outputs <c>[P, 2K]</c>.</param>
+    /// <param name="latentSize">K.</param>
+    /// <param name="generator">The source of ε (the global generator when null).</param>
+    public static (Tensor Sample, Tensor KlSum) SampleWithKl(Tensor parameters, int latentSize, Generator? generator)
+    {
+        using var scope = NewDisposeScope();
+        if (parameters.dim() != 2 || parameters.shape[1] != 2L * latentSize)
+            throw new ArgumentException(
+                $"The Gaussian parameters must be [rows, {2L * latentSize}] (μ then log σ²); got [{string.Join(", ", parameters.shape)}].",
+                nameof(parameters));
+        var epsilon = randn(new[] { parameters.shape[0], (long)latentSize }, parameters.dtype, parameters.device, generator: generator);
+        if (is_grad_enabled() && CpuTensorMemory.SpansFloats(parameters))
+        {
+            var outputs = FusedSample.apply(parameters, epsilon, latentSize);
+            return (outputs[0].MoveToOuterDisposeScope(), outputs[1].MoveToOuterDisposeScope());
+        }
+        var (mean, logVariance) = Split(parameters, latentSize);
+        var z = mean.Plus(logVariance.mul(TorchScalars.Half).exp() * epsilon);
+        var kl = KlDivergence(mean, logVariance).sum();
+        return (z.MoveToOuterDisposeScope(), kl.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// One row pass of <see cref="SampleWithKl"/> forward: z and, in <paramref name="factors"/> <c>[P, 2K]</c>, what the
+    /// backward pass needs (½·exp(½ log σ²)·ε, then ½·(σ² − 1)); returns the KL sum (in double).
+    /// </summary>
+    internal static double SampleRows(ReadOnlySpan<float> parameters, ReadOnlySpan<float> epsilon, Span<float> sample, Span<float> factors, int latentSize)
+    {
+        int k = latentSize, rows = epsilon.Length / k;
+        Span<float> scratch = k <= 1024 ? stackalloc float[k] : new float[k];
+        double kl = 0;
+        for (int p = 0; p < rows; p++)
+        {
+            var mean = parameters.Slice(2 * p * k, k);
+            var logVariance = parameters.Slice(2 * p * k + k, k);
+            var e = epsilon.Slice(p * k, k);
+            var z = sample.Slice(p * k, k);
+            var sampleFactor = factors.Slice(2 * p * k, k);
+            var klFactor = factors.Slice(2 * p * k + k, k);
+            // σ = exp(½ log σ²); z = μ + σ·ε; backward's ∂z/∂log σ² = ½·σ·ε.
+            TensorPrimitives.Multiply(logVariance, 0.5f, scratch);
+            TensorPrimitives.Exp(scratch, scratch);
+            TensorPrimitives.Multiply(scratch, e, scratch);
+            TensorPrimitives.Add(mean, scratch, z);
+            TensorPrimitives.Multiply(scratch, 0.5f, sampleFactor);
+            // KL row: ½ Σ (σ² − 1 − log σ² + μ²); backward's ∂KL/∂log σ² = ½·(σ² − 1), ∂KL/∂μ = μ.
+            TensorPrimitives.Exp(logVariance, scratch);
+            TensorPrimitives.Subtract(scratch, 1f, scratch);
+            TensorPrimitives.Multiply(scratch, 0.5f, klFactor);
+            TensorPrimitives.Subtract(scratch, logVariance, scratch);
+            TensorPrimitives.FusedMultiplyAdd(mean, mean, scratch, scratch);
+            kl += 0.5 * TensorPrimitives.Sum(scratch);
+        }
+        return kl;
+    }
+
+    /// <summary>
+    /// One row pass of <see cref="SampleWithKl"/> backward: the gradient at the parameters <c>[P, 2K]</c> from the
+    /// gradient at z and the KL sum's gradient <paramref name="klGradient"/>: ∂μ = dz + g·μ, ∂log σ² = dz·½σε + g·½(σ² − 1).
+    /// </summary>
+    internal static void SampleGradientRows(ReadOnlySpan<float> parameters, ReadOnlySpan<float> factors, ReadOnlySpan<float> sampleGradient,
+        float klGradient, Span<float> gradient, int latentSize)
+    {
+        int k = latentSize, rows = sampleGradient.Length / k;
+        for (int p = 0; p < rows; p++)
+        {
+            var dz = sampleGradient.Slice(p * k, k);
+            TensorPrimitives.FusedMultiplyAdd(parameters.Slice(2 * p * k, k), klGradient, dz, gradient.Slice(2 * p * k, k));
+            var logVarianceGradient = gradient.Slice(2 * p * k + k, k);
+            TensorPrimitives.Multiply(factors.Slice(2 * p * k + k, k), klGradient, logVarianceGradient);
+            TensorPrimitives.FusedMultiplyAdd(dz, factors.Slice(2 * p * k, k), logVarianceGradient, logVarianceGradient);
+        }
+    }
+
+    /// <summary>The autograd function of <see cref="SampleWithKl"/> on the CPU: inputs (parameters, ε, K), outputs (z, KL sum).</summary>
+    private sealed class FusedSample : autograd.MultiTensorFunction<FusedSample>
+    {
+        public override string Name => nameof(FusedSample);
+
+        public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var parameters = (Tensor)vars[0];
+            var epsilon = (Tensor)vars[1];
+            int k = (int)vars[2];
+            using var scope = NewDisposeScope();
+            long rows = parameters.shape[0];
+            var sample = empty(new[] { rows, (long)k }, ScalarType.Float32, parameters.device);
+            var factors = empty(new[] { rows, 2L * k }, ScalarType.Float32, parameters.device);
+            double kl = rows == 0 ? 0 : SampleRows(CpuTensorMemory.Floats(parameters), CpuTensorMemory.Floats(epsilon),
+                CpuTensorMemory.Floats(sample), CpuTensorMemory.Floats(factors), k);
+            ctx.save_for_backward([parameters, factors.MoveToOuterDisposeScope()]);
+            return [sample.MoveToOuterDisposeScope(), tensor((float)kl).MoveToOuterDisposeScope()];
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grad_outputs)
+        {
+            using var scope = NewDisposeScope();
+            var saved = ctx.get_saved_variables();
+            var (parameters, factors) = (saved[0], saved[1]);
+            long rows = parameters.shape[0];
+            int k = (int)(parameters.shape[1] / 2);
+            var sampleGradient = grad_outputs[0] is { } dz && dz.numel() > 0 ? dz.contiguous() : zeros(rows, k);
+            float klGradient = grad_outputs[1] is { } g && g.numel() > 0 ? g.item<float>() : 0f;
+            var gradient = empty(parameters.shape, ScalarType.Float32, parameters.device);
+            if (rows > 0)
+                SampleGradientRows(CpuTensorMemory.Floats(parameters), CpuTensorMemory.Floats(factors), CpuTensorMemory.Floats(sampleGradient),
+                    klGradient, CpuTensorMemory.Floats(gradient), k);
+            return [gradient.MoveToOuterDisposeScope(), null!, null!];
+        }
+    }
 }

@@ -118,6 +118,25 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
         return (mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// The encoder and the latent in one: z <c>[P, K]</c> and the KL divergence summed over all rows (a scalar) from
+    /// states <c>[P, H]</c>. In training mode z is sampled (<see cref="GaussianLatent.SampleWithKl"/>: one fused function
+    /// on the CPU); in eval mode z = μ.
+    /// </summary>
+    public (Tensor Sample, Tensor KlSum) SampleWithKl(Tensor states)
+    {
+        using var scope = NewDisposeScope();
+        if (!training)
+        {
+            var (mean, logVariance) = Encode(states);
+            var kl = GaussianLatent.KlDivergence(mean, logVariance).sum();
+            return (mean.MoveToOuterDisposeScope(), kl.MoveToOuterDisposeScope());
+        }
+        var parameters = encoderOut.call(tanh(encoderHidden.call(states)));
+        var (z, klSum) = GaussianLatent.SampleWithKl(parameters, LatentSize, NoiseGenerator);
+        return (z.MoveToOuterDisposeScope(), klSum.MoveToOuterDisposeScope());
+    }
+
     /// <summary>z = μ + exp(½ log σ²)·ε with ε ~ N(0, I) in training mode; z = μ in eval mode.</summary>
     public Tensor Sample(Tensor mean, Tensor logVariance)
         => GaussianLatent.Sample(mean, logVariance, NoiseGenerator, training);

@@ -68,9 +68,7 @@ internal static class SvaeObjective
         // s+1..s+k, valid while < length (eq. 4.9's targets, shared with the sequential VAEs).
         var (units, _, unitTargets, unitTargetMask) = NextKTargets.Of(batch, nextK);        // [P], [P, k], [P, k]
         var states = network.Recurrent(batch.Items, precision).reshape(b * t, network.RecurrentSize).index_select(0, units);
-        var (mean, logVariance) = network.Encode(states);                                  // [P, K]
-        var z = network.Sample(mean, logVariance);                                         // [P, K]
-        var kl = GaussianLatent.KlDivergence(mean, logVariance);                               // [P]
+        var (z, klSum) = network.SampleWithKl(states);                                     // [P, K], Σ_s KL_s
 
         Tensor nll;
         if (likelihood == NextKLikelihood.MultiSet)
@@ -109,6 +107,6 @@ internal static class SvaeObjective
         }
 
         using var beta = klWeight.ToScalar();
-        return nll.Plus(kl.sum().mul(beta)).MoveToOuterDisposeScope();
+        return nll.Plus(klSum.mul(beta)).MoveToOuterDisposeScope();
     }
 }
