@@ -69,7 +69,7 @@ public class FusedAdamKernelTests
     }
 
     /// <summary>
-    /// Values of many magnitudes (2⁻³⁰ to 2⁸, both signs), with exact zeros, negative zeros and subnormals among them;
+    /// Values of many magnitudes (2⁻³⁰ to 2⁹, both signs), with exact zeros, negative zeros and subnormals among them;
     /// <paramref name="nonNegative"/> for <c>exp_avg_sq</c>.
     /// </summary>
     private static float[] Values(Random random, int length, bool nonNegative)
@@ -77,7 +77,7 @@ public class FusedAdamKernelTests
         var values = new float[length];
         for (int i = 0; i < length; i++)
         {
-            float magnitude = (random.Next(23)) switch
+            float magnitude = random.Next(23) switch
             {
                 0 => 0f,
                 1 => 1e-40f * (1 + random.Next(100)), // subnormal
