@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using static TorchSharp.torch;
@@ -60,7 +61,8 @@ internal static class BFloat16Rows
     /// <summary>
     /// <paramref name="source"/> in bfloat16 (raw bits) into <paramref name="destination"/> (of the same length): rounded to
     /// nearest even, as libtorch's cast rounds; every NaN becomes the quiet NaN 0x7FC0 (libtorch's vectorised cast gives
-    /// 0xFFFF, also a NaN). With <paramref name="wide"/>, 512-bit vectors first; then <see cref="Vector{T}"/>, then scalars.
+    /// 0xFFFF, also a NaN). With <paramref name="wide"/>, 512-bit vectors first; then <see cref="Vector{T}"/>, 128-bit
+    /// vectors (the tail of SVAE's rows of 200), then scalars.
     /// </summary>
     internal static void Round(ReadOnlySpan<float> source, Span<ushort> destination, bool wide)
     {
@@ -86,6 +88,15 @@ internal static class BFloat16Rows
                 Vector.Narrow(Rounded(low), Rounded(high)).CopyTo(destination.Slice(i));
             }
         }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i <= bits.Length - Vector128<ushort>.Count; i += Vector128<ushort>.Count)
+            {
+                var low = Vector128.Create<uint>(bits.Slice(i));
+                var high = Vector128.Create<uint>(bits.Slice(i + Vector128<uint>.Count));
+                Vector128.Narrow(Rounded(low), Rounded(high)).CopyTo(destination.Slice(i));
+            }
+        }
         for (; i < bits.Length; i++)
             destination[i] = (ushort)Rounded(bits[i]);
     }
@@ -93,7 +104,7 @@ internal static class BFloat16Rows
     /// <summary>
     /// <paramref name="destination"/> = the bfloat16 <paramref name="source"/> (raw bits) in float32, exactly, plus
     /// <paramref name="addend"/> (float32 addition), all three of one length. With <paramref name="wide"/>, 512-bit vectors
-    /// first; then <see cref="Vector{T}"/>, then scalars.
+    /// first; then <see cref="Vector{T}"/>, 128-bit vectors, then scalars.
     /// </summary>
     internal static void WidenAdd(ReadOnlySpan<ushort> source, ReadOnlySpan<float> addend, Span<float> destination, bool wide)
     {
@@ -122,13 +133,24 @@ internal static class BFloat16Rows
                 (Vector.AsVectorSingle(Vector.ShiftLeft(high, 16)) + new Vector<float>(addend.Slice(next))).CopyTo(destination.Slice(next));
             }
         }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector128<ushort>.Count; i += Vector128<ushort>.Count)
+            {
+                var (low, high) = Vector128.Widen(Vector128.Create<ushort>(source.Slice(i)));
+                int next = i + Vector128<float>.Count;
+                (Vector128.ShiftLeft(low, 16).AsSingle() + Vector128.Create<float>(addend.Slice(i))).CopyTo(destination.Slice(i));
+                (Vector128.ShiftLeft(high, 16).AsSingle() + Vector128.Create<float>(addend.Slice(next))).CopyTo(destination.Slice(next));
+            }
+        }
         for (; i < source.Length; i++)
             destination[i] = BitConverter.UInt32BitsToSingle((uint)source[i] << 16) + addend[i];
     }
 
     /// <summary>
     /// <paramref name="destination"/> = the bfloat16 <paramref name="source"/> (raw bits) in float32, exactly (both of one
-    /// length). With <paramref name="wide"/>, 512-bit vectors first; then <see cref="Vector{T}"/>, then scalars.
+    /// length). With <paramref name="wide"/>, 512-bit vectors first; then <see cref="Vector{T}"/>, 128-bit vectors, then
+    /// scalars.
     /// </summary>
     internal static void Widen(ReadOnlySpan<ushort> source, Span<float> destination, bool wide)
     {
@@ -154,6 +176,15 @@ internal static class BFloat16Rows
                 Vector.ShiftLeft(high, 16).CopyTo(bits.Slice(i + Vector<uint>.Count));
             }
         }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector128<ushort>.Count; i += Vector128<ushort>.Count)
+            {
+                var (low, high) = Vector128.Widen(Vector128.Create<ushort>(source.Slice(i)));
+                Vector128.ShiftLeft(low, 16).CopyTo(bits.Slice(i));
+                Vector128.ShiftLeft(high, 16).CopyTo(bits.Slice(i + Vector128<uint>.Count));
+            }
+        }
         for (; i < source.Length; i++)
             bits[i] = (uint)source[i] << 16;
     }
@@ -162,16 +193,26 @@ internal static class BFloat16Rows
     /// float32 bits rounded to nearest even at bit 16, shifted down: the bfloat16 bits (in the low half); every NaN gives
     /// 0x7FC0 (the rounding alone could turn a NaN into an infinity).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static uint Rounded(uint bits)
         => (bits & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : (bits + 0x7FFFu + ((bits >> 16) & 1)) >> 16;
 
     /// <inheritdoc cref="Rounded(uint)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<uint> Rounded(Vector<uint> bits)
         => Vector.ConditionalSelect(Vector.GreaterThan(bits & new Vector<uint>(0x7FFFFFFFu), new Vector<uint>(0x7F800000u)),
             new Vector<uint>(0x7FC0u),
             Vector.ShiftRightLogical(bits + new Vector<uint>(0x7FFFu) + (Vector.ShiftRightLogical(bits, 16) & Vector<uint>.One), 16));
 
     /// <inheritdoc cref="Rounded(uint)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<uint> Rounded(Vector128<uint> bits)
+        => Vector128.ConditionalSelect(Vector128.GreaterThan(bits & Vector128.Create(0x7FFFFFFFu), Vector128.Create(0x7F800000u)),
+            Vector128.Create(0x7FC0u),
+            Vector128.ShiftRightLogical(bits + Vector128.Create(0x7FFFu) + (Vector128.ShiftRightLogical(bits, 16) & Vector128<uint>.One), 16));
+
+    /// <inheritdoc cref="Rounded(uint)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<uint> Rounded(Vector512<uint> bits)
         => Vector512.ConditionalSelect(Vector512.GreaterThan(bits & Vector512.Create(0x7FFFFFFFu), Vector512.Create(0x7F800000u)),
             Vector512.Create(0x7FC0u),

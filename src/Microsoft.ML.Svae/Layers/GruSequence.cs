@@ -23,8 +23,11 @@ namespace Microsoft.ML.Svae;
 /// In float32 on the CPU the gate arithmetic of each step and the backward factors run on spans over the buffers
 /// (<see cref="GruStepKernels"/>, <see cref="System.Numerics.Tensors.TensorPrimitives"/>) instead of four or five
 /// libtorch operations per step, whose dispatch dominated the step at 8 users (13-16% less CPU for the GRU's forward and
-/// backward at B = 8, T = 127 in paired runs: docs/BENCHMARKS.md, issue 16, "Managed kernels"). Other number formats and devices run the same arithmetic
-/// as libtorch operations. The two differ by rounding (TensorPrimitives' sigmoid and tanh are not libtorch's).
+/// backward at B = 8, T = 127 in paired runs: docs/BENCHMARKS.md, issue 16, "Managed kernels"); so does the work
+/// between the products over all positions (transposes, bias additions, bfloat16 casts), row by row while each row is
+/// in cache, instead of whole-tensor libtorch passes (see <see cref="FusedGru"/>). Other number formats and devices run
+/// the same arithmetic as libtorch operations. The two differ by rounding (TensorPrimitives' sigmoid and tanh are not
+/// libtorch's).
 /// </para>
 /// <para>
 /// PyTorch's gate order and formulation, as <c>torch.nn.GRU</c>: with <c>gi = W_ih x + b_ih</c> and
@@ -123,9 +126,10 @@ internal static class GruSequence
     /// bfloat16 products), the biases added to the projection as each step starts, the gate arithmetic, the outputs
     /// written batch-first as each state is produced; backward, one pass per user and position that reads the output
     /// gradient batch-first, computes dh, the gradients at gh and gi_n and the carried gradient, and writes the bfloat16
-    /// operands of the products over all positions (gh's and gi's gradients, h_{t−1}) while the row is in cache; the
-    /// bfloat16 input gradient is widened straight into a batch-first tensor. Every value is the one the whole-tensor
-    /// libtorch passes they replace computed (the same float32 operations in the same order).
+    /// operands of the products over all positions (gh's and gi's gradients, h_{t−1}) while the row is in cache; the input
+    /// gradient's product is copied (float32) or widened (bfloat16) row by row into a batch-first tensor. Every value is
+    /// the one the whole-tensor libtorch passes they replace computed (the same float32 operations in the same order; the
+    /// bfloat16 rounding is libtorch's, round to nearest even).
     /// </para>
     /// <para>
     /// Other number formats and devices run the same arithmetic as libtorch operations over whole tensors.
@@ -208,7 +212,8 @@ internal static class GruSequence
             Span<float> projectionValues = default;
             if (reduced)
             {
-                productWeight = inputWeight.to(ScalarType.BFloat16);
+                productWeight = empty(inputWeight.shape, ScalarType.BFloat16, device);
+                BFloat16Rows.Round(CpuTensorMemory.Floats(inputWeight), CpuTensorMemory.BFloat16Bits(productWeight), wide);
                 inputs = BFloat16Rows.Empty(t * b, i, device);                                             // [T·B⁺, I]
                 var inputBits = CpuTensorMemory.BFloat16Bits(inputs);
                 for (int s = 0; s < positions; s++)
@@ -331,10 +336,10 @@ internal static class GruSequence
             Tensor gradInput, inputWeightGradient, hiddenWeightGradient;
             if (reduced)
             {
-                // W_ih (saved) is bfloat16 already. The input gradient's bfloat16 product is widened row by row into a
-                // batch-first float32 tensor.
-                hiddenWeightGradient = hiddenReduced!.t().mm(previousReduced!).to(ScalarType.Float32);
-                inputWeightGradient = inputGateReduced!.t().mm(inputs).to(ScalarType.Float32);
+                // W_ih (saved) is bfloat16 already. The weight gradients' bfloat16 products are widened to float32, the input
+                // gradient's row by row into a batch-first tensor.
+                hiddenWeightGradient = Widened(hiddenReduced!.t().mm(previousReduced!), wide);
+                inputWeightGradient = Widened(inputGateReduced!.t().mm(inputs), wide);
                 var product = inputGateReduced.mm(inputWeight);                                           // [T·B⁺, I] bfloat16
                 var productBits = CpuTensorMemory.BFloat16Bits(product);
                 gradInput = empty(new[] { b, t, i }, ScalarType.Float32, device);
@@ -345,15 +350,30 @@ internal static class GruSequence
             }
             else
             {
+                // The input gradient's time-major product is copied row by row into a batch-first tensor (a transposed view
+                // would cost its consumer a strided pass or a copy).
                 var inputsFlat = inputs.view(t * b, i);
                 hiddenWeightGradient = hiddenFlat.t().mm(states.narrow(0, 0, t).reshape(t * b, h));
                 inputWeightGradient = empty(new[] { 3 * h, i }, inputs.dtype, inputs.device);
                 inputWeightGradient.narrow(0, 0, 2 * h).zero_().addmm_(resetUpdateFlat.t(), inputsFlat);
                 inputWeightGradient.narrow(0, 2 * h, h).zero_().addmm_(newFlat.t(), inputsFlat);
-                gradInput = newFlat.mm(inputWeight.narrow(0, 2 * h, h))
-                    .addmm_(resetUpdateFlat, inputWeight.narrow(0, 0, 2 * h)).view(t, b, i).transpose(0, 1);
+                var product = newFlat.mm(inputWeight.narrow(0, 2 * h, h)).addmm_(resetUpdateFlat, inputWeight.narrow(0, 0, 2 * h)); // [T·B, I]
+                var productValues = CpuTensorMemory.Floats(product);
+                gradInput = empty(new[] { b, t, i }, ScalarType.Float32, device);
+                var gradInputValues = CpuTensorMemory.Floats(gradInput);
+                for (int s = 0; s < positions; s++)
+                    for (int u = 0; u < users; u++)
+                        productValues.Slice((s * users + u) * width, width).CopyTo(gradInputValues.Slice((u * positions + s) * width, width));
             }
             return new(gradInput, inputWeightGradient, hiddenWeightGradient, inputBiasGradient, hiddenBiasGradient);
+        }
+
+        /// <summary>A new float32 tensor with the values of the contiguous bfloat16 CPU tensor <paramref name="reduced"/>.</summary>
+        private static Tensor Widened(Tensor reduced, bool wide)
+        {
+            var result = empty(reduced.shape, ScalarType.Float32, reduced.device);
+            BFloat16Rows.Widen(CpuTensorMemory.BFloat16Bits(reduced), CpuTensorMemory.Floats(result), wide);
+            return result;
         }
 
         /// <summary>The forward pass as libtorch operations (other number formats, other devices).</summary>
