@@ -13,11 +13,13 @@ internal sealed class GruSpeedBenchmark : IBenchmark
 {
     public string Name => "gru-speed";
 
-    public string Usage => "[--batch B] [--positions T] [--input I] [--hidden H] [--rounds R]: CPU ms of a GRU forward and backward, libtorch's and the fused one, and of the operations of one step";
+    public string Usage => "[--batch B] [--positions T] [--input I] [--hidden H] [--rounds R] [--precision Float32|BFloat16] [--only fused|libtorch]: CPU ms of a GRU forward and backward, libtorch's and the fused one, and of the operations of one step";
 
     public int Run(string[] args)
     {
         int batch = 8, positions = 200, input = 256, hidden = 200, rounds = 10;
+        var precision = TrainingPrecision.Float32;
+        string? only = null;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--batch") batch = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -25,9 +27,11 @@ internal sealed class GruSpeedBenchmark : IBenchmark
             else if (args[i] == "--input") input = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--hidden") hidden = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--rounds") rounds = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--only" && i + 1 < args.Length && args[i + 1] is "fused" or "libtorch") only = args[++i];
+            else if (args[i] == "--precision" && i + 1 < args.Length && Enum.TryParse<TrainingPrecision>(args[i + 1], out var parsed)) { precision = parsed; i++; }
             else { Console.Error.WriteLine($"usage: {Name} {Usage}"); return 2; }
         }
-        Console.WriteLine($"B = {batch}, T = {positions}, I = {input}, H = {hidden}; libtorch threads: {get_num_threads()}; OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "(unset)"}");
+        Console.WriteLine($"B = {batch}, T = {positions}, I = {input}, H = {hidden}; fused GRU's products over all positions: {precision}; libtorch threads: {get_num_threads()}; OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "(unset)"}");
 
         using var gru = nn.GRU(input, hidden, numLayers: 1, batchFirst: true);
         using (var generator = new Generator(1, CPU))
@@ -46,12 +50,14 @@ internal sealed class GruSpeedBenchmark : IBenchmark
         {
             foreach (bool libtorch in round % 2 == 0 ? new[] { true, false } : new[] { false, true })
             {
+                if (only is not null && libtorch != (only == "libtorch"))
+                    continue;
                 string label = libtorch ? "libtorch" : "fused";
                 using var scope = NewDisposeScope();
                 gru.zero_grad();
                 x.grad?.zero_();
                 double start = ThreadCpuMs();
-                var outputs = libtorch ? gru.call(x, null).Item1 : GruSequence.Fused(gru, x);
+                var outputs = libtorch ? gru.call(x, null).Item1 : GruSequence.Fused(gru, x, precision);
                 double forward = ThreadCpuMs() - start;
                 start = ThreadCpuMs();
                 outputs.backward([upstream]);
@@ -59,7 +65,7 @@ internal sealed class GruSpeedBenchmark : IBenchmark
                 using (no_grad())
                 {
                     start = ThreadCpuMs();
-                    using var inference = libtorch ? gru.call(x, null).Item1 : GruSequence.Fused(gru, x);
+                    using var inference = libtorch ? gru.call(x, null).Item1 : GruSequence.Fused(gru, x, precision);
                     double noGrad = ThreadCpuMs() - start;
                     if (round > 0)
                         Add($"{label}: forward under no_grad", noGrad);
@@ -79,6 +85,9 @@ internal sealed class GruSpeedBenchmark : IBenchmark
             double median = Median(list);
             Console.WriteLine(FormattableString.Invariant($"| {key} | {median:F2} | {1000 * median / positions:F1} |"));
         }
+
+        if (only is not null)
+            return 0;   // one way alone (for a profiler): no table of single operations
 
         // The operations of one step, each alone, repeated.
         using var scope2 = NewDisposeScope();

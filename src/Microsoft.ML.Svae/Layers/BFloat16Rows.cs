@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Svae;
@@ -54,4 +57,164 @@ internal static class BFloat16Rows
             result.narrow(0, rows, padded - rows).zero_();
         return result;
     }
+
+    /// <summary>
+    /// <paramref name="source"/> in bfloat16 (raw bits) into <paramref name="destination"/> (of the same length): rounded to
+    /// nearest even, as libtorch's cast rounds; every NaN becomes the quiet NaN 0x7FC0 (libtorch's vectorised cast gives
+    /// 0xFFFF, also a NaN). With <paramref name="wide"/>, 512-bit vectors first; then <see cref="Vector{T}"/>, 128-bit
+    /// vectors (the tail of SVAE's rows of 200), then scalars.
+    /// </summary>
+    internal static void Round(ReadOnlySpan<float> source, Span<ushort> destination, bool wide)
+    {
+        if (destination.Length != source.Length)
+            throw new ArgumentException($"The bfloat16 destination has {destination.Length} elements for {source.Length} values.", nameof(destination));
+        var bits = MemoryMarshal.Cast<float, uint>(source);
+        int i = 0;
+        if (wide && Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= bits.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            {
+                var low = Vector512.Create<uint>(bits.Slice(i));
+                var high = Vector512.Create<uint>(bits.Slice(i + Vector512<uint>.Count));
+                Vector512.Narrow(Rounded(low), Rounded(high)).CopyTo(destination.Slice(i));
+            }
+        }
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; i <= bits.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+            {
+                var low = new Vector<uint>(bits.Slice(i));
+                var high = new Vector<uint>(bits.Slice(i + Vector<uint>.Count));
+                Vector.Narrow(Rounded(low), Rounded(high)).CopyTo(destination.Slice(i));
+            }
+        }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i <= bits.Length - Vector128<ushort>.Count; i += Vector128<ushort>.Count)
+            {
+                var low = Vector128.Create<uint>(bits.Slice(i));
+                var high = Vector128.Create<uint>(bits.Slice(i + Vector128<uint>.Count));
+                Vector128.Narrow(Rounded(low), Rounded(high)).CopyTo(destination.Slice(i));
+            }
+        }
+        for (; i < bits.Length; i++)
+            destination[i] = (ushort)Rounded(bits[i]);
+    }
+
+    /// <summary>
+    /// <paramref name="destination"/> = the bfloat16 <paramref name="source"/> (raw bits) in float32, exactly, plus
+    /// <paramref name="addend"/> (float32 addition), all three of one length. With <paramref name="wide"/>, 512-bit vectors
+    /// first; then <see cref="Vector{T}"/>, 128-bit vectors, then scalars.
+    /// </summary>
+    internal static void WidenAdd(ReadOnlySpan<ushort> source, ReadOnlySpan<float> addend, Span<float> destination, bool wide)
+    {
+        if (source.Length != destination.Length || addend.Length != destination.Length)
+            throw new ArgumentException(
+                $"Widening needs spans of one length; got {source.Length} bfloat16 values, {addend.Length} addends and {destination.Length} destinations.",
+                nameof(destination));
+        int i = 0;
+        if (wide && Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            {
+                var (low, high) = Vector512.Widen(Vector512.Create<ushort>(source.Slice(i)));
+                int next = i + Vector512<float>.Count;
+                (Vector512.ShiftLeft(low, 16).AsSingle() + Vector512.Create<float>(addend.Slice(i))).CopyTo(destination.Slice(i));
+                (Vector512.ShiftLeft(high, 16).AsSingle() + Vector512.Create<float>(addend.Slice(next))).CopyTo(destination.Slice(next));
+            }
+        }
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+            {
+                Vector.Widen(new Vector<ushort>(source.Slice(i)), out var low, out var high);
+                int next = i + Vector<float>.Count;
+                (Vector.AsVectorSingle(Vector.ShiftLeft(low, 16)) + new Vector<float>(addend.Slice(i))).CopyTo(destination.Slice(i));
+                (Vector.AsVectorSingle(Vector.ShiftLeft(high, 16)) + new Vector<float>(addend.Slice(next))).CopyTo(destination.Slice(next));
+            }
+        }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector128<ushort>.Count; i += Vector128<ushort>.Count)
+            {
+                var (low, high) = Vector128.Widen(Vector128.Create<ushort>(source.Slice(i)));
+                int next = i + Vector128<float>.Count;
+                (Vector128.ShiftLeft(low, 16).AsSingle() + Vector128.Create<float>(addend.Slice(i))).CopyTo(destination.Slice(i));
+                (Vector128.ShiftLeft(high, 16).AsSingle() + Vector128.Create<float>(addend.Slice(next))).CopyTo(destination.Slice(next));
+            }
+        }
+        for (; i < source.Length; i++)
+            destination[i] = BitConverter.UInt32BitsToSingle((uint)source[i] << 16) + addend[i];
+    }
+
+    /// <summary>
+    /// <paramref name="destination"/> = the bfloat16 <paramref name="source"/> (raw bits) in float32, exactly (both of one
+    /// length). With <paramref name="wide"/>, 512-bit vectors first; then <see cref="Vector{T}"/>, 128-bit vectors, then
+    /// scalars.
+    /// </summary>
+    internal static void Widen(ReadOnlySpan<ushort> source, Span<float> destination, bool wide)
+    {
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"Widening {source.Length} bfloat16 values needs as many destinations; got {destination.Length}.", nameof(destination));
+        var bits = MemoryMarshal.Cast<float, uint>(destination);
+        int i = 0;
+        if (wide && Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            {
+                var (low, high) = Vector512.Widen(Vector512.Create<ushort>(source.Slice(i)));
+                Vector512.ShiftLeft(low, 16).CopyTo(bits.Slice(i));
+                Vector512.ShiftLeft(high, 16).CopyTo(bits.Slice(i + Vector512<uint>.Count));
+            }
+        }
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+            {
+                Vector.Widen(new Vector<ushort>(source.Slice(i)), out var low, out var high);
+                Vector.ShiftLeft(low, 16).CopyTo(bits.Slice(i));
+                Vector.ShiftLeft(high, 16).CopyTo(bits.Slice(i + Vector<uint>.Count));
+            }
+        }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector128<ushort>.Count; i += Vector128<ushort>.Count)
+            {
+                var (low, high) = Vector128.Widen(Vector128.Create<ushort>(source.Slice(i)));
+                Vector128.ShiftLeft(low, 16).CopyTo(bits.Slice(i));
+                Vector128.ShiftLeft(high, 16).CopyTo(bits.Slice(i + Vector128<uint>.Count));
+            }
+        }
+        for (; i < source.Length; i++)
+            bits[i] = (uint)source[i] << 16;
+    }
+
+    /// <summary>
+    /// float32 bits rounded to nearest even at bit 16, shifted down: the bfloat16 bits (in the low half); every NaN gives
+    /// 0x7FC0 (the rounding alone could turn a NaN into an infinity).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static uint Rounded(uint bits)
+        => (bits & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : (bits + 0x7FFFu + ((bits >> 16) & 1)) >> 16;
+
+    /// <inheritdoc cref="Rounded(uint)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<uint> Rounded(Vector<uint> bits)
+        => Vector.ConditionalSelect(Vector.GreaterThan(bits & new Vector<uint>(0x7FFFFFFFu), new Vector<uint>(0x7F800000u)),
+            new Vector<uint>(0x7FC0u),
+            Vector.ShiftRightLogical(bits + new Vector<uint>(0x7FFFu) + (Vector.ShiftRightLogical(bits, 16) & Vector<uint>.One), 16));
+
+    /// <inheritdoc cref="Rounded(uint)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<uint> Rounded(Vector128<uint> bits)
+        => Vector128.ConditionalSelect(Vector128.GreaterThan(bits & Vector128.Create(0x7FFFFFFFu), Vector128.Create(0x7F800000u)),
+            Vector128.Create(0x7FC0u),
+            Vector128.ShiftRightLogical(bits + Vector128.Create(0x7FFFu) + (Vector128.ShiftRightLogical(bits, 16) & Vector128<uint>.One), 16));
+
+    /// <inheritdoc cref="Rounded(uint)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> Rounded(Vector512<uint> bits)
+        => Vector512.ConditionalSelect(Vector512.GreaterThan(bits & Vector512.Create(0x7FFFFFFFu), Vector512.Create(0x7F800000u)),
+            Vector512.Create(0x7FC0u),
+            Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(bits, 16) & Vector512<uint>.One), 16));
 }

@@ -56,4 +56,19 @@ internal static class CpuTensorMemory
     /// </summary>
     public static unsafe Span<T> Row<T>(nint address, long row, int width) where T : unmanaged
         => new((void*)(address + (nint)(row * width * sizeof(T))), width);
+
+    /// <summary>
+    /// The raw bits of <paramref name="tensor"/>, a contiguous bfloat16 CPU tensor of at most 2 GB, as a span over its own
+    /// memory (for the fused GRU's bfloat16 operands, <see cref="BFloat16Rows"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The tensor is not contiguous bfloat16 in CPU memory, or over 2 GB.</exception>
+    public static Span<ushort> BFloat16Bits(Tensor tensor)
+    {
+        if (tensor.device_type != DeviceType.CPU || tensor.dtype != ScalarType.BFloat16 || !tensor.is_contiguous()
+            || tensor.numel() > int.MaxValue / sizeof(ushort))
+            throw new ArgumentException(
+                $"A span needs a contiguous bfloat16 tensor of at most 2 GB in CPU memory; got {tensor.dtype} [{string.Join(", ", tensor.shape)}] on {tensor.device}{(tensor.is_contiguous() ? "" : ", not contiguous")}.",
+                nameof(tensor));
+        return MemoryMarshal.Cast<byte, ushort>(tensor.bytes);
+    }
 }
