@@ -34,6 +34,9 @@ namespace Microsoft.ML.Svae;
 /// does the float32 work above and writes <c>G_s</c> back over the row in bfloat16 (round to nearest even, as libtorch
 /// casts), which is what the two backward products take. The bias gradient and the loss come from the float32 row.
 /// Results carry bfloat16's rounding (a relative error of about 2⁻⁸ per product; the products accumulate in float32).
+/// The glue around the products is managed (issue 16): the bfloat16 copies of contiguous <c>a</c> and <c>W</c> are one
+/// rounding pass each (libtorch's cast's bits, except that a NaN becomes 0x7FC0), and the backward's bfloat16 products are
+/// widened to float32 and scaled by g in one pass each (the bits of <c>to(float32)</c> then <c>mul_</c>).
 /// With <see cref="TrainingPrecision.Float32"/> the value and gradients equal <c>Linear</c> then
 /// <see cref="NextKTargets.MultiSetNll"/> to float32 rounding.
 /// </para>
@@ -64,6 +67,7 @@ internal static class NextKOutputLayer
 
     private static readonly AsyncLocal<bool?> vector512 = new();
     private static readonly AsyncLocal<int?> threads = new();
+    private static readonly AsyncLocal<bool?> libTorchGlue = new();
 
     /// <summary>
     /// Whether the pass's kernels take their 512-bit loops: where the CPU has them, unless set to <see langword="false"/>
@@ -84,6 +88,17 @@ internal static class NextKOutputLayer
     {
         get => threads.Value;
         set => threads.Value = value;
+    }
+
+    /// <summary>
+    /// Whether the bfloat16 path's casts around the products run in libtorch as before issue 16's glue pass (<c>to</c> and
+    /// <c>copy_</c> for the bfloat16 operands, <c>to(float32)</c> then <c>mul_(g)</c> for the backward's results) instead of
+    /// the managed casts; the tests' reference for the same bits. Set per asynchronous flow (<see cref="AsyncLocal{T}"/>).
+    /// </summary>
+    internal static bool UseLibTorchGlue
+    {
+        get => libTorchGlue.Value ?? false;
+        set => libTorchGlue.Value = value;
     }
 
     /// <summary>
@@ -175,13 +190,50 @@ internal static class NextKOutputLayer
             (left, right) = (null, null);
             return hidden.mm(weight.t());
         }
-        left = BFloat16Rows.Copy(hidden);
-        right = weight.to(ScalarType.BFloat16);
+        left = ToBFloat16(hidden, padRows: true);
+        right = ToBFloat16(weight, padRows: false);
         var product = left.mm(right.t());
         long rows = hidden.shape[0], padded = product.shape[0];
         if (padded > rows)
             product.narrow(0, rows, padded - rows).zero_();   // zero already (zero rows of a): the backward products rely on it
         return product;
+    }
+
+    /// <summary>
+    /// A new bfloat16 copy of the <c>[R, C]</c> float32 <paramref name="values"/> (round to nearest even, as libtorch's cast),
+    /// with <paramref name="padRows"/> <c>[Padded(R), C]</c> and zero rows after the first R (<see cref="BFloat16Rows"/>).
+    /// Contiguous input is cast in one managed pass (<see cref="SingleToBFloat16"/>: a NaN becomes 0x7FC0 where libtorch's
+    /// cast gives 0xFFFF, both NaN); other layouts, or <see cref="UseLibTorchGlue"/>, take libtorch's copy.
+    /// </summary>
+    private static Tensor ToBFloat16(Tensor values, bool padRows)
+    {
+        long rows = values.shape[0], columns = values.shape[1];
+        if (UseLibTorchGlue || values.numel() == 0 || !CpuTensorMemory.SpansFloats(values))
+            return padRows ? BFloat16Rows.Copy(values) : values.to(ScalarType.BFloat16);
+        var result = padRows ? BFloat16Rows.Empty(rows, columns, values.device) : empty(new[] { rows, columns }, ScalarType.BFloat16, values.device);
+        // The first R rows of the result as one span (row 0 of a buffer one R·C-wide row long).
+        SingleToBFloat16(CpuTensorMemory.Floats(values), CpuTensorMemory.Row<ushort>(CpuTensorMemory.Address(result), 0, (int)(rows * columns)));
+        GC.KeepAlive(values);
+        GC.KeepAlive(result);
+        return result;
+    }
+
+    /// <summary>
+    /// The first <paramref name="rows"/> rows of the bfloat16 <paramref name="product"/> (contiguous <c>[≥ rows, C]</c>) in a new
+    /// float32 <c>[rows, C]</c> tensor, times <paramref name="scale"/>: libtorch's <c>narrow</c>, <c>to(float32)</c> and
+    /// <c>mul_</c> in one managed pass, the same bits (widening is exact; one float32 product).
+    /// </summary>
+    private static Tensor WidenScaled(Tensor product, long rows, Tensor scale)
+    {
+        long columns = product.shape[1];
+        if (UseLibTorchGlue || rows * columns == 0 || rows * columns > int.MaxValue || scale.dtype != ScalarType.Float32 || scale.numel() != 1)
+            return product.narrow(0, 0, rows).to(ScalarType.Float32).mul_(scale);
+        var result = empty(new[] { rows, columns }, ScalarType.Float32, product.device);
+        WidenScale(CpuTensorMemory.Row<ushort>(CpuTensorMemory.Address(product), 0, (int)(rows * columns)), scale.item<float>(),
+            CpuTensorMemory.Floats(result), UseVector512);
+        GC.KeepAlive(product);
+        GC.KeepAlive(result);
+        return result;
     }
 
     private static float[] Values(Tensor bias)
@@ -530,12 +582,24 @@ internal static class NextKOutputLayer
             Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(bits, 16) & Vector512<uint>.One), 16));
 
     /// <summary>
-    /// float32 to bfloat16 (raw bits), rounded to nearest even as libtorch's cast does (every NaN to the NaN 0x7FC0).
+    /// float32 to bfloat16 (raw bits), rounded to nearest even as libtorch's cast does (every NaN to the NaN 0x7FC0); the
+    /// 512-bit loop where <see cref="UseVector512"/>, then <c>Vector&lt;T&gt;</c>, then scalars.
     /// </summary>
     internal static void SingleToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
     {
         var bits = MemoryMarshal.Cast<float, uint>(source);
+        if (destination.Length < bits.Length)
+            throw new ArgumentException($"The bfloat16 destination holds {destination.Length} values; the source has {bits.Length}.", nameof(destination));
         int i = 0;
+        if (UseVector512)
+        {
+            for (; i <= bits.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            {
+                var low = Vector512.Create<uint>(bits.Slice(i));
+                var high = Vector512.Create<uint>(bits.Slice(i + Vector512<uint>.Count));
+                Vector512.Narrow(RoundToBFloat16(low), RoundToBFloat16(high)).CopyTo(destination.Slice(i));
+            }
+        }
         if (Vector.IsHardwareAccelerated)
         {
             for (; i <= bits.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
@@ -547,6 +611,39 @@ internal static class NextKOutputLayer
         }
         for (; i < bits.Length; i++)
             destination[i] = (ushort)RoundToBFloat16(bits[i]);
+    }
+
+    /// <summary>
+    /// <paramref name="destination"/>[i] = the bfloat16 <paramref name="source"/>[i] in float32 × <paramref name="scale"/> (one
+    /// rounding, as <c>to(float32)</c> then <c>mul_</c>); the spans have one length.
+    /// </summary>
+    internal static void WidenScale(ReadOnlySpan<ushort> source, float scale, Span<float> destination, bool wide)
+    {
+        if (destination.Length != source.Length)
+            throw new ArgumentException($"The float32 destination holds {destination.Length} values; the bfloat16 source has {source.Length}.", nameof(destination));
+        int i = 0;
+        if (wide)
+        {
+            var factor = Vector512.Create(scale);
+            for (; i <= source.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            {
+                var (low, high) = Vector512.Widen(Vector512.Create<ushort>(source.Slice(i)));
+                (Vector512.ShiftLeft(low, 16).AsSingle() * factor).CopyTo(destination.Slice(i));
+                (Vector512.ShiftLeft(high, 16).AsSingle() * factor).CopyTo(destination.Slice(i + Vector512<float>.Count));
+            }
+        }
+        if (Vector.IsHardwareAccelerated)
+        {
+            var factor = new Vector<float>(scale);
+            for (; i <= source.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+            {
+                Vector.Widen(new Vector<ushort>(source.Slice(i)), out var low, out var high);
+                (Vector.AsVectorSingle(Vector.ShiftLeft(low, 16)) * factor).CopyTo(destination.Slice(i));
+                (Vector.AsVectorSingle(Vector.ShiftLeft(high, 16)) * factor).CopyTo(destination.Slice(i + Vector<float>.Count));
+            }
+        }
+        for (; i < source.Length; i++)
+            destination[i] = BitConverter.UInt32BitsToSingle((uint)source[i] << 16) * scale;
     }
 
     private sealed class OutputCrossEntropy : autograd.SingleTensorFunction<OutputCrossEntropy>
@@ -579,17 +676,16 @@ internal static class NextKOutputLayer
             Tensor hiddenGradient, weightGradient;
             if (gradient.dtype == ScalarType.BFloat16)
             {
-                // G has as many rows as the saved a, zero after the first P: its padded rows add nothing to ∂W.
-                hiddenGradient = gradient.mm(right).narrow(0, 0, hidden.shape[0]).to(ScalarType.Float32);
-                weightGradient = gradient.t().mm(left).to(ScalarType.Float32);
+                // G has as many rows as the saved a, zero after the first P: its padded rows add nothing to ∂W. The bfloat16
+                // products widened to float32 and scaled by g in one pass each.
+                hiddenGradient = WidenScaled(gradient.mm(right), hidden.shape[0], grad_output);
+                weightGradient = WidenScaled(gradient.t().mm(left), gradient.shape[1], grad_output);
             }
             else
             {
-                hiddenGradient = gradient.mm(right);
-                weightGradient = gradient.t().mm(left);
+                hiddenGradient = gradient.mm(right).mul_(grad_output);
+                weightGradient = gradient.t().mm(left).mul_(grad_output);
             }
-            hiddenGradient.mul_(grad_output);
-            weightGradient.mul_(grad_output);
             return [hiddenGradient.MoveToOuterDisposeScope(), weightGradient.MoveToOuterDisposeScope(),
                 biasGradient.mul(grad_output).MoveToOuterDisposeScope(), null!, null!];
         }
