@@ -34,9 +34,10 @@ namespace Microsoft.ML.Svae;
 /// does the float32 work above and writes <c>G_s</c> back over the row in bfloat16 (round to nearest even, as libtorch
 /// casts), which is what the two backward products take. The bias gradient and the loss come from the float32 row.
 /// Results carry bfloat16's rounding (a relative error of about 2⁻⁸ per product; the products accumulate in float32).
-/// The glue around the products is managed (issue 16): the bfloat16 copies of contiguous <c>a</c> and <c>W</c> are one
-/// rounding pass each (libtorch's cast's bits, except that a NaN becomes 0x7FC0), and the backward's bfloat16 products are
-/// widened to float32 and scaled by g in one pass each (the bits of <c>to(float32)</c> then <c>mul_</c>).
+/// Part of the glue around the products is managed (issue 16): the bfloat16 copy of <c>W</c> is one rounding pass
+/// (libtorch's cast's bits, except that a NaN becomes 0x7FC0), and the backward's bfloat16 <c>∂W</c> product is widened to
+/// float32 and scaled by g in one pass (the bits of <c>to(float32)</c> then <c>mul_</c>); the smaller <c>[P × D]</c> casts
+/// stay libtorch's, which measured faster.
 /// With <see cref="TrainingPrecision.Float32"/> the value and gradients equal <c>Linear</c> then
 /// <see cref="NextKTargets.MultiSetNll"/> to float32 rounding.
 /// </para>
@@ -91,9 +92,9 @@ internal static class NextKOutputLayer
     }
 
     /// <summary>
-    /// Whether the bfloat16 path's casts around the products run in libtorch as before issue 16's glue pass (<c>to</c> and
-    /// <c>copy_</c> for the bfloat16 operands, <c>to(float32)</c> then <c>mul_(g)</c> for the backward's results) instead of
-    /// the managed casts; the tests' reference for the same bits. Set per asynchronous flow (<see cref="AsyncLocal{T}"/>).
+    /// Whether the bfloat16 path's casts of the weight and of <c>∂W</c> run in libtorch as before issue 16's glue passes
+    /// (<c>to(bfloat16)</c>; <c>to(float32)</c> then <c>mul_(g)</c>) instead of <see cref="ToBFloat16"/> and
+    /// <see cref="WidenScaled"/>; the tests' and the probe's reference. Set per asynchronous flow (<see cref="AsyncLocal{T}"/>).
     /// </summary>
     internal static bool UseLibTorchGlue
     {
@@ -190,8 +191,8 @@ internal static class NextKOutputLayer
             (left, right) = (null, null);
             return hidden.mm(weight.t());
         }
-        left = ToBFloat16(hidden, padRows: true);
-        right = ToBFloat16(weight, padRows: false);
+        left = BFloat16Rows.Copy(hidden);
+        right = ToBFloat16(weight);
         var product = left.mm(right.t());
         long rows = hidden.shape[0], padded = product.shape[0];
         if (padded > rows)
@@ -200,18 +201,19 @@ internal static class NextKOutputLayer
     }
 
     /// <summary>
-    /// A new bfloat16 copy of the <c>[R, C]</c> float32 <paramref name="values"/> (round to nearest even, as libtorch's cast),
-    /// with <paramref name="padRows"/> <c>[Padded(R), C]</c> and zero rows after the first R (<see cref="BFloat16Rows"/>).
+    /// A new bfloat16 copy of the <c>[R, C]</c> float32 <paramref name="values"/> (round to nearest even, as libtorch's cast).
     /// Contiguous input is cast in one managed pass (<see cref="SingleToBFloat16"/>: a NaN becomes 0x7FC0 where libtorch's
-    /// cast gives 0xFFFF, both NaN); other layouts, or <see cref="UseLibTorchGlue"/>, take libtorch's copy.
+    /// cast gives 0xFFFF, both NaN); other layouts, or <see cref="UseLibTorchGlue"/>, take libtorch's <c>to</c>. Used for the
+    /// weight <c>[N × D]</c>, where it measured 0.35-0.37 CPU ms against libtorch's 0.42 at N = 3,706, D = 150 (for the
+    /// activations <c>[P × D]</c>, P = 912, it measured slower than libtorch's copy, 0.18 against 0.14 ms, which they keep).
     /// </summary>
-    private static Tensor ToBFloat16(Tensor values, bool padRows)
+    internal static Tensor ToBFloat16(Tensor values)
     {
         long rows = values.shape[0], columns = values.shape[1];
         if (UseLibTorchGlue || values.numel() == 0 || !CpuTensorMemory.SpansFloats(values))
-            return padRows ? BFloat16Rows.Copy(values) : values.to(ScalarType.BFloat16);
-        var result = padRows ? BFloat16Rows.Empty(rows, columns, values.device) : empty(new[] { rows, columns }, ScalarType.BFloat16, values.device);
-        // The first R rows of the result as one span (row 0 of a buffer one R·C-wide row long).
+            return values.to(ScalarType.BFloat16);
+        var result = empty(new[] { rows, columns }, ScalarType.BFloat16, values.device);
+        // The whole result as one span (row 0 of a buffer one R·C-wide row long).
         SingleToBFloat16(CpuTensorMemory.Floats(values), CpuTensorMemory.Row<ushort>(CpuTensorMemory.Address(result), 0, (int)(rows * columns)));
         GC.KeepAlive(values);
         GC.KeepAlive(result);
@@ -221,9 +223,11 @@ internal static class NextKOutputLayer
     /// <summary>
     /// The first <paramref name="rows"/> rows of the bfloat16 <paramref name="product"/> (contiguous <c>[≥ rows, C]</c>) in a new
     /// float32 <c>[rows, C]</c> tensor, times <paramref name="scale"/>: libtorch's <c>narrow</c>, <c>to(float32)</c> and
-    /// <c>mul_</c> in one managed pass, the same bits (widening is exact; one float32 product).
+    /// <c>mul_</c> in one managed pass, the same bits (widening is exact; one float32 product). Used for ∂W <c>[N × D]</c>,
+    /// where it measured 3.9-5.6 CPU ms with the product against 4.3-6.1 for libtorch's; for ∂a <c>[P × D]</c> it measured
+    /// slower (4.1-4.9 against 3.0-4.7 ms, P = 912, D = 150, a shared machine), so ∂a keeps libtorch's.
     /// </summary>
-    private static Tensor WidenScaled(Tensor product, long rows, Tensor scale)
+    internal static Tensor WidenScaled(Tensor product, long rows, Tensor scale)
     {
         long columns = product.shape[1];
         if (UseLibTorchGlue || rows * columns == 0 || rows * columns > int.MaxValue || scale.dtype != ScalarType.Float32 || scale.numel() != 1)
@@ -676,9 +680,10 @@ internal static class NextKOutputLayer
             Tensor hiddenGradient, weightGradient;
             if (gradient.dtype == ScalarType.BFloat16)
             {
-                // G has as many rows as the saved a, zero after the first P: its padded rows add nothing to ∂W. The bfloat16
-                // products widened to float32 and scaled by g in one pass each.
-                hiddenGradient = WidenScaled(gradient.mm(right), hidden.shape[0], grad_output);
+                // G has as many rows as the saved a, zero after the first P: its padded rows add nothing to ∂W. ∂W's bfloat16
+                // product widened to float32 and scaled by g in one managed pass; ∂a's smaller one in libtorch (measured
+                // faster there at P = 912, D = 150: see WidenScaled).
+                hiddenGradient = gradient.mm(right).narrow(0, 0, hidden.shape[0]).to(ScalarType.Float32).mul_(grad_output);
                 weightGradient = WidenScaled(gradient.t().mm(left), gradient.shape[1], grad_output);
             }
             else

@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Svae.Tests.Training;
 
 /// <summary>
-/// The bfloat16 output layer's glue around its products (issue 16): the managed casts of the operands to bfloat16 and the
-/// backward's widening and scaling by g give the same bits as libtorch's <c>copy_</c>/<c>to</c> and <c>to(float32)</c> then
+/// The bfloat16 output layer's glue around its products (issue 16): the managed cast of the weight to bfloat16 and the
+/// backward's widening of ∂W and scaling by g give the same bits as libtorch's <c>to</c> and <c>to(float32)</c> then
 /// <c>mul_</c> (<see cref="NextKOutputLayer.UseLibTorchGlue"/>), end to end and kernel by kernel.
 /// </summary>
 public class NextKOutputLayerGlueTests
@@ -46,7 +46,7 @@ public class NextKOutputLayerGlueTests
     [InlineData(301, 53, true, false)]
     [InlineData(70, 37, false, false)]
     [InlineData(301, 53, false, false)]
-    [InlineData(70, 37, true, true)]    // activations that are not contiguous: libtorch's copy into the padded rows
+    [InlineData(70, 37, true, true)]    // activations that are not contiguous
     public void TheManagedGlueHasTheBitsOfLibTorchsCastsAndScaling(int rows, int items, bool vector512, bool transposedHidden)
     {
         using var scope = NewDisposeScope();
