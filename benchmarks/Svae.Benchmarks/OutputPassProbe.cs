@@ -113,6 +113,8 @@ internal sealed class OutputPassProbe : IBenchmark
         using var keptCast = empty(new[] { items, inner }, ScalarType.BFloat16);
         using var gradient = left.mm(right.t());
         using var scale = tensor(0.37f);
+        using var hiddenProduct = gradient.mm(right);
+        using var weightProduct = gradient.t().mm(left);
         var variants = new (string Name, Func<double> Run)[]
         {
             ("bfloat16 product, fresh buffer (mm)", () => Timed(() => left.mm(right.t()))),
@@ -131,6 +133,10 @@ internal sealed class OutputPassProbe : IBenchmark
             ("∂a: G·W, managed narrow, widen × g (WidenScaled)", () => Timed(() => NextKOutputLayer.WidenScaled(gradient.mm(right), rows, scale))),
             ("∂a: G·W alone (bfloat16)", () => Timed(() => gradient.mm(right))),
             ("empty [P, N] float32 + fill_(0)", () => Timed(() => empty(new[] { rows, items }).fill_(0))),
+            ("∂a's product kept: narrow, to(float32), mul_(g)", () => Timed(() => hiddenProduct.narrow(0, 0, rows).to(ScalarType.Float32).mul_(scale))),
+            ("∂a's product kept: WidenScaled", () => Timed(() => NextKOutputLayer.WidenScaled(hiddenProduct, rows, scale))),
+            ("∂W's product kept: to(float32), mul_(g)", () => Timed(() => weightProduct.to(ScalarType.Float32).mul_(scale))),
+            ("∂W's product kept: WidenScaled", () => Timed(() => NextKOutputLayer.WidenScaled(weightProduct, items, scale))),
         };
         var results = variants.Select(_ => new List<double>()).ToArray();
         for (int repeat = 0; repeat < repeats + 3; repeat++)
