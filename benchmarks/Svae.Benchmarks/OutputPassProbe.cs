@@ -57,7 +57,6 @@ internal sealed class OutputPassProbe : IBenchmark
             ("NextKOutputLayer Float32, loss only (no_grad)", () => (Timed(() => { using var noGrad = no_grad(); return NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets, weights, TrainingPrecision.Float32); }), 0)),
             ("bfloat16 copies + product alone", () => (Timed(() => BFloat16Rows.Copy(hidden).mm(weight.detach().to(ScalarType.BFloat16).t())), 0)),
             ("NextKOutputLayer BFloat16 (products + one pass)", () => Step(input => NextKOutputLayer.MultiSetNll(input, weight, bias, targets, weights, TrainingPrecision.BFloat16))),
-            ("NextKOutputLayer BFloat16, libtorch's casts (UseLibTorchGlue)", () => LibTorchGlue(() => Step(input => NextKOutputLayer.MultiSetNll(input, weight, bias, targets, weights, TrainingPrecision.BFloat16)))),
             ("NextKOutputLayer BFloat16, loss only (no_grad)", () => (Timed(() => { using var noGrad = no_grad(); return NextKOutputLayer.MultiSetNll(hidden, weight, bias, targets, weights, TrainingPrecision.BFloat16); }), 0)),
         };
         var results = variants.Select(_ => (Forward: new List<double>(), Backward: new List<double>())).ToArray();
@@ -100,17 +99,16 @@ internal sealed class OutputPassProbe : IBenchmark
     /// <summary>
     /// The glue around the output layer's products, each variant alone (CPU ms of this thread, medians, in alternating
     /// order): the bfloat16 product into a fresh buffer against one kept across calls (addmm_ with β = 0), the same in
-    /// float32, the weight's bfloat16 cast by libtorch against a managed cast, and the backward's bfloat16 results to
-    /// float32 then scaled by g against one managed pass.
+    /// float32, the bfloat16 casts of the weight and the activations, the backward's bfloat16 products with and without
+    /// their cast to float32 and scaling by g, and a fresh float32 [P × N] buffer filled (allocation and page faults).
     /// </summary>
     private static int Glue(Tensor hidden, Tensor weight, int repeats)
     {
-        long rows = hidden.shape[0], items = weight.shape[0], inner = weight.shape[1];
+        long rows = hidden.shape[0], items = weight.shape[0];
         using var left = BFloat16Rows.Copy(hidden);
         using var right = weight.to(ScalarType.BFloat16);
         using var keptReduced = empty(new[] { left.shape[0], items }, ScalarType.BFloat16);
         using var keptSingle = empty(new[] { rows, items });
-        using var keptCast = empty(new[] { items, inner }, ScalarType.BFloat16);
         using var gradient = left.mm(right.t());
         using var scale = tensor(0.37f);
         using var hiddenProduct = gradient.mm(right);
@@ -123,20 +121,14 @@ internal sealed class OutputPassProbe : IBenchmark
             ("float32 product, kept buffer (addmm_, beta 0)", () => Timed(() => keptSingle.addmm_(hidden, weight.t(), 0, 1).alias())),
             ("weight to bfloat16, libtorch (to)", () => Timed(() => weight.to(ScalarType.BFloat16))),
             ("weight to bfloat16, bfloat16 rows copy (copy_)", () => Timed(() => BFloat16Rows.Copy(weight))),
-            ("weight to bfloat16, managed (NextKOutputLayer.ToBFloat16)", () => Timed(() => NextKOutputLayer.ToBFloat16(weight))),
             ("activations to bfloat16 rows (BFloat16Rows.Copy)", () => Timed(() => BFloat16Rows.Copy(hidden))),
-            ("activations to bfloat16, managed (ToBFloat16, no padding)", () => Timed(() => NextKOutputLayer.ToBFloat16(hidden))),
             ("∂W: Gᵀ·a, to(float32), mul_(g)", () => Timed(() => gradient.t().mm(left).to(ScalarType.Float32).mul_(scale))),
-            ("∂W: Gᵀ·a, managed widen × g (WidenScaled)", () => Timed(() => NextKOutputLayer.WidenScaled(gradient.t().mm(left), items, scale))),
             ("∂W: Gᵀ·a alone (bfloat16)", () => Timed(() => gradient.t().mm(left))),
             ("∂a: G·W, narrow, to(float32), mul_(g)", () => Timed(() => gradient.mm(right).narrow(0, 0, rows).to(ScalarType.Float32).mul_(scale))),
-            ("∂a: G·W, managed narrow, widen × g (WidenScaled)", () => Timed(() => NextKOutputLayer.WidenScaled(gradient.mm(right), rows, scale))),
             ("∂a: G·W alone (bfloat16)", () => Timed(() => gradient.mm(right))),
             ("empty [P, N] float32 + fill_(0)", () => Timed(() => empty(new[] { rows, items }).fill_(0))),
             ("∂a's product kept: narrow, to(float32), mul_(g)", () => Timed(() => hiddenProduct.narrow(0, 0, rows).to(ScalarType.Float32).mul_(scale))),
-            ("∂a's product kept: WidenScaled", () => Timed(() => NextKOutputLayer.WidenScaled(hiddenProduct, rows, scale))),
             ("∂W's product kept: to(float32), mul_(g)", () => Timed(() => weightProduct.to(ScalarType.Float32).mul_(scale))),
-            ("∂W's product kept: WidenScaled", () => Timed(() => NextKOutputLayer.WidenScaled(weightProduct, items, scale))),
         };
         var results = variants.Select(_ => new List<double>()).ToArray();
         for (int repeat = 0; repeat < repeats + 3; repeat++)
@@ -204,20 +196,6 @@ internal sealed class OutputPassProbe : IBenchmark
             Console.WriteLine(FormattableString.Invariant($"| {variants[v].Name} | {forward:F3} | {backward:F3} | {forward + backward:F3} |"));
         }
         return 0;
-    }
-
-    /// <summary>Runs <paramref name="run"/> with the output layer's casts in libtorch, as before issue 16's managed glue.</summary>
-    private static (double, double) LibTorchGlue(Func<(double, double)> run)
-    {
-        NextKOutputLayer.UseLibTorchGlue = true;
-        try
-        {
-            return run();
-        }
-        finally
-        {
-            NextKOutputLayer.UseLibTorchGlue = false;
-        }
     }
 
     /// <summary>CPU ms of this thread to run <paramref name="op"/> and free its result.</summary>

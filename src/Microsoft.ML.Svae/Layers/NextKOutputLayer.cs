@@ -34,10 +34,6 @@ namespace Microsoft.ML.Svae;
 /// does the float32 work above and writes <c>G_s</c> back over the row in bfloat16 (round to nearest even, as libtorch
 /// casts), which is what the two backward products take. The bias gradient and the loss come from the float32 row.
 /// Results carry bfloat16's rounding (a relative error of about 2⁻⁸ per product; the products accumulate in float32).
-/// Part of the glue around the products is managed (issue 16): the bfloat16 copy of <c>W</c> is one rounding pass
-/// (libtorch's cast's bits, except that a NaN becomes 0x7FC0), and the backward's bfloat16 <c>∂W</c> product is widened to
-/// float32 and scaled by g in one pass (the bits of <c>to(float32)</c> then <c>mul_</c>); the smaller <c>[P × D]</c> casts
-/// stay libtorch's, which measured faster.
 /// With <see cref="TrainingPrecision.Float32"/> the value and gradients equal <c>Linear</c> then
 /// <see cref="NextKTargets.MultiSetNll"/> to float32 rounding.
 /// </para>
@@ -68,7 +64,6 @@ internal static class NextKOutputLayer
 
     private static readonly AsyncLocal<bool?> vector512 = new();
     private static readonly AsyncLocal<int?> threads = new();
-    private static readonly AsyncLocal<bool?> libTorchGlue = new();
 
     /// <summary>
     /// Whether the pass's kernels take their 512-bit loops: where the CPU has them, unless set to <see langword="false"/>
@@ -89,17 +84,6 @@ internal static class NextKOutputLayer
     {
         get => threads.Value;
         set => threads.Value = value;
-    }
-
-    /// <summary>
-    /// Whether the bfloat16 path's casts of the weight and of <c>∂W</c> run in libtorch as before issue 16's glue passes
-    /// (<c>to(bfloat16)</c>; <c>to(float32)</c> then <c>mul_(g)</c>) instead of <see cref="ToBFloat16"/> and
-    /// <see cref="WidenScaled"/>; the tests' and the probe's reference. Set per asynchronous flow (<see cref="AsyncLocal{T}"/>).
-    /// </summary>
-    internal static bool UseLibTorchGlue
-    {
-        get => libTorchGlue.Value ?? false;
-        set => libTorchGlue.Value = value;
     }
 
     /// <summary>
@@ -192,52 +176,12 @@ internal static class NextKOutputLayer
             return hidden.mm(weight.t());
         }
         left = BFloat16Rows.Copy(hidden);
-        right = ToBFloat16(weight);
+        right = weight.to(ScalarType.BFloat16);
         var product = left.mm(right.t());
         long rows = hidden.shape[0], padded = product.shape[0];
         if (padded > rows)
             product.narrow(0, rows, padded - rows).zero_();   // zero already (zero rows of a): the backward products rely on it
         return product;
-    }
-
-    /// <summary>
-    /// A new bfloat16 copy of the <c>[R, C]</c> float32 <paramref name="values"/> (round to nearest even, as libtorch's cast).
-    /// Contiguous input is cast in one managed pass (<see cref="SingleToBFloat16"/>: a NaN becomes 0x7FC0 where libtorch's
-    /// cast gives 0xFFFF, both NaN); other layouts, or <see cref="UseLibTorchGlue"/>, take libtorch's <c>to</c>. Used for the
-    /// weight <c>[N × D]</c>, where it measured 0.35-0.37 CPU ms against libtorch's 0.42 at N = 3,706, D = 150 (for the
-    /// activations <c>[P × D]</c>, P = 912, it measured slower than libtorch's copy, 0.18 against 0.14 ms, which they keep).
-    /// </summary>
-    internal static Tensor ToBFloat16(Tensor values)
-    {
-        long rows = values.shape[0], columns = values.shape[1];
-        if (UseLibTorchGlue || values.numel() == 0 || !CpuTensorMemory.SpansFloats(values))
-            return values.to(ScalarType.BFloat16);
-        var result = empty(new[] { rows, columns }, ScalarType.BFloat16, values.device);
-        // The whole result as one span (row 0 of a buffer one R·C-wide row long).
-        SingleToBFloat16(CpuTensorMemory.Floats(values), CpuTensorMemory.Row<ushort>(CpuTensorMemory.Address(result), 0, (int)(rows * columns)));
-        GC.KeepAlive(values);
-        GC.KeepAlive(result);
-        return result;
-    }
-
-    /// <summary>
-    /// The first <paramref name="rows"/> rows of the bfloat16 <paramref name="product"/> (contiguous <c>[≥ rows, C]</c>) in a new
-    /// float32 <c>[rows, C]</c> tensor, times <paramref name="scale"/>: libtorch's <c>narrow</c>, <c>to(float32)</c> and
-    /// <c>mul_</c> in one managed pass, the same bits (widening is exact; one float32 product). Used for ∂W <c>[N × D]</c>,
-    /// where it measured 3.9-5.6 CPU ms with the product against 4.3-6.1 for libtorch's; for ∂a <c>[P × D]</c> it measured
-    /// slower (4.1-4.9 against 3.0-4.7 ms, P = 912, D = 150, a shared machine), so ∂a keeps libtorch's.
-    /// </summary>
-    internal static Tensor WidenScaled(Tensor product, long rows, Tensor scale)
-    {
-        long columns = product.shape[1];
-        if (UseLibTorchGlue || rows * columns == 0 || rows * columns > int.MaxValue || scale.dtype != ScalarType.Float32 || scale.numel() != 1)
-            return product.narrow(0, 0, rows).to(ScalarType.Float32).mul_(scale);
-        var result = empty(new[] { rows, columns }, ScalarType.Float32, product.device);
-        WidenScale(CpuTensorMemory.Row<ushort>(CpuTensorMemory.Address(product), 0, (int)(rows * columns)), scale.item<float>(),
-            CpuTensorMemory.Floats(result), UseVector512);
-        GC.KeepAlive(product);
-        GC.KeepAlive(result);
-        return result;
     }
 
     private static float[] Values(Tensor bias)
@@ -586,24 +530,12 @@ internal static class NextKOutputLayer
             Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(bits, 16) & Vector512<uint>.One), 16));
 
     /// <summary>
-    /// float32 to bfloat16 (raw bits), rounded to nearest even as libtorch's cast does (every NaN to the NaN 0x7FC0); the
-    /// 512-bit loop where <see cref="UseVector512"/>, then <c>Vector&lt;T&gt;</c>, then scalars.
+    /// float32 to bfloat16 (raw bits), rounded to nearest even as libtorch's cast does (every NaN to the NaN 0x7FC0).
     /// </summary>
     internal static void SingleToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
     {
         var bits = MemoryMarshal.Cast<float, uint>(source);
-        if (destination.Length < bits.Length)
-            throw new ArgumentException($"The bfloat16 destination holds {destination.Length} values; the source has {bits.Length}.", nameof(destination));
         int i = 0;
-        if (UseVector512)
-        {
-            for (; i <= bits.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
-            {
-                var low = Vector512.Create<uint>(bits.Slice(i));
-                var high = Vector512.Create<uint>(bits.Slice(i + Vector512<uint>.Count));
-                Vector512.Narrow(RoundToBFloat16(low), RoundToBFloat16(high)).CopyTo(destination.Slice(i));
-            }
-        }
         if (Vector.IsHardwareAccelerated)
         {
             for (; i <= bits.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
@@ -615,39 +547,6 @@ internal static class NextKOutputLayer
         }
         for (; i < bits.Length; i++)
             destination[i] = (ushort)RoundToBFloat16(bits[i]);
-    }
-
-    /// <summary>
-    /// <paramref name="destination"/>[i] = the bfloat16 <paramref name="source"/>[i] in float32 × <paramref name="scale"/> (one
-    /// rounding, as <c>to(float32)</c> then <c>mul_</c>); the spans have one length.
-    /// </summary>
-    internal static void WidenScale(ReadOnlySpan<ushort> source, float scale, Span<float> destination, bool wide)
-    {
-        if (destination.Length != source.Length)
-            throw new ArgumentException($"The float32 destination holds {destination.Length} values; the bfloat16 source has {source.Length}.", nameof(destination));
-        int i = 0;
-        if (wide)
-        {
-            var factor = Vector512.Create(scale);
-            for (; i <= source.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
-            {
-                var (low, high) = Vector512.Widen(Vector512.Create<ushort>(source.Slice(i)));
-                (Vector512.ShiftLeft(low, 16).AsSingle() * factor).CopyTo(destination.Slice(i));
-                (Vector512.ShiftLeft(high, 16).AsSingle() * factor).CopyTo(destination.Slice(i + Vector512<float>.Count));
-            }
-        }
-        if (Vector.IsHardwareAccelerated)
-        {
-            var factor = new Vector<float>(scale);
-            for (; i <= source.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
-            {
-                Vector.Widen(new Vector<ushort>(source.Slice(i)), out var low, out var high);
-                (Vector.AsVectorSingle(Vector.ShiftLeft(low, 16)) * factor).CopyTo(destination.Slice(i));
-                (Vector.AsVectorSingle(Vector.ShiftLeft(high, 16)) * factor).CopyTo(destination.Slice(i + Vector<float>.Count));
-            }
-        }
-        for (; i < source.Length; i++)
-            destination[i] = BitConverter.UInt32BitsToSingle((uint)source[i] << 16) * scale;
     }
 
     private sealed class OutputCrossEntropy : autograd.SingleTensorFunction<OutputCrossEntropy>
@@ -680,17 +579,17 @@ internal static class NextKOutputLayer
             Tensor hiddenGradient, weightGradient;
             if (gradient.dtype == ScalarType.BFloat16)
             {
-                // G has as many rows as the saved a, zero after the first P: its padded rows add nothing to ∂W. ∂W's bfloat16
-                // product widened to float32 and scaled by g in one managed pass; ∂a's smaller one in libtorch (measured
-                // faster there at P = 912, D = 150: see WidenScaled).
-                hiddenGradient = gradient.mm(right).narrow(0, 0, hidden.shape[0]).to(ScalarType.Float32).mul_(grad_output);
-                weightGradient = WidenScaled(gradient.t().mm(left), gradient.shape[1], grad_output);
+                // G has as many rows as the saved a, zero after the first P: its padded rows add nothing to ∂W.
+                hiddenGradient = gradient.mm(right).narrow(0, 0, hidden.shape[0]).to(ScalarType.Float32);
+                weightGradient = gradient.t().mm(left).to(ScalarType.Float32);
             }
             else
             {
-                hiddenGradient = gradient.mm(right).mul_(grad_output);
-                weightGradient = gradient.t().mm(left).mul_(grad_output);
+                hiddenGradient = gradient.mm(right);
+                weightGradient = gradient.t().mm(left);
             }
+            hiddenGradient.mul_(grad_output);
+            weightGradient.mul_(grad_output);
             return [hiddenGradient.MoveToOuterDisposeScope(), weightGradient.MoveToOuterDisposeScope(),
                 biasGradient.mul(grad_output).MoveToOuterDisposeScope(), null!, null!];
         }
