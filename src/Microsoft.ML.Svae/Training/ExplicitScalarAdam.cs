@@ -21,8 +21,8 @@ namespace Microsoft.ML.Svae;
 /// <para>
 /// Fused path (issue 16): libtorch's step is about eight elementwise operations per parameter, each a full pass over
 /// memory, about 9.5 of an 88 CPU ms ML-1M-shaped SVAE step. A float32, dense, contiguous CPU parameter with such a
-/// gradient (and moments) is instead updated by <see cref="FusedAdamStep"/>: the same operations, chunk by chunk while
-/// the chunk is in cache, reading and writing the same state tensors. Its results equal the op-by-op path to float
+/// gradient (and moments) is instead updated by <see cref="FusedAdamStep"/>: the same operations in one pass, each vector
+/// of elements loaded once and kept in registers, reading and writing the same state tensors. Its results equal the op-by-op path to float
 /// rounding, not bit for bit: libtorch's <c>sqrt</c> is off by one ulp on about 0.6% of elements, ours is the IEEE
 /// square root; every other operation reproduces libtorch's rounding (see <see cref="FusedAdamStep"/>). Everything
 /// else (CUDA, other dtypes, non-contiguous or sparse tensors, amsgrad, maximize) keeps the op-by-op path; parameters
