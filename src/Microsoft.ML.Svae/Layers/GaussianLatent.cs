@@ -61,10 +61,12 @@ internal static class GaussianLatent
     /// <see cref="KlDivergence(Tensor, Tensor)"/> summed, with ε drawn by the same <c>randn</c> call.
     /// </summary>
     /// <remarks>
-    /// On the CPU in float32 while autograd records, one function does it in one pass over the rows forward and one
-    /// backward, where the composition runs about twenty small libtorch operations and as many autograd nodes per step
-    /// (issue 16). The two differ by rounding only: the exponentials are TensorPrimitives', the sums run in another
-    /// order. Elsewhere it is the composition.
+    /// On the CPU in float32 while autograd records, one function does it (issue 16), where the composition runs about
+    /// twenty small libtorch operations forward and as many autograd nodes backward: forward the two exponentials
+    /// (libtorch's, on the same views) and one pass over the rows; backward one pass that repeats autograd's operations
+    /// for the composition in the order autograd accumulates them, so z and the parameters' gradient have the same bits
+    /// as the composition's, and training is unchanged. Only the KL sum's value is summed in another order (in double):
+    /// it differs from the composition's by float rounding. Elsewhere it is the composition.
     /// </remarks>
     /// <param name="parameters">The encoder's outputs <c>[P, 2K]</c>.</param>
     /// <param name="latentSize">K.</param>
@@ -89,54 +91,71 @@ internal static class GaussianLatent
     }
 
     /// <summary>
-    /// One row pass of <see cref="SampleWithKl"/> forward: z and, in <paramref name="factors"/> <c>[P, 2K]</c>, what the
-    /// backward pass needs (½·exp(½ log σ²)·ε, then ½·(σ² − 1)); returns the KL sum (in double).
+    /// <see cref="SampleWithKl"/>'s forward pass over the rows: z = μ + σ·ε (a product, then a sum, each rounded, as
+    /// libtorch's <c>mean.Plus(std * epsilon)</c>); returns the KL sum <c>Σ ½ Σ_k ((σ² − 1) − log σ² + μ²)</c> in double.
     /// </summary>
-    internal static double SampleRows(ReadOnlySpan<float> parameters, ReadOnlySpan<float> epsilon, Span<float> sample, Span<float> factors, int latentSize)
+    /// <param name="parameters">μ then log σ² per row, <c>[P, 2K]</c>.</param>
+    /// <param name="deviation">σ = exp(½ log σ²), <c>[P, K]</c> (libtorch's exp).</param>
+    /// <param name="variance">σ² = exp(log σ²), <c>[P, K]</c> (libtorch's exp).</param>
+    /// <param name="epsilon">ε, <c>[P, K]</c>.</param>
+    /// <param name="sample">z, written, <c>[P, K]</c>.</param>
+    /// <param name="latentSize">K.</param>
+    internal static double SampleRows(ReadOnlySpan<float> parameters, ReadOnlySpan<float> deviation, ReadOnlySpan<float> variance,
+        ReadOnlySpan<float> epsilon, Span<float> sample, int latentSize)
     {
         int k = latentSize, rows = epsilon.Length / k;
+        if (parameters.Length != 2 * epsilon.Length || deviation.Length != epsilon.Length || variance.Length != epsilon.Length
+            || sample.Length != epsilon.Length || epsilon.Length % k != 0)
+            throw new ArgumentException($"The latent's spans must be [P, {2 * k}] and four [P, {k}]; got {parameters.Length}, {deviation.Length}, {variance.Length}, {epsilon.Length}, {sample.Length} values.");
         Span<float> scratch = k <= 1024 ? stackalloc float[k] : new float[k];
         double kl = 0;
         for (int p = 0; p < rows; p++)
         {
             var mean = parameters.Slice(2 * p * k, k);
             var logVariance = parameters.Slice(2 * p * k + k, k);
-            var e = epsilon.Slice(p * k, k);
-            var z = sample.Slice(p * k, k);
-            var sampleFactor = factors.Slice(2 * p * k, k);
-            var klFactor = factors.Slice(2 * p * k + k, k);
-            // σ = exp(½ log σ²); z = μ + σ·ε; backward's ∂z/∂log σ² = ½·σ·ε.
-            TensorPrimitives.Multiply(logVariance, 0.5f, scratch);
-            TensorPrimitives.Exp(scratch, scratch);
-            TensorPrimitives.Multiply(scratch, e, scratch);
-            TensorPrimitives.Add(mean, scratch, z);
-            TensorPrimitives.Multiply(scratch, 0.5f, sampleFactor);
-            // KL row: ½ Σ (σ² − 1 − log σ² + μ²); backward's ∂KL/∂log σ² = ½·(σ² − 1), ∂KL/∂μ = μ.
-            TensorPrimitives.Exp(logVariance, scratch);
-            TensorPrimitives.Subtract(scratch, 1f, scratch);
-            TensorPrimitives.Multiply(scratch, 0.5f, klFactor);
+            var row = sample.Slice(p * k, k);
+            TensorPrimitives.Multiply(deviation.Slice(p * k, k), epsilon.Slice(p * k, k), row);
+            TensorPrimitives.Add(mean, row, row);
+            TensorPrimitives.Subtract(variance.Slice(p * k, k), 1f, scratch);
             TensorPrimitives.Subtract(scratch, logVariance, scratch);
-            TensorPrimitives.FusedMultiplyAdd(mean, mean, scratch, scratch);
-            kl += 0.5 * TensorPrimitives.Sum(scratch);
+            for (int j = 0; j < k; j++)
+                kl += scratch[j] + mean[j] * mean[j];
         }
-        return kl;
+        return 0.5 * kl;
     }
 
     /// <summary>
-    /// One row pass of <see cref="SampleWithKl"/> backward: the gradient at the parameters <c>[P, 2K]</c> from the
-    /// gradient at z and the KL sum's gradient <paramref name="klGradient"/>: ∂μ = dz + g·μ, ∂log σ² = dz·½σε + g·½(σ² − 1).
+    /// <see cref="SampleWithKl"/>'s backward pass over the rows: the gradient at the parameters <c>[P, 2K]</c> from the
+    /// gradient at z and <paramref name="klGradient"/>, the KL sum's, in the operations and the order in which autograd
+    /// computes and accumulates them for the composition (so the bits are the same): with g = ½·klGradient,
+    /// ∂μ = g·(2μ) + dz and ∂log σ² = (−g + g·σ²) + ((dz·ε)·σ)·½.
     /// </summary>
-    internal static void SampleGradientRows(ReadOnlySpan<float> parameters, ReadOnlySpan<float> factors, ReadOnlySpan<float> sampleGradient,
-        float klGradient, Span<float> gradient, int latentSize)
+    internal static void SampleGradientRows(ReadOnlySpan<float> parameters, ReadOnlySpan<float> deviation, ReadOnlySpan<float> variance,
+        ReadOnlySpan<float> epsilon, ReadOnlySpan<float> sampleGradient, float klGradient, Span<float> gradient, int latentSize)
     {
-        int k = latentSize, rows = sampleGradient.Length / k;
+        int k = latentSize, rows = epsilon.Length / k;
+        if (parameters.Length != 2 * epsilon.Length || gradient.Length != parameters.Length || deviation.Length != epsilon.Length
+            || variance.Length != epsilon.Length || sampleGradient.Length != epsilon.Length || epsilon.Length % k != 0)
+            throw new ArgumentException($"The latent's gradient spans must be two [P, {2 * k}] and four [P, {k}]; got {parameters.Length}, {gradient.Length}, {deviation.Length}, {variance.Length}, {epsilon.Length}, {sampleGradient.Length} values.");
+        float g = klGradient * 0.5f;
+        Span<float> fromSample = k <= 1024 ? stackalloc float[k] : new float[k];
         for (int p = 0; p < rows; p++)
         {
+            var mean = parameters.Slice(2 * p * k, k);
             var dz = sampleGradient.Slice(p * k, k);
-            TensorPrimitives.FusedMultiplyAdd(parameters.Slice(2 * p * k, k), klGradient, dz, gradient.Slice(2 * p * k, k));
+            var meanGradient = gradient.Slice(2 * p * k, k);
             var logVarianceGradient = gradient.Slice(2 * p * k + k, k);
-            TensorPrimitives.Multiply(factors.Slice(2 * p * k + k, k), klGradient, logVarianceGradient);
-            TensorPrimitives.FusedMultiplyAdd(dz, factors.Slice(2 * p * k, k), logVarianceGradient, logVarianceGradient);
+            // μ: the KL's square (g·(2μ)), then the sample's sum (dz).
+            TensorPrimitives.Multiply(mean, 2f, meanGradient);
+            TensorPrimitives.Multiply(meanGradient, g, meanGradient);
+            TensorPrimitives.Add(meanGradient, dz, meanGradient);
+            // log σ²: the KL's two terms (−g from − log σ², then g·σ² from exp), then the sample's ((dz·ε)·σ)·½.
+            TensorPrimitives.Multiply(variance.Slice(p * k, k), g, logVarianceGradient);
+            TensorPrimitives.Add(logVarianceGradient, -g, logVarianceGradient);
+            TensorPrimitives.Multiply(dz, epsilon.Slice(p * k, k), fromSample);
+            TensorPrimitives.Multiply(fromSample, deviation.Slice(p * k, k), fromSample);
+            TensorPrimitives.Multiply(fromSample, 0.5f, fromSample);
+            TensorPrimitives.Add(logVarianceGradient, fromSample, logVarianceGradient);
         }
     }
 
@@ -152,11 +171,14 @@ internal static class GaussianLatent
             int k = (int)vars[2];
             using var scope = NewDisposeScope();
             long rows = parameters.shape[0];
+            // σ and σ² from libtorch's exp on the same views as the composition (the same bits).
+            var logVariance = parameters.narrow(1, k, k);
+            var deviation = logVariance.mul(TorchScalars.Half).exp();
+            var variance = logVariance.exp();
             var sample = empty(new[] { rows, (long)k }, ScalarType.Float32, parameters.device);
-            var factors = empty(new[] { rows, 2L * k }, ScalarType.Float32, parameters.device);
-            double kl = rows == 0 ? 0 : SampleRows(CpuTensorMemory.Floats(parameters), CpuTensorMemory.Floats(epsilon),
-                CpuTensorMemory.Floats(sample), CpuTensorMemory.Floats(factors), k);
-            ctx.save_for_backward([parameters, factors.MoveToOuterDisposeScope()]);
+            double kl = rows == 0 ? 0 : SampleRows(CpuTensorMemory.Floats(parameters), CpuTensorMemory.Floats(deviation),
+                CpuTensorMemory.Floats(variance), CpuTensorMemory.Floats(epsilon), CpuTensorMemory.Floats(sample), k);
+            ctx.save_for_backward([parameters, deviation.MoveToOuterDisposeScope(), variance.MoveToOuterDisposeScope(), epsilon]);
             return [sample.MoveToOuterDisposeScope(), tensor((float)kl).MoveToOuterDisposeScope()];
         }
 
@@ -164,15 +186,15 @@ internal static class GaussianLatent
         {
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables();
-            var (parameters, factors) = (saved[0], saved[1]);
+            var (parameters, deviation, variance, epsilon) = (saved[0], saved[1], saved[2], saved[3]);
             long rows = parameters.shape[0];
             int k = (int)(parameters.shape[1] / 2);
-            var sampleGradient = grad_outputs[0] is { } dz && dz.numel() > 0 ? dz.contiguous() : zeros(rows, k);
-            float klGradient = grad_outputs[1] is { } g && g.numel() > 0 ? g.item<float>() : 0f;
+            var sampleGradient = grad_outputs[0] is { } dz ? dz.contiguous() : zeros(rows, k);
+            float klGradient = grad_outputs[1] is { } g ? g.item<float>() : 0f;
             var gradient = empty(parameters.shape, ScalarType.Float32, parameters.device);
             if (rows > 0)
-                SampleGradientRows(CpuTensorMemory.Floats(parameters), CpuTensorMemory.Floats(factors), CpuTensorMemory.Floats(sampleGradient),
-                    klGradient, CpuTensorMemory.Floats(gradient), k);
+                SampleGradientRows(CpuTensorMemory.Floats(parameters), CpuTensorMemory.Floats(deviation), CpuTensorMemory.Floats(variance),
+                    CpuTensorMemory.Floats(epsilon), CpuTensorMemory.Floats(sampleGradient), klGradient, CpuTensorMemory.Floats(gradient), k);
             return [gradient.MoveToOuterDisposeScope(), null!, null!];
         }
     }
