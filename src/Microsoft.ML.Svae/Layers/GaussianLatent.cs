@@ -35,8 +35,12 @@ internal static class GaussianLatent
     {
         using var scope = NewDisposeScope();
         var epsilon = randn(mean.shape, mean.dtype, mean.device, generator: generator);
-        return mean.Plus(logVariance.mul(TorchScalars.Half).exp() * epsilon).MoveToOuterDisposeScope();
+        return Reparameterize(mean, logVariance, epsilon).MoveToOuterDisposeScope();
     }
+
+    /// <summary>z = μ + exp(½ log σ²)·ε for a given ε.</summary>
+    public static Tensor Reparameterize(Tensor mean, Tensor logVariance, Tensor epsilon)
+        => mean.Plus(logVariance.mul(TorchScalars.Half).exp() * epsilon);
 
     /// <summary>
     /// μ and log σ² from an encoder output <c>[..., 2K]</c>: the first K values are μ, the last K log σ² (views
@@ -50,14 +54,14 @@ internal static class GaussianLatent
         return (mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
     }
 
-    /// <summary>z: <see cref="Reparameterize"/> in training mode, μ in eval mode.</summary>
+    /// <summary>z: <see cref="Reparameterize(Tensor, Tensor, Generator?)"/> in training mode, μ in eval mode.</summary>
     public static Tensor Sample(Tensor mean, Tensor logVariance, Generator? generator, bool training)
         => training ? Reparameterize(mean, logVariance, generator) : mean;
 
     /// <summary>
     /// The sample z = μ + exp(½ log σ²)·ε <c>[P, K]</c> and the KL divergence summed over all rows,
     /// <c>Σ_p ½ Σ_k (σ² − 1 − log σ² + μ²)</c> (a scalar), from encoder outputs <c>[P, 2K]</c> (μ, then log σ²), in
-    /// training mode: the same values as <see cref="Split"/>, <see cref="Reparameterize"/> and
+    /// training mode: the same values as <see cref="Split"/>, <see cref="Reparameterize(Tensor, Tensor, Generator?)"/> and
     /// <see cref="KlDivergence(Tensor, Tensor)"/> summed, with ε drawn by the same <c>randn</c> call.
     /// </summary>
     /// <remarks>
@@ -74,6 +78,7 @@ internal static class GaussianLatent
     public static (Tensor Sample, Tensor KlSum) SampleWithKl(Tensor parameters, int latentSize, Generator? generator)
     {
         using var scope = NewDisposeScope();
+        ArgumentOutOfRangeException.ThrowIfLessThan(latentSize, 1);
         if (parameters.dim() != 2 || parameters.shape[1] != 2L * latentSize)
             throw new ArgumentException(
                 $"The Gaussian parameters must be [rows, {2L * latentSize}] (μ then log σ²); got [{string.Join(", ", parameters.shape)}].",
@@ -85,7 +90,7 @@ internal static class GaussianLatent
             return (outputs[0].MoveToOuterDisposeScope(), outputs[1].MoveToOuterDisposeScope());
         }
         var (mean, logVariance) = Split(parameters, latentSize);
-        var z = mean.Plus(logVariance.mul(TorchScalars.Half).exp() * epsilon);
+        var z = Reparameterize(mean, logVariance, epsilon);
         var kl = KlDivergence(mean, logVariance).sum();
         return (z.MoveToOuterDisposeScope(), kl.MoveToOuterDisposeScope());
     }
@@ -169,6 +174,9 @@ internal static class GaussianLatent
             var parameters = (Tensor)vars[0];
             var epsilon = (Tensor)vars[1];
             int k = (int)vars[2];
+            // An output that does not reach the loss gets no gradient (null or an invalid handle in backward), rather than
+            // zeros TorchSharp would make from a tensor of this call's dispose scope.
+            ctx.set_materialize_grads(false);
             using var scope = NewDisposeScope();
             long rows = parameters.shape[0];
             // σ and σ² from libtorch's exp on the same views as the composition (the same bits).
@@ -189,13 +197,15 @@ internal static class GaussianLatent
             var (parameters, deviation, variance, epsilon) = (saved[0], saved[1], saved[2], saved[3]);
             long rows = parameters.shape[0];
             int k = (int)(parameters.shape[1] / 2);
-            var sampleGradient = grad_outputs[0] is { } dz ? dz.contiguous() : zeros(rows, k);
-            float klGradient = grad_outputs[1] is { } g ? g.item<float>() : 0f;
+            var sampleGradient = Defined(grad_outputs[0]) is { } dz ? dz.contiguous() : zeros(rows, k);
+            float klGradient = Defined(grad_outputs[1]) is { } g ? g.item<float>() : 0f;
             var gradient = empty(parameters.shape, ScalarType.Float32, parameters.device);
             if (rows > 0)
                 SampleGradientRows(CpuTensorMemory.Floats(parameters), CpuTensorMemory.Floats(deviation), CpuTensorMemory.Floats(variance),
                     CpuTensorMemory.Floats(epsilon), CpuTensorMemory.Floats(sampleGradient), klGradient, CpuTensorMemory.Floats(gradient), k);
             return [gradient.MoveToOuterDisposeScope(), null!, null!];
         }
+
+        private static Tensor? Defined(Tensor? gradient) => gradient is null || gradient.IsInvalid ? null : gradient;
     }
 }

@@ -73,4 +73,72 @@ public class GaussianLatentTests
         var error = Assert.Throws<ArgumentException>(() => GaussianLatent.SampleWithKl(input, 3, null));
         Assert.StartsWith("The Gaussian parameters must be [rows, 6] (μ then log σ²); got [2, 5].", error.Message);
     }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void BackwardFromOneOutputAloneIsTheCompositions(bool fromSample, bool fromKl)
+    {
+        // An output that does not reach the loss gets no gradient: the other one's alone, with the composition's bits.
+        using var scope = NewDisposeScope();
+        using var data = new Generator(21, CPU);
+        var parameters = randn(new long[] { 5, 8 }, generator: data);
+        var upstream = randn(new long[] { 5, 4 }, generator: data);
+        var (_, _, expected) = Composed(parameters, 4, seed: 2, fromSample ? upstream : zeros(5, 4), fromKl ? 0.5f : 0f);
+
+        var input = parameters.clone().requires_grad_();
+        using var generator = new Generator(2, CPU);
+        var (z, klSum) = GaussianLatent.SampleWithKl(input, 4, generator);
+        (fromSample ? z.mul(upstream).sum() : klSum.mul(0.5f)).backward();
+        Assert.True(input.grad!.equal(expected).all().item<bool>());
+    }
+
+    [Fact]
+    public void TheGeneratorIsLeftWhereTheCompositionLeavesIt()
+    {
+        using var scope = NewDisposeScope();
+        var parameters = randn(3, 10).requires_grad_();
+        using var fused = new Generator(17, CPU);
+        GaussianLatent.SampleWithKl(parameters, 5, fused);
+        using var composed = new Generator(17, CPU);
+        var (mean, logVariance) = GaussianLatent.Split(parameters, 5);
+        GaussianLatent.Reparameterize(mean, logVariance, composed);
+        Assert.True(randn(new long[] { 4 }, generator: fused).equal(randn(new long[] { 4 }, generator: composed)).all().item<bool>());
+    }
+
+    [Fact]
+    public void WithoutAutogradItIsTheCompositionWithTheSameValues()
+    {
+        using var scope = NewDisposeScope();
+        using var data = new Generator(4, CPU);
+        var parameters = randn(new long[] { 6, 6 }, generator: data);
+        using var first = new Generator(8, CPU);
+        var (fusedZ, fusedKl) = GaussianLatent.SampleWithKl(parameters, 3, first);
+        using var second = new Generator(8, CPU);
+        using (no_grad())
+        {
+            var (z, kl) = GaussianLatent.SampleWithKl(parameters, 3, second);
+            Assert.True(z.equal(fusedZ.detach()).all().item<bool>());
+            Assert.Equal(kl.item<float>(), fusedKl.item<float>(), 1e-5 * Math.Max(1, Math.Abs(kl.item<float>())));
+        }
+    }
+
+    [Fact]
+    public void NoRowsGiveAnEmptySampleAndAZeroKl()
+    {
+        using var scope = NewDisposeScope();
+        var input = zeros(0, 4).requires_grad_();
+        var (z, klSum) = GaussianLatent.SampleWithKl(input, 2, null);
+        Assert.Equal(new long[] { 0, 2 }, z.shape);
+        Assert.Equal(0f, klSum.item<float>());
+        klSum.backward();
+        Assert.Equal(new long[] { 0, 4 }, input.grad!.shape);
+    }
+
+    [Fact]
+    public void ALatentSizeBelowOneIsRejected()
+    {
+        using var input = zeros(2, 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => GaussianLatent.SampleWithKl(input, 0, null));
+    }
 }

@@ -241,4 +241,31 @@ public class SvaeNetworkTests
         for (int i = 0; i < e.Length; i++)
             Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5f * Math.Max(1, Math.Abs(e[i])), $"[{i}] expected {e[i]}, got {a[i]}");
     }
+
+    [Fact]
+    public void SampleWithKlIsTheMeanAndTheComposedKlInEvalModeAndTheSampleInTrainingMode()
+    {
+        using var network = Network();
+        using var scope = NewDisposeScope();
+        using var data = new Generator(5, CPU);
+        var states = randn(new long[] { 6, 10 }, generator: data);
+        var (mean, logVariance) = network.Encode(states);
+        var kl = GaussianLatent.KlDivergence(mean, logVariance).sum();
+
+        network.eval();
+        var (z, klSum) = network.SampleWithKl(states);
+        Assert.True(z.equal(mean).all().item<bool>());
+        Assert.Equal(kl.item<float>(), klSum.item<float>());
+
+        network.train();
+        using var first = new Generator(9, CPU);
+        network.NoiseGenerator = first;
+        var (sampled, sampledKl) = network.SampleWithKl(states);
+        using var second = new Generator(9, CPU);
+        network.NoiseGenerator = second;
+        var expected = network.Sample(mean, logVariance);
+        network.NoiseGenerator = null;
+        Assert.True(sampled.equal(expected).all().item<bool>());
+        Assert.Equal(kl.item<float>(), sampledKl.item<float>(), 1e-5 * Math.Max(1, Math.Abs(kl.item<float>())));
+    }
 }

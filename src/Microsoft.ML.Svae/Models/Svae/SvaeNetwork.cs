@@ -113,9 +113,15 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
     public (Tensor mean, Tensor logVariance) Encode(Tensor states)
     {
         using var scope = NewDisposeScope();
-        var parameters = encoderOut.call(tanh(encoderHidden.call(states)));
-        var (mean, logVariance) = GaussianLatent.Split(parameters, LatentSize);
+        var (mean, logVariance) = GaussianLatent.Split(EncoderParameters(states), LatentSize);
         return (mean.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The encoder's outputs <c>[..., 2K]</c>: μ, then log σ².</summary>
+    private Tensor EncoderParameters(Tensor states)
+    {
+        using var scope = NewDisposeScope();
+        return encoderOut.call(tanh(encoderHidden.call(states))).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -132,8 +138,7 @@ internal sealed class SvaeNetwork : Module<Tensor, (Tensor logits, Tensor mean, 
             var kl = GaussianLatent.KlDivergence(mean, logVariance).sum();
             return (mean.MoveToOuterDisposeScope(), kl.MoveToOuterDisposeScope());
         }
-        var parameters = encoderOut.call(tanh(encoderHidden.call(states)));
-        var (z, klSum) = GaussianLatent.SampleWithKl(parameters, LatentSize, NoiseGenerator);
+        var (z, klSum) = GaussianLatent.SampleWithKl(EncoderParameters(states), LatentSize, NoiseGenerator);
         return (z.MoveToOuterDisposeScope(), klSum.MoveToOuterDisposeScope());
     }
 
