@@ -88,8 +88,8 @@ public sealed partial class SvaeTrainer
         /// bfloat16 and the products were measured 3-60 times slower than float32's, so training is much slower there
         /// (training logs a warning when the CPU's flags show no such hardware). Ignored on CUDA devices (training runs in float32 there). Not in the paper
         /// or the authors' code. Measured on a CPU with AMX, one libtorch thread (docs/BENCHMARKS.md, issue 16, "bfloat16
-        /// matrix products in training" and "Managed kernels together"): about 30% less time per ML-1M-shaped epoch than
-        /// Float32 (0.68 and 0.69), with test NDCG@100 on MovieLens-100K within noise of
+        /// matrix products in training" and "The glue around the products"): about 25% less time per ML-1M-shaped epoch than
+        /// Float32 (0.76 and 0.74 of Float32's median epoch in two rounds of alternated runs), with test NDCG@100 on MovieLens-100K within noise of
         /// float32 (−0.31 and +0.14 points, paired over split seeds 1-5); at the defaults Recall@10 and Precision@10 were
         /// lower (−0.91 and −0.66 points, intervals excluding 0), with a shorter schedule NDCG@10 higher (+0.41).
         /// Peak memory in training at the Netflix subset's shape is lower than Float32's (2.4 against 2.8 GiB; docs/BENCHMARKS.md,
