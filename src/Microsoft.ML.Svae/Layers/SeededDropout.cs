@@ -109,8 +109,7 @@ internal static class SeededDropout
     {
         if (uniform.Length != values.Length || result.Length != values.Length)
             throw new ArgumentException(
-                $"Dropout's values, draws and result must have one length; got {values.Length}, {uniform.Length} and {result.Length}.",
-                nameof(uniform));
+                $"Dropout's values, draws and result must have one length; got {values.Length}, {uniform.Length} and {result.Length}.");
         int i = 0;
         if (UseVector512 && values.Length >= Vector512<float>.Count)
         {

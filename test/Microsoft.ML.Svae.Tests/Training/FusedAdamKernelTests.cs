@@ -168,7 +168,8 @@ public class FusedAdamKernelTests
     public void TheParallelStepEqualsTheTensorPrimitivesSequenceBitForBit(int vectorBits, bool decoupled, double weightDecay)
     {
         // 70,000 elements: above the parallel threshold, 18 chunks split over 2 and 3 workers (a ragged last chunk).
-        // The forced width flows into Parallel.For's workers.
+        // The forced width flows into Parallel.For's workers (every width gives the same bits, so this checks the split,
+        // not which width the workers took).
         const int Length = 70_000;
         Assert.True(Length >= FusedAdamStep.ParallelThreshold);
         WithVectorBits(vectorBits, () =>

@@ -29,8 +29,8 @@ public class SeededDropoutTests
     }
 
     /// <summary>
-    /// Gaussian values with every special value mixed in (±0, ±∞, NaN, the smallest subnormal, the largest float), in a
-    /// shape whose element count is odd.
+    /// Gaussian values with every special value mixed in (±0, ±∞, NaN, the smallest subnormal, the largest float), in
+    /// the given shape.
     /// </summary>
     private static Tensor Values(long[] shape, ulong seed)
     {
