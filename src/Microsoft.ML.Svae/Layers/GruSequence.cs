@@ -14,10 +14,11 @@ namespace Microsoft.ML.Svae;
 /// Why: at SVAE's 8 users per step, libtorch's CPU GRU records about a dozen small autograd operations per position
 /// and runs as many autograd nodes per position backward; the time goes to dispatching them, not to the
 /// <c>[B × H]·[H × 3H]</c> products. Here the forward pass runs without autograd: the input projection of all steps in
-/// one matrix product, then per step one <c>addmm</c> and the gate arithmetic. The backward pass computes, for all
-/// steps at once, every factor that does not depend on the recursion, runs the recursion with one <c>addmm</c> per
-/// step, and then the weight, bias and input gradients as matrix products (or sums) over all steps at once (one for
-/// W_hh, two for W_ih and for the input: the (r, z) and n parts of the gates).
+/// one matrix product, then per step one <c>addmm</c> and the gate arithmetic. The backward pass runs the recursion
+/// with one <c>addmm</c> per step (on the managed path one pass per user and position computes, inside the recursion,
+/// that row's gate gradients from the factors that do not depend on it; on the operations path those factors are
+/// computed for all steps at once before it), and then the weight, bias and input gradients as matrix products (or
+/// sums) over all steps at once (one for W_hh, two for W_ih and for the input: the (r, z) and n parts of the gates).
 /// </para>
 /// <para>
 /// In float32 on the CPU the gate arithmetic of each step and the backward factors run on spans over the buffers
@@ -129,7 +130,8 @@ internal static class GruSequence
     /// operands of the products over all positions (gh's and gi's gradients, h_{t−1}) while the row is in cache; the input
     /// gradient's product is copied (float32) or widened (bfloat16) row by row into a batch-first tensor. Every value is
     /// the one the whole-tensor libtorch passes they replace computed (the same float32 operations in the same order; the
-    /// bfloat16 rounding is libtorch's, round to nearest even).
+    /// bfloat16 rounding is libtorch's, round to nearest even, for every number but NaN: a NaN becomes 0x7FC0 here and
+    /// 0xFFFF in libtorch's vectorised cast, both NaN).
     /// </para>
     /// <para>
     /// Other number formats and devices run the same arithmetic as libtorch operations over whole tensors.
@@ -138,6 +140,9 @@ internal static class GruSequence
     private sealed class FusedGru : autograd.SingleTensorFunction<FusedGru>
     {
         public override string Name => nameof(FusedGru);
+
+        /// <summary>The context's key for whether forward ran on spans (<see cref="RunsManaged"/>); backward reads it.</summary>
+        private const string ManagedKey = "managed";
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
@@ -149,7 +154,10 @@ internal static class GruSequence
             bool reduced = (bool)vars[5];
             using var scope = NewDisposeScope();
             var source = input.is_contiguous() ? input : input.contiguous();
-            var output = RunsManaged(source, inputWeight, hiddenWeight, inputBias, hiddenBias)
+            bool managed = RunsManaged(source, inputWeight, hiddenWeight, inputBias, hiddenBias);
+            // Backward takes the path forward took (what each saves differs): recorded, not inferred from the saved tensors.
+            ctx.save_data(ManagedKey, managed);
+            var output = managed
                 ? ManagedForward(ctx, source, inputWeight, hiddenWeight, inputBias, hiddenBias, reduced)
                 : OperationsForward(ctx, input, inputWeight, hiddenWeight, inputBias, hiddenBias, reduced);
             return output.MoveToOuterDisposeScope();
@@ -159,7 +167,7 @@ internal static class GruSequence
         {
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables();
-            var gradients = CpuTensorMemory.SpansFloats(saved[3])
+            var gradients = (bool)ctx.get_data(ManagedKey)
                 ? ManagedBackward(saved, grad_output)
                 : OperationsBackward(saved, grad_output);
             return [gradients.Input.MoveToOuterDisposeScope(), gradients.InputWeight.MoveToOuterDisposeScope(),

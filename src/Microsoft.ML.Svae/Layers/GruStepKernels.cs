@@ -5,9 +5,14 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 namespace Microsoft.ML.Svae;
 
 /// <summary>
-/// The fused GRU's per-position gate arithmetic (<see cref="GruSequence"/>) on spans over float32 CPU buffers, with
-/// <see cref="System.Numerics.Tensors.TensorPrimitives"/>: a handful of vectorised calls per user and position instead of one libtorch
-/// operation per step, each of which costs a few microseconds of dispatch on SVAE's <c>[8 × 200]</c> gates (issue 16).
+/// The fused GRU's per-position work (<see cref="GruSequence"/>) on spans over float32 CPU buffers, one user's row at a
+/// time instead of one libtorch operation per step, each of which costs a few microseconds of dispatch on SVAE's
+/// <c>[8 × 200]</c> gates (issue 16): <see cref="Project(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/>
+/// and its bfloat16 overload set a step's gates and candidate from the input projection and the biases (the bfloat16 one
+/// widens the product's raw bits with <see cref="BFloat16Rows"/>); <see cref="Forward"/> runs the gate arithmetic with
+/// <see cref="System.Numerics.Tensors.TensorPrimitives"/> calls; <see cref="BackwardRow"/> is one explicit vector loop
+/// (512-bit where <see cref="UseVector512"/>, then <see cref="Vector{T}"/>, then scalars) per user and position. The
+/// fused GRU itself writes the bfloat16 operands of the backward products from these rows with <see cref="BFloat16Rows"/>.
 /// </summary>
 /// <remarks>
 /// Layouts, all contiguous, position-major as in <see cref="GruSequence"/>: gates <c>[T, B, 3H]</c> holding
@@ -123,10 +128,12 @@ internal static class GruStepKernels
         ReadOnlySpan<float> candidate, ReadOnlySpan<float> previous, Span<float> gateGradient, Span<float> newGradient, bool wide)
     {
         int hidden = candidate.Length;
-        if (outputGradient.Length != hidden || carried.Length != hidden || previous.Length != hidden || newGradient.Length != hidden
-            || gates.Length != 3 * hidden || gateGradient.Length != 3 * hidden)
-            throw new ArgumentException(
-                $"A GRU backward row needs [H] output gradient, carried gradient, candidate, previous state and gi_n gradient and [3H] gates and gate gradient; got H = {hidden}, {outputGradient.Length}, {carried.Length}, {previous.Length}, {newGradient.Length}, {gates.Length} and {gateGradient.Length}.");
+        Check(outputGradient.Length, hidden, "H", hidden, nameof(outputGradient));
+        Check(carried.Length, hidden, "H", hidden, nameof(carried));
+        Check(previous.Length, hidden, "H", hidden, nameof(previous));
+        Check(newGradient.Length, hidden, "H", hidden, nameof(newGradient));
+        Check(gates.Length, 3 * hidden, "3H", hidden, nameof(gates));
+        Check(gateGradient.Length, 3 * hidden, "3H", hidden, nameof(gateGradient));
         var reset = gates[..hidden];
         var update = gates.Slice(hidden, hidden);
         var hiddenNew = gates.Slice(2 * hidden, hidden);
@@ -191,6 +198,13 @@ internal static class GruStepKernels
             hiddenNewGradient[j] = newFactor * r * dh;
             carried[j] = dh * z;
             newGradient[j] = dh * newFactor;
+        }
+
+        static void Check(int length, int expected, string size, int hidden, string name)
+        {
+            if (length != expected)
+                throw new ArgumentException(
+                    $"A GRU backward row's '{name}' must hold {size} = {expected} floats (H = {hidden}, the candidate's length); got {length}.", name);
         }
     }
 }

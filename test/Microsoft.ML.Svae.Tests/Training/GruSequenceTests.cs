@@ -69,6 +69,67 @@ public class GruSequenceTests
             AssertClose(expectedGradients[i], actualGradients[i], names[i]);
     }
 
+    [Theory]
+    [InlineData(TrainingPrecision.Float32, 3, 5, 37, true)]
+    [InlineData(TrainingPrecision.Float32, 3, 1, 37, false)]
+    [InlineData(TrainingPrecision.Float32, 8, 6, 200, true)]
+    [InlineData(TrainingPrecision.Float32, 8, 1, 200, true)]
+    [InlineData(TrainingPrecision.Float32, 8, 4, 200, false)]
+    [InlineData(TrainingPrecision.BFloat16, 3, 5, 37, true)]
+    [InlineData(TrainingPrecision.BFloat16, 3, 1, 37, false)]
+    [InlineData(TrainingPrecision.BFloat16, 8, 6, 200, true)]
+    [InlineData(TrainingPrecision.BFloat16, 8, 1, 200, true)]
+    [InlineData(TrainingPrecision.BFloat16, 8, 4, 200, false)]
+    public void TheFusedGruGivesSession9sBitsForTheOutputAndAllFiveGradients(TrainingPrecision precision, int batch, int positions, int hidden, bool vector512)
+    {
+        // The restructured fused GRU (row-by-row glue on spans, one backward pass per row, managed bfloat16 casts) against
+        // session 9's fused GRU kept in the tests (Session9ReferenceGru: whole-tensor libtorch glue, factors for all steps
+        // at once): equal bits for h_1..h_T and the gradients of the input, W_ih, W_hh, b_ih and b_hh, at I = 256 (SVAE's
+        // embedding width), H = 37 (rows off every vector width) and 200 (SVAE's), one position and several, on the
+        // 512-bit and the Vector<T> paths.
+        const int inputSize = 256;
+        using var gru = Gru(inputSize, hidden, seed: 29);
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(31 + (ulong)(batch * 100 + positions * 10 + hidden), CPU);
+        var x = randn(new long[] { batch, positions, inputSize }, generator: generator);
+        var upstream = randn(new long[] { batch, positions, hidden }, generator: generator);
+
+        float[][] Run(Func<Tensor, Tensor> gruOf)
+        {
+            var input = x.clone().requires_grad_();
+            var output = gruOf(input);
+            output.backward([upstream]);
+            var results = new List<float[]> { output.detach().contiguous().data<float>().ToArray(), input.grad!.contiguous().data<float>().ToArray() };
+            results.AddRange(gru.parameters().Select(p => p.grad!.contiguous().data<float>().ToArray()));
+            gru.zero_grad();
+            return results.ToArray();
+        }
+
+        var expected = Run(input => Session9ReferenceGru.Apply(gru, input, precision == TrainingPrecision.BFloat16));
+        float[][] actual;
+        GruStepKernels.UseVector512 = vector512;
+        try
+        {
+            actual = Run(input => GruSequence.Fused(gru, input, precision));
+        }
+        finally
+        {
+            GruStepKernels.UseVector512 = true;
+        }
+
+        var what = new[] { "output", "input gradient", "W_ih gradient", "W_hh gradient", "b_ih gradient", "b_hh gradient" };
+        Assert.Equal(what.Length, expected.Length);
+        Assert.Equal(what.Length, actual.Length);
+        Assert.Equal(batch * positions * hidden, expected[0].Length);
+        for (int k = 0; k < what.Length; k++)
+        {
+            Assert.Equal(expected[k].Length, actual[k].Length);
+            int mismatch = Enumerable.Range(0, expected[k].Length)
+                .FirstOrDefault(j => BitConverter.SingleToInt32Bits(expected[k][j]) != BitConverter.SingleToInt32Bits(actual[k][j]), -1);
+            Assert.True(mismatch < 0, $"{what[k]}[{mismatch}]: session 9 gave {(mismatch < 0 ? 0 : expected[k][mismatch]):R}, the fused GRU {(mismatch < 0 ? 0 : actual[k][mismatch]):R}");
+        }
+    }
+
     [Fact]
     public void BackwardWorksAfterTheForwardsScopeIsDisposedAndCollected()
     {

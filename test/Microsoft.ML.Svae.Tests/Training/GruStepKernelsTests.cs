@@ -100,7 +100,11 @@ public class GruStepKernelsTests
     {
         var error = Assert.Throws<ArgumentException>(() => GruStepKernels.BackwardRow(new float[4], new float[4], true, new float[12],
             new float[4], new float[4], new float[11], new float[4], true));
-        Assert.Equal("A GRU backward row needs [H] output gradient, carried gradient, candidate, previous state and gi_n gradient and [3H] gates and gate gradient; got H = 4, 4, 4, 4, 4, 12 and 11.", error.Message);
+        Assert.Equal("A GRU backward row's 'gateGradient' must hold 3H = 12 floats (H = 4, the candidate's length); got 11. (Parameter 'gateGradient')", error.Message);
+        Assert.Equal("gateGradient", error.ParamName);
+        var previous = Assert.Throws<ArgumentException>(() => GruStepKernels.BackwardRow(new float[4], new float[4], true, new float[12],
+            new float[4], new float[5], new float[12], new float[4], true));
+        Assert.Equal("A GRU backward row's 'previous' must hold H = 4 floats (H = 4, the candidate's length); got 5. (Parameter 'previous')", previous.Message);
     }
 
     [Theory]
