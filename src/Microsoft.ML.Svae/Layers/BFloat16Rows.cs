@@ -191,7 +191,9 @@ internal static class BFloat16Rows
 
     /// <summary>
     /// float32 bits rounded to nearest even at bit 16, shifted down: the bfloat16 bits (in the low half); every NaN gives
-    /// 0x7FC0 (the rounding alone could turn a NaN into an infinity).
+    /// 0x7FC0, the quiet NaN of c10's scalar conversion (libtorch's vectorized tensor cast gives 0xFFFF, also a NaN; the
+    /// rounding alone could turn a NaN into an infinity or −0). The one rounding of the training kernels (the GRU's and the
+    /// output layer's).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static uint Rounded(uint bits)
@@ -199,7 +201,7 @@ internal static class BFloat16Rows
 
     /// <inheritdoc cref="Rounded(uint)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<uint> Rounded(Vector<uint> bits)
+    internal static Vector<uint> Rounded(Vector<uint> bits)
         => Vector.ConditionalSelect(Vector.GreaterThan(bits & new Vector<uint>(0x7FFFFFFFu), new Vector<uint>(0x7F800000u)),
             new Vector<uint>(0x7FC0u),
             Vector.ShiftRightLogical(bits + new Vector<uint>(0x7FFFu) + (Vector.ShiftRightLogical(bits, 16) & Vector<uint>.One), 16));
@@ -213,7 +215,7 @@ internal static class BFloat16Rows
 
     /// <inheritdoc cref="Rounded(uint)"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<uint> Rounded(Vector512<uint> bits)
+    internal static Vector512<uint> Rounded(Vector512<uint> bits)
         => Vector512.ConditionalSelect(Vector512.GreaterThan(bits & Vector512.Create(0x7FFFFFFFu), Vector512.Create(0x7F800000u)),
             Vector512.Create(0x7FC0u),
             Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(bits, 16) & Vector512<uint>.One), 16));

@@ -300,7 +300,7 @@ internal static class NextKOutputLayer
             for (int j = 0; j < targets.Length; j++)
             {
                 int target = (int)targets[j];
-                stored[target] = (ushort)RoundToBFloat16(BitConverter.SingleToUInt32Bits(x[target]));
+                stored[target] = (ushort)BFloat16Rows.Rounded(BitConverter.SingleToUInt32Bits(x[target]));
             }
         }
         return loss;
@@ -410,7 +410,7 @@ internal static class NextKOutputLayer
                 (Vector512.Create<float>(accumulated.Slice(i)) + first).CopyTo(accumulated.Slice(i));
                 (Vector512.Create<float>(accumulated.Slice(next)) + second).CopyTo(accumulated.Slice(next));
                 if (!stored.IsEmpty)
-                    Vector512.Narrow(RoundToBFloat16(first.AsUInt32()), RoundToBFloat16(second.AsUInt32())).CopyTo(stored.Slice(i));
+                    Vector512.Narrow(BFloat16Rows.Rounded(first.AsUInt32()), BFloat16Rows.Rounded(second.AsUInt32())).CopyTo(stored.Slice(i));
             }
         }
         if (Vector.IsHardwareAccelerated && x.Length - i >= Vector<ushort>.Count)
@@ -426,7 +426,7 @@ internal static class NextKOutputLayer
                 (new Vector<float>(accumulated.Slice(i)) + first).CopyTo(accumulated.Slice(i));
                 (new Vector<float>(accumulated.Slice(next)) + second).CopyTo(accumulated.Slice(next));
                 if (!stored.IsEmpty)
-                    Vector.Narrow(RoundToBFloat16(Vector.AsVectorUInt32(first)), RoundToBFloat16(Vector.AsVectorUInt32(second)))
+                    Vector.Narrow(BFloat16Rows.Rounded(Vector.AsVectorUInt32(first)), BFloat16Rows.Rounded(Vector.AsVectorUInt32(second)))
                         .CopyTo(stored.Slice(i));
             }
         }
@@ -437,7 +437,7 @@ internal static class NextKOutputLayer
             accumulated[i] += x[i];
         }
         if (!stored.IsEmpty && tail < x.Length)
-            SingleToBFloat16(x.Slice(tail), stored.Slice(tail));
+            BFloat16Rows.Round(x.Slice(tail), stored.Slice(tail), wide: false);
     }
 
     /// <summary>
@@ -508,46 +508,6 @@ internal static class NextKOutputLayer
 
     /// <summary>The least argument of the pass's exp: exp(−86.6) ≈ 2.5e-38 is still a normal float.</summary>
     private const float ExpFloor = -86.6f;
-
-    /// <summary>
-    /// float32 bits rounded to nearest even at bit 16, shifted down: the bfloat16 bits (in the low half); every NaN gives
-    /// 0x7FC0, the quiet NaN of c10's scalar conversion (libtorch's vectorized tensor cast gives 0xFFFF, also a NaN;
-    /// the rounding alone could turn a NaN into an infinity or −0).
-    /// </summary>
-    private static uint RoundToBFloat16(uint bits)
-        => (bits & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : (bits + 0x7FFFu + ((bits >> 16) & 1)) >> 16;
-
-    /// <inheritdoc cref="RoundToBFloat16(uint)"/>
-    private static Vector<uint> RoundToBFloat16(Vector<uint> bits)
-        => Vector.ConditionalSelect(Vector.GreaterThan(bits & new Vector<uint>(0x7FFFFFFFu), new Vector<uint>(0x7F800000u)),
-            new Vector<uint>(0x7FC0u),
-            Vector.ShiftRightLogical(bits + new Vector<uint>(0x7FFFu) + (Vector.ShiftRightLogical(bits, 16) & Vector<uint>.One), 16));
-
-    /// <inheritdoc cref="RoundToBFloat16(uint)"/>
-    private static Vector512<uint> RoundToBFloat16(Vector512<uint> bits)
-        => Vector512.ConditionalSelect(Vector512.GreaterThan(bits & Vector512.Create(0x7FFFFFFFu), Vector512.Create(0x7F800000u)),
-            Vector512.Create(0x7FC0u),
-            Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(bits, 16) & Vector512<uint>.One), 16));
-
-    /// <summary>
-    /// float32 to bfloat16 (raw bits), rounded to nearest even as libtorch's cast does (every NaN to the NaN 0x7FC0).
-    /// </summary>
-    internal static void SingleToBFloat16(ReadOnlySpan<float> source, Span<ushort> destination)
-    {
-        var bits = MemoryMarshal.Cast<float, uint>(source);
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            for (; i <= bits.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
-            {
-                var low = new Vector<uint>(bits.Slice(i));
-                var high = new Vector<uint>(bits.Slice(i + Vector<uint>.Count));
-                Vector.Narrow(RoundToBFloat16(low), RoundToBFloat16(high)).CopyTo(destination.Slice(i));
-            }
-        }
-        for (; i < bits.Length; i++)
-            destination[i] = (ushort)RoundToBFloat16(bits[i]);
-    }
 
     private sealed class OutputCrossEntropy : autograd.SingleTensorFunction<OutputCrossEntropy>
     {

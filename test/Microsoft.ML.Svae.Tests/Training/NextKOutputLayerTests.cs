@@ -220,7 +220,7 @@ public class NextKOutputLayerTests
         var values = random.data<float>().ToArray().Concat(new[] { 1.00390625f, 1.01171875f, -1.00390625f, 0f, -0f, 1e-40f, 3.3895e38f }).ToArray();
         var expected = MemoryMarshalBits(tensor(values).to(ScalarType.BFloat16));
         var actual = new ushort[values.Length];
-        NextKOutputLayer.SingleToBFloat16(values, actual);
+        BFloat16Rows.Round(values, actual, wide: false);
         Assert.Equal(expected, actual);
 
         // The pass's other kernels: bfloat16 read back (plus a zero bias) with its maximum, and the scaled row written in
@@ -258,7 +258,7 @@ public class NextKOutputLayerTests
         for (int i = 0; i < values.Length; i += 3)
             Assert.True((cast[i] & 0x7FFF) > 0x7F80, $"libtorch's cast of NaN gave {cast[i]:X4}");
         var actual = new ushort[values.Length];
-        NextKOutputLayer.SingleToBFloat16(values, actual);
+        BFloat16Rows.Round(values, actual, wide: false);
         Assert.Equal(expected, actual);
         var stored = new ushort[values.Length];
         NextKOutputLayer.ScaleAccumulate((float[])values.Clone(), 1f, new float[values.Length], stored, vector512);
