@@ -233,10 +233,7 @@ internal static class GruSequence
             else
             {
                 inputs = empty(new[] { t, b, i }, ScalarType.Float32, device);                            // [T, B, I]
-                var inputRows = CpuTensorMemory.Floats(inputs);
-                for (int s = 0; s < positions; s++)
-                    for (int u = 0; u < users; u++)
-                        inputValues.Slice((u * positions + s) * width, width).CopyTo(inputRows.Slice((s * users + u) * width, width));
+                SwapRowOrder(inputValues, CpuTensorMemory.Floats(inputs), users, positions, width);
                 projection = inputBias.addmm(inputs.view(t * b, i), inputWeight.t());                      // [T·B, 3H]
                 projectionValues = CpuTensorMemory.Floats(projection);
             }
@@ -366,14 +363,22 @@ internal static class GruSequence
                 inputWeightGradient.narrow(0, 0, 2 * h).zero_().addmm_(resetUpdateFlat.t(), inputsFlat);
                 inputWeightGradient.narrow(0, 2 * h, h).zero_().addmm_(newFlat.t(), inputsFlat);
                 var product = newFlat.mm(inputWeight.narrow(0, 2 * h, h)).addmm_(resetUpdateFlat, inputWeight.narrow(0, 0, 2 * h)); // [T·B, I]
-                var productValues = CpuTensorMemory.Floats(product);
                 gradInput = empty(new[] { b, t, i }, ScalarType.Float32, device);
-                var gradInputValues = CpuTensorMemory.Floats(gradInput);
-                for (int s = 0; s < positions; s++)
-                    for (int u = 0; u < users; u++)
-                        productValues.Slice((s * users + u) * width, width).CopyTo(gradInputValues.Slice((u * positions + s) * width, width));
+                SwapRowOrder(CpuTensorMemory.Floats(product), CpuTensorMemory.Floats(gradInput), positions, users, width);
             }
             return new(gradInput, inputWeightGradient, hiddenWeightGradient, inputBiasGradient, hiddenBiasGradient);
+        }
+
+        /// <summary>
+        /// Rows of <paramref name="width"/> values from <c>[outer, inner]</c> order into <c>[inner, outer]</c> order: row
+        /// <c>a·inner + c</c> of <paramref name="source"/> becomes row <c>c·outer + a</c> of <paramref name="destination"/>
+        /// (batch-first ↔ time-major).
+        /// </summary>
+        private static void SwapRowOrder(ReadOnlySpan<float> source, Span<float> destination, int outer, int inner, int width)
+        {
+            for (int a = 0; a < outer; a++)
+                for (int c = 0; c < inner; c++)
+                    source.Slice((a * inner + c) * width, width).CopyTo(destination.Slice((c * outer + a) * width, width));
         }
 
         /// <summary>A new float32 tensor with the values of the contiguous bfloat16 CPU tensor <paramref name="reduced"/>.</summary>
