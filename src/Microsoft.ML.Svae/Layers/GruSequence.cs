@@ -376,8 +376,9 @@ internal static class GruSequence
         /// </summary>
         private static void SwapRowOrder(ReadOnlySpan<float> source, Span<float> destination, int outer, int inner, int width)
         {
-            for (int a = 0; a < outer; a++)
-                for (int c = 0; c < inner; c++)
+            // In the destination's order: sequential writes measured faster than sequential reads here.
+            for (int c = 0; c < inner; c++)
+                for (int a = 0; a < outer; a++)
                     source.Slice((a * inner + c) * width, width).CopyTo(destination.Slice((c * outer + a) * width, width));
         }
 
